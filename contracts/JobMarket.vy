@@ -1,0 +1,1113 @@
+# pragma version ~=0.4.3
+"""
+@title JobMarket
+@custom:contract-name JobMarket
+@license GNU Affero General Public License v3.0 only
+@notice The DeGEN escrow market for text-to-image jobs. Providers stake
+        AKRE and publish offers for their DER sites; requesters post jobs
+        with their prompt and escrow `max_price`; a provider accepts
+        (locking collateral from its stake), generates the image and
+        delivers its hash with an EIP-712 EnergyReceipt signed by the
+        site's meter key, which is checked here: signer, time window,
+        physical bound and the site's monotonic meter register. Settlement
+        pays `base + energy x rate` (capped at `max_price`) minus the
+        protocol fee and refunds the rest, in the same transaction.
+        See docs/SPEC.md for the state machine, roles and trust assumptions.
+@custom:kill A PAUSER_ROLE holder calls `pause`: no new offers or jobs can
+             be created, while every job in flight can still finish, be
+             cancelled, expire or be resolved, so no funds are stranded.
+             Providers withdraw their free stake at any time.
+"""
+
+
+# @dev The payment token (AKRE) is an ERC-20.
+from ethereum.ercs import IERC20
+
+# @dev The public interfaces of this market and of the site registry.
+from .interfaces import IJobMarket
+implements: IJobMarket
+from .interfaces import ISiteRegistry
+
+# @dev Roles: admin, arbiter, pauser.
+from snekmate.auth import access_control
+initializes: access_control
+
+# @dev Emergency stop for new offers and jobs.
+from snekmate.utils import pausable
+initializes: pausable
+
+# @dev The EIP-712 domain of energy receipts ("DeGEN JobMarket", "1").
+from snekmate.utils import eip712_domain_separator
+initializes: eip712_domain_separator
+
+# @dev Signature recovery (rejects malleable `s` values).
+from snekmate.utils import ecdsa
+
+exports: (
+    access_control.__interface__,
+    pausable.paused,
+    eip712_domain_separator.eip712Domain,
+)
+
+
+# @dev The role that resolves disputes.
+ARBITER_ROLE: public(constant(bytes32)) = keccak256("ARBITER_ROLE")
+# @dev The role that may pause and unpause the creation of offers and jobs.
+PAUSER_ROLE: public(constant(bytes32)) = keccak256("PAUSER_ROLE")
+
+# @dev EIP-712 type hash of the energy receipt signed by a site's meter key.
+RECEIPT_TYPEHASH: public(constant(bytes32)) = keccak256(
+    "EnergyReceipt(uint256 job_id,bytes32 result_hash,uint64 started_at,uint64 finished_at,uint64 energy_mwh,uint64 meter_start,uint64 meter_end)"
+)
+
+# @dev Bounds on job inputs.
+MAX_PROMPT_BYTES: public(constant(uint256)) = 2048
+MIN_JOB_DURATION: public(constant(uint256)) = 60
+MAX_JOB_DURATION: public(constant(uint256)) = 30 * 86400
+MIN_CHALLENGE_WINDOW: public(constant(uint256)) = 60
+MAX_CHALLENGE_WINDOW: public(constant(uint256)) = 7 * 86400
+MIN_IMAGE_SIDE: public(constant(uint16)) = 64
+MAX_IMAGE_SIDE: public(constant(uint16)) = 2048
+MAX_STEPS: public(constant(uint16)) = 500
+MAX_GUIDANCE_X100: public(constant(uint16)) = 3000
+# @dev Money bounds: amounts are packed into storage words.
+MAX_PRICE: public(constant(uint256)) = 2**96 - 1
+MAX_COLLATERAL: public(constant(uint256)) = 2**96 - 1
+# @dev The protocol fee never exceeds 10 %.
+MAX_FEE_BPS: public(constant(uint256)) = 1000
+_BPS: constant(uint256) = 10_000
+# @dev 1 kWh = 1,000,000 mWh; 1 Wh = 3,600 J.
+_MWH_PER_KWH: constant(uint256) = 1_000_000
+
+# @dev Bit layout of a job's core word (one storage slot).
+_DEADLINE_SHIFT: constant(uint256) = 16
+_WINDOW_SHIFT: constant(uint256) = 56
+_SINCE_SHIFT: constant(uint256) = 88
+_OFFER_SHIFT: constant(uint256) = 128
+_ENERGY_SHIFT: constant(uint256) = 176
+# @dev Bit layout of an offer's head word: provider | site id | active.
+_SITE_SHIFT: constant(uint256) = 160
+_ACTIVE_SHIFT: constant(uint256) = 208
+# @dev Offer limits word: collateral | max width | max height | max steps.
+_WIDTH_SHIFT: constant(uint256) = 128
+_HEIGHT_SHIFT: constant(uint256) = 144
+_STEPS_SHIFT: constant(uint256) = 160
+# @dev Upper 128 bits of a two-amount word (stakes, offer prices).
+_HIGH: constant(uint256) = 128
+
+
+# @dev The payment token.
+PAYMENT_TOKEN: public(immutable(IERC20))
+# @dev The site registry that holds meter keys and physical limits.
+SITE_REGISTRY: public(immutable(ISiteRegistry))
+
+
+# @dev The decoded core word of a job.
+struct _Core:
+    state: IJobMarket.JobState
+    deadline: uint256
+    window: uint256
+    since: uint256
+    offer_id: uint256
+    energy_mwh: uint256
+
+
+# @dev Number of jobs and offers created; ids start at 1.
+job_count: public(uint256)
+offer_count: public(uint256)
+
+# @dev Protocol fee in basis points of the price and where it goes.
+fee_bps: public(uint256)
+treasury: public(address)
+# @dev The bond a requester posts to dispute a delivery.
+dispute_bond: public(uint256)
+
+# @dev Per job: requester (160 bits) | max price (96 bits).
+_job_party: HashMap[uint256, uint256]
+# @dev Per job: the packed `_Core`.
+_job_core: HashMap[uint256, uint256]
+# @dev Per job: keccak256(abi_encode(prompt, params)).
+_request_hash: HashMap[uint256, bytes32]
+# @dev Per job: the sha256 of the delivered PNG.
+_result_hash: HashMap[uint256, bytes32]
+# @dev Per open job until accepted: the model and minimum collateral asked for.
+_open_model: HashMap[uint256, bytes32]
+_open_min_collateral: HashMap[uint256, uint256]
+# @dev Per disputed job: the bond the requester posted.
+bond_of: public(HashMap[uint256, uint256])
+
+# @dev Per offer: provider | site id | active.
+_offer_head: HashMap[uint256, uint256]
+# @dev Per offer: base price | price per kWh << 128.
+_offer_prices: HashMap[uint256, uint256]
+# @dev Per offer: collateral | limits.
+_offer_limits: HashMap[uint256, uint256]
+# @dev Per offer: the model served.
+_offer_model: HashMap[uint256, bytes32]
+
+# @dev Per provider: free stake | locked stake << 128.
+_stake: HashMap[address, uint256]
+
+# @dev Per site: the last `meter_end` delivered (the cumulative register, mWh).
+meter_register: public(HashMap[uint256, uint256])
+
+
+# @dev A provider added to its stake.
+event StakeDeposited:
+    provider: indexed(address)
+    amount: uint256
+
+# @dev A provider took free stake back.
+event StakeWithdrawn:
+    provider: indexed(address)
+    amount: uint256
+
+# @dev A provider published an offer.
+event OfferCreated:
+    offer_id: indexed(uint256)
+    provider: indexed(address)
+    site_id: indexed(uint256)
+    model_id: bytes32
+    max_width: uint16
+    max_height: uint16
+    max_steps: uint16
+    base_price: uint256
+    price_per_kwh: uint256
+    collateral: uint256
+
+# @dev A provider changed an offer's limits.
+event OfferUpdated:
+    offer_id: indexed(uint256)
+    max_width: uint16
+    max_height: uint16
+    max_steps: uint16
+
+# @dev A provider withdrew an offer.
+event OfferClosed:
+    offer_id: indexed(uint256)
+
+# @dev A requester posted a job; `offer_id == 0` for an open job.
+event JobCreated:
+    job_id: indexed(uint256)
+    requester: indexed(address)
+    offer_id: indexed(uint256)
+    model_id: bytes32
+    max_price: uint256
+    min_collateral: uint256
+    deadline: uint256
+    challenge_window: uint256
+    request_hash: bytes32
+    prompt: String[MAX_PROMPT_BYTES]
+    params: IJobMarket.GenerationParams
+
+# @dev A provider accepted a job and locked collateral.
+event JobAccepted:
+    job_id: indexed(uint256)
+    provider: indexed(address)
+    offer_id: indexed(uint256)
+    collateral: uint256
+
+# @dev A provider delivered a result with a verified energy receipt.
+event JobDelivered:
+    job_id: indexed(uint256)
+    provider: indexed(address)
+    site_id: indexed(uint256)
+    result_hash: bytes32
+    energy_mwh: uint256
+    started_at: uint256
+    finished_at: uint256
+    meter_start: uint256
+    meter_end: uint256
+
+# @dev A delivered (or disputed, provider-won) job was paid out.
+event JobSettled:
+    job_id: indexed(uint256)
+    provider: indexed(address)
+    requester: indexed(address)
+    price: uint256
+    fee: uint256
+    refund: uint256
+
+# @dev The requester cancelled an open job.
+event JobCancelled:
+    job_id: indexed(uint256)
+    refund: uint256
+
+# @dev A job passed its deadline undelivered.
+event JobExpired:
+    job_id: indexed(uint256)
+    caller: indexed(address)
+    refund: uint256
+    slashed_collateral: uint256
+
+# @dev The requester disputed a delivery.
+event JobDisputed:
+    job_id: indexed(uint256)
+    bond: uint256
+
+# @dev The arbiter decided a dispute.
+event JobResolved:
+    job_id: indexed(uint256)
+    arbiter: indexed(address)
+    provider_wins: bool
+
+# @dev The refund side of a dispute the requester won.
+event JobRefunded:
+    job_id: indexed(uint256)
+    requester: indexed(address)
+    refund: uint256
+    slashed_collateral: uint256
+
+# @dev The admin changed the fee or the treasury.
+event FeeChanged:
+    fee_bps: uint256
+    treasury: address
+
+# @dev The admin changed the dispute bond.
+event DisputeBondChanged:
+    dispute_bond: uint256
+
+
+@deploy
+def __init__(payment_token_: IERC20, site_registry_: ISiteRegistry, treasury_: address, fee_bps_: uint256, dispute_bond_: uint256):
+    """
+    @dev The deployer receives DEFAULT_ADMIN_ROLE, ARBITER_ROLE and PAUSER_ROLE.
+    @param payment_token_ The AKRE token.
+    @param site_registry_ The site registry.
+    @param treasury_ Where protocol fees go.
+    @param fee_bps_ The protocol fee in basis points (at most MAX_FEE_BPS).
+    @param dispute_bond_ The bond a requester posts to dispute.
+    """
+    access_control.__init__()
+    access_control._grant_role(ARBITER_ROLE, msg.sender)
+    access_control._grant_role(PAUSER_ROLE, msg.sender)
+    pausable.__init__()
+    eip712_domain_separator.__init__("DeGEN JobMarket", "1")
+    PAYMENT_TOKEN = payment_token_
+    SITE_REGISTRY = site_registry_
+    self._set_fee(fee_bps_, treasury_)
+    self.dispute_bond = dispute_bond_
+
+
+# ---------------------------------------------------------------- stake
+
+
+@external
+@nonreentrant
+def deposit_stake(amount: uint256):
+    """
+    @notice Adds `amount` AKRE (approved to this market) to the caller's free stake.
+    @param amount Base units of AKRE.
+    """
+    assert amount > 0  # dev: zero amount
+    free: uint256 = 0
+    locked: uint256 = 0
+    free, locked = self._split(self._stake[msg.sender])
+    free += amount
+    assert free <= 2**128 - 1  # dev: stake too large
+    self._stake[msg.sender] = self._join(free, locked)
+    self._pull(msg.sender, amount)
+    log StakeDeposited(provider=msg.sender, amount=amount)
+
+
+@external
+@nonreentrant
+def withdraw_stake(amount: uint256):
+    """
+    @notice Sends `amount` of the caller's free (unlocked) stake back.
+    @param amount Base units of AKRE.
+    """
+    assert amount > 0  # dev: zero amount
+    free: uint256 = 0
+    locked: uint256 = 0
+    free, locked = self._split(self._stake[msg.sender])
+    assert amount <= free  # dev: exceeds free stake
+    self._stake[msg.sender] = self._join(free - amount, locked)
+    self._push(msg.sender, amount)
+    log StakeWithdrawn(provider=msg.sender, amount=amount)
+
+
+# ---------------------------------------------------------------- offers
+
+
+@external
+def create_offer(
+    site_id: uint256,
+    model_id: bytes32,
+    max_width: uint16,
+    max_height: uint16,
+    max_steps: uint16,
+    base_price: uint256,
+    price_per_kwh: uint256,
+    collateral: uint256,
+) -> uint256:
+    """
+    @notice Publishes an offer to generate images with `model_id` on an
+            ACTIVE site the caller owns. Prices and collateral are fixed
+            for the offer's life (close it and create another to reprice),
+            so every job is paid under the terms it was accepted on.
+    @param site_id The caller's site (registry id).
+    @param model_id The model served, e.g. keccak256 of its name.
+    @param max_width The widest image accepted, in pixels.
+    @param max_height The tallest image accepted, in pixels.
+    @param max_steps The most inference steps accepted.
+    @param base_price AKRE base units charged per job.
+    @param price_per_kwh AKRE base units charged per kWh metered.
+    @param collateral AKRE locked from the stake per accepted job.
+    @return uint256 The offer id.
+    """
+    pausable._require_not_paused()
+    assert staticcall SITE_REGISTRY.owner_of(site_id) == msg.sender  # dev: not site owner
+    assert staticcall SITE_REGISTRY.is_active(site_id)  # dev: site not active
+    assert site_id < 2**48  # dev: site id too large
+    assert model_id != empty(bytes32)  # dev: empty model
+    self._check_limits(max_width, max_height, max_steps)
+    assert base_price <= MAX_PRICE and price_per_kwh <= 2**128 - 1  # dev: price too large
+    assert collateral <= MAX_COLLATERAL  # dev: collateral too large
+
+    offer_id: uint256 = self.offer_count + 1
+    self.offer_count = offer_id
+    self._offer_head[offer_id] = convert(msg.sender, uint256) | (site_id << _SITE_SHIFT) | (1 << _ACTIVE_SHIFT)
+    self._offer_prices[offer_id] = self._join(base_price, price_per_kwh)
+    self._offer_limits[offer_id] = self._pack_limits(collateral, max_width, max_height, max_steps)
+    self._offer_model[offer_id] = model_id
+    log OfferCreated(
+        offer_id=offer_id,
+        provider=msg.sender,
+        site_id=site_id,
+        model_id=model_id,
+        max_width=max_width,
+        max_height=max_height,
+        max_steps=max_steps,
+        base_price=base_price,
+        price_per_kwh=price_per_kwh,
+        collateral=collateral,
+    )
+    return offer_id
+
+
+@external
+def update_offer(offer_id: uint256, max_width: uint16, max_height: uint16, max_steps: uint16):
+    """
+    @notice Changes an active offer's image limits. Provider only.
+    @param offer_id The offer.
+    @param max_width The widest image accepted, in pixels.
+    @param max_height The tallest image accepted, in pixels.
+    @param max_steps The most inference steps accepted.
+    """
+    provider: address = empty(address)
+    site_id: uint256 = 0
+    active: bool = False
+    provider, site_id, active = self._offer_head_of(offer_id)
+    assert provider == msg.sender  # dev: not provider
+    assert active  # dev: offer closed
+    self._check_limits(max_width, max_height, max_steps)
+    collateral: uint256 = self._offer_limits[offer_id] % 2**_WIDTH_SHIFT
+    self._offer_limits[offer_id] = self._pack_limits(collateral, max_width, max_height, max_steps)
+    log OfferUpdated(offer_id=offer_id, max_width=max_width, max_height=max_height, max_steps=max_steps)
+
+
+@external
+def close_offer(offer_id: uint256):
+    """
+    @notice Withdraws an offer: no new job can name it or be accepted on it.
+            Jobs already accepted on it finish under its terms. Provider only.
+    @param offer_id The offer.
+    """
+    provider: address = empty(address)
+    site_id: uint256 = 0
+    active: bool = False
+    provider, site_id, active = self._offer_head_of(offer_id)
+    assert provider == msg.sender  # dev: not provider
+    assert active  # dev: offer closed
+    self._offer_head[offer_id] = convert(provider, uint256) | (site_id << _SITE_SHIFT)
+    log OfferClosed(offer_id=offer_id)
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@external
+@nonreentrant
+def create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], params: IJobMarket.GenerationParams) -> uint256:
+    """
+    @notice Posts a job and escrows `terms.max_price` (approved beforehand).
+    @param terms The job's terms; `offer_id == 0` for an open job.
+    @param prompt The text prompt, 1 to 2048 bytes of UTF-8.
+    @param params The generation parameters.
+    @return uint256 The job id.
+    """
+    return self._create_job(terms, prompt, params)
+
+
+@external
+@nonreentrant
+def create_job_with_permit(
+    terms: IJobMarket.JobTerms,
+    prompt: String[MAX_PROMPT_BYTES],
+    params: IJobMarket.GenerationParams,
+    permit_deadline: uint256,
+    v: uint8,
+    r: bytes32,
+    s: bytes32,
+) -> uint256:
+    """
+    @notice Like `create_job`, with an EIP-2612 permit for `max_price` in
+            the same transaction. A permit that was front-run (already
+            used) is ignored as long as the allowance it granted is there.
+    @param terms The job's terms; `offer_id == 0` for an open job.
+    @param prompt The text prompt, 1 to 2048 bytes of UTF-8.
+    @param params The generation parameters.
+    @param permit_deadline The permit's deadline.
+    @param v The permit signature's v.
+    @param r The permit signature's r.
+    @param s The permit signature's s.
+    @return uint256 The job id.
+    """
+    # A failed permit (e.g. front-run) is ignored: `transferFrom` below
+    # still needs the allowance, so nothing is taken without consent.
+    permitted: bool = raw_call(
+        PAYMENT_TOKEN.address,
+        abi_encode(
+            msg.sender, self, terms.max_price, permit_deadline, v, r, s,
+            method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"),
+        ),
+        revert_on_failure=False,
+    )
+    return self._create_job(terms, prompt, params)
+
+
+@external
+def accept(job_id: uint256, offer_id: uint256):
+    """
+    @notice Takes an open job on one of the caller's offers and locks the
+            offer's collateral from the caller's free stake. A directed job
+            can only be accepted on the offer it names.
+    @param job_id The job.
+    @param offer_id The caller's offer.
+    """
+    core: _Core = self._core_of(job_id)
+    assert core.state == IJobMarket.JobState.OPEN  # dev: job not open
+    assert block.timestamp < core.deadline  # dev: deadline passed
+    provider: address = empty(address)
+    site_id: uint256 = 0
+    active: bool = False
+    provider, site_id, active = self._offer_head_of(offer_id)
+    assert provider == msg.sender  # dev: not provider
+    assert active  # dev: offer closed
+    assert staticcall SITE_REGISTRY.is_active(site_id)  # dev: site not active
+    collateral: uint256 = self._offer_limits[offer_id] % 2**_WIDTH_SHIFT
+    if core.offer_id == 0:
+        assert self._offer_model[offer_id] == self._open_model[job_id]  # dev: wrong model
+        assert collateral >= self._open_min_collateral[job_id]  # dev: collateral too low
+        requester: address = empty(address)
+        max_price: uint256 = 0
+        requester, max_price = self._party_of(job_id)
+        assert self._offer_prices[offer_id] % 2**_HIGH <= max_price  # dev: base price above max
+        self._open_model[job_id] = empty(bytes32)
+        self._open_min_collateral[job_id] = 0
+        core.offer_id = offer_id
+    else:
+        assert core.offer_id == offer_id  # dev: wrong offer
+
+    free: uint256 = 0
+    locked: uint256 = 0
+    free, locked = self._split(self._stake[msg.sender])
+    assert collateral <= free  # dev: insufficient stake
+    self._stake[msg.sender] = self._join(free - collateral, locked + collateral)
+
+    core.state = IJobMarket.JobState.ACCEPTED
+    core.since = block.timestamp
+    self._job_core[job_id] = self._pack_core(core)
+    log JobAccepted(job_id=job_id, provider=msg.sender, offer_id=offer_id, collateral=collateral)
+
+
+@external
+def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes[65]):
+    """
+    @notice Delivers a result with its energy receipt. Provider only. The
+            receipt must be signed (EIP-712) by the site's current meter
+            key, lie inside accept..now, claim no more energy than the
+            site's GPU can draw in that time, match its meter readings,
+            and start at or after the site's last delivered reading.
+    @param job_id The job.
+    @param receipt The energy receipt; its `result_hash` is the PNG's sha256.
+    @param signature The meter key's 65-byte signature over the receipt.
+    """
+    core: _Core = self._core_of(job_id)
+    assert core.state == IJobMarket.JobState.ACCEPTED  # dev: job not accepted
+    assert block.timestamp <= core.deadline  # dev: deadline passed
+    provider: address = empty(address)
+    site_id: uint256 = 0
+    active: bool = False
+    provider, site_id, active = self._offer_head_of(core.offer_id)
+    assert provider == msg.sender  # dev: not provider
+
+    assert receipt.job_id == job_id  # dev: receipt for another job
+    assert receipt.result_hash != empty(bytes32)  # dev: empty result
+    started: uint256 = convert(receipt.started_at, uint256)
+    finished: uint256 = convert(receipt.finished_at, uint256)
+    energy: uint256 = convert(receipt.energy_mwh, uint256)
+    assert core.since <= started and started <= finished and finished <= block.timestamp  # dev: window outside job
+    assert convert(receipt.meter_end, uint256) - convert(receipt.meter_start, uint256) == energy  # dev: meter mismatch
+    assert convert(receipt.meter_start, uint256) >= self.meter_register[site_id]  # dev: meter went backwards
+
+    meter: address = empty(address)
+    max_gpu_watts: uint256 = 0
+    site_active: bool = False
+    meter, max_gpu_watts, site_active = staticcall SITE_REGISTRY.meter_of(site_id)
+    assert site_active  # dev: site not active
+    # mWh * 3.6 J/mWh <= W * s  <=>  mWh * 3600 <= W * s * 1000
+    assert energy * 3600 <= max_gpu_watts * (finished - started) * 1000  # dev: energy above physical bound
+    assert ecdsa._recover_sig(self._receipt_digest(receipt), signature) == meter  # dev: bad meter signature
+
+    self.meter_register[site_id] = convert(receipt.meter_end, uint256)
+    self._result_hash[job_id] = receipt.result_hash
+    core.state = IJobMarket.JobState.DELIVERED
+    core.since = block.timestamp
+    core.energy_mwh = energy
+    self._job_core[job_id] = self._pack_core(core)
+    log JobDelivered(
+        job_id=job_id,
+        provider=msg.sender,
+        site_id=site_id,
+        result_hash=receipt.result_hash,
+        energy_mwh=energy,
+        started_at=started,
+        finished_at=finished,
+        meter_start=convert(receipt.meter_start, uint256),
+        meter_end=convert(receipt.meter_end, uint256),
+    )
+
+
+@external
+@nonreentrant
+def settle(job_id: uint256):
+    """
+    @notice Pays a delivered job: the provider gets the price minus the
+            protocol fee, the treasury the fee, the requester the rest of
+            the escrow; the collateral returns to the provider's free
+            stake. The requester may settle at once, anyone else once the
+            challenge window has passed.
+    @param job_id The job.
+    """
+    core: _Core = self._core_of(job_id)
+    assert core.state == IJobMarket.JobState.DELIVERED  # dev: job not delivered
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    if msg.sender != requester:
+        assert block.timestamp > core.since + core.window  # dev: challenge window open
+    self._pay_out(job_id, core, requester, max_price, 0)
+
+
+@external
+@nonreentrant
+def cancel(job_id: uint256):
+    """
+    @notice Withdraws an open job and refunds its escrow. Requester only.
+    @param job_id The job.
+    """
+    core: _Core = self._core_of(job_id)
+    assert core.state == IJobMarket.JobState.OPEN  # dev: job not open
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    assert msg.sender == requester  # dev: not requester
+    self._clear_open_terms(job_id)
+    core.state = IJobMarket.JobState.CANCELLED
+    core.since = block.timestamp
+    self._job_core[job_id] = self._pack_core(core)
+    self._push(requester, max_price)
+    log JobCancelled(job_id=job_id, refund=max_price)
+
+
+@external
+@nonreentrant
+def expire(job_id: uint256):
+    """
+    @notice Ends a job that passed its deadline without delivery: the
+            requester gets the escrow back and, if a provider had accepted
+            it, that provider's locked collateral. Anyone may call.
+    @param job_id The job.
+    """
+    core: _Core = self._core_of(job_id)
+    assert core.state in (IJobMarket.JobState.OPEN | IJobMarket.JobState.ACCEPTED)  # dev: job not expirable
+    assert block.timestamp > core.deadline  # dev: deadline not passed
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    slashed: uint256 = 0
+    if core.state == IJobMarket.JobState.ACCEPTED:
+        slashed = self._slash_collateral(core.offer_id)
+    else:
+        self._clear_open_terms(job_id)
+    core.state = IJobMarket.JobState.EXPIRED
+    core.since = block.timestamp
+    self._job_core[job_id] = self._pack_core(core)
+    self._push(requester, max_price + slashed)
+    log JobExpired(job_id=job_id, caller=msg.sender, refund=max_price, slashed_collateral=slashed)
+
+
+@external
+@nonreentrant
+def dispute(job_id: uint256):
+    """
+    @notice Challenges a delivery within its challenge window, posting
+            `dispute_bond` AKRE (approved beforehand). Requester only. The
+            arbiter then resolves the job.
+    @param job_id The job.
+    """
+    core: _Core = self._core_of(job_id)
+    assert core.state == IJobMarket.JobState.DELIVERED  # dev: job not delivered
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    assert msg.sender == requester  # dev: not requester
+    assert block.timestamp <= core.since + core.window  # dev: challenge window closed
+    bond: uint256 = self.dispute_bond
+    self.bond_of[job_id] = bond
+    core.state = IJobMarket.JobState.DISPUTED
+    core.since = block.timestamp
+    self._job_core[job_id] = self._pack_core(core)
+    if bond > 0:
+        self._pull(requester, bond)
+    log JobDisputed(job_id=job_id, bond=bond)
+
+
+@external
+@nonreentrant
+def resolve(job_id: uint256, provider_wins: bool):
+    """
+    @notice Decides a dispute. Arbiter only. If the provider wins, the job
+            settles as usual and the requester's bond goes to the provider.
+            If the requester wins, the requester gets the escrow, the bond
+            and the provider's locked collateral back.
+    @param job_id The job.
+    @param provider_wins Whether the delivered result stands.
+    """
+    access_control._check_role(ARBITER_ROLE, msg.sender)
+    core: _Core = self._core_of(job_id)
+    assert core.state == IJobMarket.JobState.DISPUTED  # dev: job not disputed
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    bond: uint256 = self.bond_of[job_id]
+    self.bond_of[job_id] = 0
+    log JobResolved(job_id=job_id, arbiter=msg.sender, provider_wins=provider_wins)
+    if provider_wins:
+        self._pay_out(job_id, core, requester, max_price, bond)
+        return
+    slashed: uint256 = self._slash_collateral(core.offer_id)
+    core.state = IJobMarket.JobState.REFUNDED
+    core.since = block.timestamp
+    self._job_core[job_id] = self._pack_core(core)
+    self._push(requester, max_price + bond + slashed)
+    log JobRefunded(job_id=job_id, requester=requester, refund=max_price + bond, slashed_collateral=slashed)
+
+
+# ---------------------------------------------------------------- admin
+
+
+@external
+def set_fee(fee_bps: uint256, treasury: address):
+    """
+    @notice Sets the protocol fee and the treasury. Admin only.
+    @param fee_bps Basis points of each job's price, at most MAX_FEE_BPS.
+    @param treasury Where fees go.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    self._set_fee(fee_bps, treasury)
+
+
+@external
+def set_dispute_bond(dispute_bond: uint256):
+    """
+    @notice Sets the bond for future disputes. Admin only.
+    @param dispute_bond AKRE base units.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert dispute_bond <= MAX_PRICE  # dev: bond too large
+    self.dispute_bond = dispute_bond
+    log DisputeBondChanged(dispute_bond=dispute_bond)
+
+
+@external
+def pause():
+    """
+    @notice Stops the creation of offers and jobs. Pauser only.
+    """
+    access_control._check_role(PAUSER_ROLE, msg.sender)
+    pausable._pause()
+
+
+@external
+def unpause():
+    """
+    @notice Resumes the creation of offers and jobs. Pauser only.
+    """
+    access_control._check_role(PAUSER_ROLE, msg.sender)
+    pausable._unpause()
+
+
+# ---------------------------------------------------------------- views
+
+
+@view
+@external
+def job(job_id: uint256) -> IJobMarket.Job:
+    """
+    @notice A job as stored (zero for unknown ids). `state_since` is the
+            time of the last transition (accept, delivery, ...).
+    @param job_id The job.
+    @return Job The job.
+    """
+    core: _Core = self._core_of(job_id)
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    return IJobMarket.Job(
+        requester=requester,
+        max_price=max_price,
+        state=core.state,
+        deadline=core.deadline,
+        challenge_window=core.window,
+        state_since=core.since,
+        offer_id=core.offer_id,
+        energy_mwh=core.energy_mwh,
+        request_hash=self._request_hash[job_id],
+        result_hash=self._result_hash[job_id],
+    )
+
+
+@view
+@external
+def offer(offer_id: uint256) -> IJobMarket.Offer:
+    """
+    @notice An offer (zero for unknown ids).
+    @param offer_id The offer.
+    @return Offer The offer.
+    """
+    provider: address = empty(address)
+    site_id: uint256 = 0
+    active: bool = False
+    provider, site_id, active = self._offer_head_of(offer_id)
+    limits: uint256 = self._offer_limits[offer_id]
+    base_price: uint256 = 0
+    price_per_kwh: uint256 = 0
+    base_price, price_per_kwh = self._split(self._offer_prices[offer_id])
+    return IJobMarket.Offer(
+        provider=provider,
+        site_id=site_id,
+        active=active,
+        model_id=self._offer_model[offer_id],
+        max_width=convert((limits >> _WIDTH_SHIFT) % 2**16, uint16),
+        max_height=convert((limits >> _HEIGHT_SHIFT) % 2**16, uint16),
+        max_steps=convert((limits >> _STEPS_SHIFT) % 2**16, uint16),
+        base_price=base_price,
+        price_per_kwh=price_per_kwh,
+        collateral=limits % 2**_WIDTH_SHIFT,
+    )
+
+
+@view
+@external
+def open_terms(job_id: uint256) -> (bytes32, uint256):
+    """
+    @notice The model and minimum collateral an open job asks for, until
+            it is accepted.
+    @param job_id The job.
+    @return bytes32 The model id.
+    @return uint256 The minimum collateral.
+    """
+    return self._open_model[job_id], self._open_min_collateral[job_id]
+
+
+@view
+@external
+def stake_of(provider: address) -> (uint256, uint256):
+    """
+    @notice A provider's stake.
+    @param provider The provider.
+    @return uint256 Free stake (withdrawable, or lockable by an accept).
+    @return uint256 Stake locked as collateral of accepted jobs.
+    """
+    return self._split(self._stake[provider])
+
+
+@view
+@external
+def price_of(job_id: uint256) -> uint256:
+    """
+    @notice What a job costs at its metered energy: `base + energy x rate`,
+            capped at `max_price` (before the protocol fee is taken from it).
+    @param job_id The job (accepted or later).
+    @return uint256 AKRE base units.
+    """
+    core: _Core = self._core_of(job_id)
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    return self._price(core.offer_id, core.energy_mwh, max_price)
+
+
+@view
+@external
+def receipt_digest(receipt: IJobMarket.EnergyReceipt) -> bytes32:
+    """
+    @notice The EIP-712 digest a meter key signs for `receipt`.
+    @param receipt The energy receipt.
+    @return bytes32 The digest.
+    """
+    return self._receipt_digest(receipt)
+
+
+# ---------------------------------------------------------------- internal
+
+
+@internal
+def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], params: IJobMarket.GenerationParams) -> uint256:
+    """
+    @dev Checks the terms, stores the job and pulls `max_price`.
+    """
+    pausable._require_not_paused()
+    assert len(prompt) > 0  # dev: empty prompt
+    assert terms.max_price > 0 and terms.max_price <= MAX_PRICE  # dev: bad max price
+    assert terms.deadline >= block.timestamp + MIN_JOB_DURATION  # dev: deadline too soon
+    assert terms.deadline <= block.timestamp + MAX_JOB_DURATION  # dev: deadline too far
+    assert terms.challenge_window >= MIN_CHALLENGE_WINDOW and terms.challenge_window <= MAX_CHALLENGE_WINDOW  # dev: bad challenge window
+    self._check_limits(params.width, params.height, params.steps)
+    assert params.width % 8 == 0 and params.height % 8 == 0  # dev: size not a multiple of 8
+    assert params.guidance_x100 <= MAX_GUIDANCE_X100  # dev: guidance too large
+
+    model_id: bytes32 = terms.model_id
+    if terms.offer_id == 0:
+        assert model_id != empty(bytes32)  # dev: empty model
+        assert terms.min_collateral <= MAX_COLLATERAL  # dev: collateral too large
+    else:
+        provider: address = empty(address)
+        site_id: uint256 = 0
+        active: bool = False
+        provider, site_id, active = self._offer_head_of(terms.offer_id)
+        assert active  # dev: offer not active
+        offer_model: bytes32 = self._offer_model[terms.offer_id]
+        assert model_id == empty(bytes32) or model_id == offer_model  # dev: wrong model
+        model_id = offer_model
+        assert self._offer_prices[terms.offer_id] % 2**_HIGH <= terms.max_price  # dev: base price above max
+        limits: uint256 = self._offer_limits[terms.offer_id]
+        assert limits % 2**_WIDTH_SHIFT >= terms.min_collateral  # dev: collateral too low
+        assert convert(params.width, uint256) <= (limits >> _WIDTH_SHIFT) % 2**16  # dev: width above offer
+        assert convert(params.height, uint256) <= (limits >> _HEIGHT_SHIFT) % 2**16  # dev: height above offer
+        assert convert(params.steps, uint256) <= (limits >> _STEPS_SHIFT) % 2**16  # dev: steps above offer
+
+    job_id: uint256 = self.job_count + 1
+    self.job_count = job_id
+    request_hash: bytes32 = keccak256(abi_encode(prompt, params))
+    self._job_party[job_id] = convert(msg.sender, uint256) | (terms.max_price << 160)
+    self._job_core[job_id] = self._pack_core(
+        _Core(
+            state=IJobMarket.JobState.OPEN,
+            deadline=terms.deadline,
+            window=terms.challenge_window,
+            since=block.timestamp,
+            offer_id=terms.offer_id,
+            energy_mwh=0,
+        )
+    )
+    self._request_hash[job_id] = request_hash
+    if terms.offer_id == 0:
+        self._open_model[job_id] = model_id
+        self._open_min_collateral[job_id] = terms.min_collateral
+    self._pull(msg.sender, terms.max_price)
+    log JobCreated(
+        job_id=job_id,
+        requester=msg.sender,
+        offer_id=terms.offer_id,
+        model_id=model_id,
+        max_price=terms.max_price,
+        min_collateral=terms.min_collateral,
+        deadline=terms.deadline,
+        challenge_window=terms.challenge_window,
+        request_hash=request_hash,
+        prompt=prompt,
+        params=params,
+    )
+    return job_id
+
+
+@internal
+def _pay_out(job_id: uint256, core: _Core, requester: address, max_price: uint256, bonus: uint256):
+    """
+    @dev Settles a job: price minus fee (plus `bonus`, a forfeited dispute
+         bond) to the provider, fee to the treasury, the rest to the
+         requester; the collateral back to the provider's free stake.
+    """
+    provider: address = convert(convert(self._offer_head[core.offer_id] % 2**160, uint160), address)
+    price: uint256 = self._price(core.offer_id, core.energy_mwh, max_price)
+    fee: uint256 = price * self.fee_bps // _BPS
+    refund: uint256 = max_price - price
+
+    collateral: uint256 = self._offer_limits[core.offer_id] % 2**_WIDTH_SHIFT
+    free: uint256 = 0
+    locked: uint256 = 0
+    free, locked = self._split(self._stake[provider])
+    self._stake[provider] = self._join(free + collateral, locked - collateral)
+
+    core_after: _Core = core
+    core_after.state = IJobMarket.JobState.SETTLED
+    core_after.since = block.timestamp
+    self._job_core[job_id] = self._pack_core(core_after)
+
+    self._push(provider, price - fee + bonus)
+    if fee > 0:
+        self._push(self.treasury, fee)
+    if refund > 0:
+        self._push(requester, refund)
+    log JobSettled(job_id=job_id, provider=provider, requester=requester, price=price, fee=fee, refund=refund)
+
+
+@view
+@internal
+def _price(offer_id: uint256, energy_mwh: uint256, max_price: uint256) -> uint256:
+    """
+    @dev `base + energy_mwh * price_per_kwh / 1e6`, rounded down, capped at `max_price`.
+    """
+    base_price: uint256 = 0
+    price_per_kwh: uint256 = 0
+    base_price, price_per_kwh = self._split(self._offer_prices[offer_id])
+    return min(base_price + energy_mwh * price_per_kwh // _MWH_PER_KWH, max_price)
+
+
+@internal
+def _slash_collateral(offer_id: uint256) -> uint256:
+    """
+    @dev Removes an accepted job's collateral from its provider's locked stake.
+    """
+    provider: address = convert(convert(self._offer_head[offer_id] % 2**160, uint160), address)
+    collateral: uint256 = self._offer_limits[offer_id] % 2**_WIDTH_SHIFT
+    free: uint256 = 0
+    locked: uint256 = 0
+    free, locked = self._split(self._stake[provider])
+    self._stake[provider] = self._join(free, locked - collateral)
+    return collateral
+
+
+@internal
+def _clear_open_terms(job_id: uint256):
+    self._open_model[job_id] = empty(bytes32)
+    self._open_min_collateral[job_id] = 0
+
+
+@internal
+def _set_fee(fee_bps: uint256, treasury: address):
+    assert fee_bps <= MAX_FEE_BPS  # dev: fee too high
+    assert treasury != empty(address)  # dev: treasury is zero
+    self.fee_bps = fee_bps
+    self.treasury = treasury
+    log FeeChanged(fee_bps=fee_bps, treasury=treasury)
+
+
+@pure
+@internal
+def _check_limits(width: uint16, height: uint16, steps: uint16):
+    assert width >= MIN_IMAGE_SIDE and width <= MAX_IMAGE_SIDE  # dev: bad width
+    assert height >= MIN_IMAGE_SIDE and height <= MAX_IMAGE_SIDE  # dev: bad height
+    assert steps > 0 and steps <= MAX_STEPS  # dev: bad steps
+
+
+@view
+@internal
+def _receipt_digest(receipt: IJobMarket.EnergyReceipt) -> bytes32:
+    return eip712_domain_separator._hash_typed_data_v4(
+        keccak256(
+            abi_encode(
+                RECEIPT_TYPEHASH,
+                receipt.job_id,
+                receipt.result_hash,
+                receipt.started_at,
+                receipt.finished_at,
+                receipt.energy_mwh,
+                receipt.meter_start,
+                receipt.meter_end,
+            )
+        )
+    )
+
+
+@internal
+def _pull(owner: address, amount: uint256):
+    assert extcall PAYMENT_TOKEN.transferFrom(owner, self, amount, default_return_value=True)  # dev: transfer in failed
+
+
+@internal
+def _push(to: address, amount: uint256):
+    assert extcall PAYMENT_TOKEN.transfer(to, amount, default_return_value=True)  # dev: transfer out failed
+
+
+@view
+@internal
+def _core_of(job_id: uint256) -> _Core:
+    word: uint256 = self._job_core[job_id]
+    return _Core(
+        state=convert(word % 2**_DEADLINE_SHIFT, IJobMarket.JobState),
+        deadline=(word >> _DEADLINE_SHIFT) % 2**40,
+        window=(word >> _WINDOW_SHIFT) % 2**32,
+        since=(word >> _SINCE_SHIFT) % 2**40,
+        offer_id=(word >> _OFFER_SHIFT) % 2**48,
+        energy_mwh=(word >> _ENERGY_SHIFT) % 2**48,
+    )
+
+
+@pure
+@internal
+def _pack_core(core: _Core) -> uint256:
+    assert core.energy_mwh < 2**48 and core.offer_id < 2**48  # dev: value too large
+    return (
+        convert(core.state, uint256)
+        | (core.deadline << _DEADLINE_SHIFT)
+        | (core.window << _WINDOW_SHIFT)
+        | (core.since << _SINCE_SHIFT)
+        | (core.offer_id << _OFFER_SHIFT)
+        | (core.energy_mwh << _ENERGY_SHIFT)
+    )
+
+
+@view
+@internal
+def _party_of(job_id: uint256) -> (address, uint256):
+    word: uint256 = self._job_party[job_id]
+    return convert(convert(word % 2**160, uint160), address), word >> 160
+
+
+@view
+@internal
+def _offer_head_of(offer_id: uint256) -> (address, uint256, bool):
+    word: uint256 = self._offer_head[offer_id]
+    return (
+        convert(convert(word % 2**160, uint160), address),
+        (word >> _SITE_SHIFT) % 2**48,
+        (word >> _ACTIVE_SHIFT) % 2 == 1,
+    )
+
+
+@pure
+@internal
+def _pack_limits(collateral: uint256, max_width: uint16, max_height: uint16, max_steps: uint16) -> uint256:
+    return (
+        collateral
+        | (convert(max_width, uint256) << _WIDTH_SHIFT)
+        | (convert(max_height, uint256) << _HEIGHT_SHIFT)
+        | (convert(max_steps, uint256) << _STEPS_SHIFT)
+    )
+
+
+@pure
+@internal
+def _split(word: uint256) -> (uint256, uint256):
+    return word % 2**_HIGH, word >> _HIGH
+
+
+@pure
+@internal
+def _join(low: uint256, high: uint256) -> uint256:
+    return low | (high << _HIGH)
