@@ -1,0 +1,42 @@
+# DeGEN: one entry point. Every target installs what it needs first (idempotent)
+# and runs with the project's venv and anvil on PATH.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+NETWORK ?= ethereum:local:foundry
+
+.PHONY: setup run test bench compile clean
+
+## setup: create .venv, install the Python stack and anvil (skipped when up to date)
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
+	anvil --version | head -1
+	touch $@
+
+## compile: compile the Vyper contracts
+compile: setup
+	ape compile
+
+## run: start a local anvil, deploy everything, print addresses and a summary, stop anvil
+run: setup
+	ape run deploy --network $(NETWORK)
+
+## test: run the whole test suite against a real anvil
+test: setup
+	ape test tests/ --network $(NETWORK) $(PYTEST_ARGS)
+
+## bench: measure gas per operation on anvil and write docs/gas.md
+bench: setup
+	ape run gas --network $(NETWORK)
+
+clean:
+	rm -rf .build .pytest_cache $(VENV) node_modules

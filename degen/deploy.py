@@ -1,0 +1,36 @@
+"""Deploys and wires DeGEN's contracts. One function serves the deploy script, the tests
+and the benchmarks, so every one of them runs the same deployment."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+AKRE = 10**18
+DEFAULT_INITIAL_SUPPLY = 1_000_000_000 * AKRE
+DEFAULT_FEE_BPS = 250
+DEFAULT_DISPUTE_BOND = 10 * AKRE
+
+
+class Contracts(NamedTuple):
+    token: Any
+    registry: Any
+    market: Any
+
+
+def deploy_all(
+    project: Any,
+    deployer: Any,
+    *,
+    treasury: str | None = None,
+    fee_bps: int = DEFAULT_FEE_BPS,
+    dispute_bond: int = DEFAULT_DISPUTE_BOND,
+    initial_supply: int = DEFAULT_INITIAL_SUPPLY,
+) -> Contracts:
+    """Deploys AkreToken, SiteRegistry and JobMarket from `deployer`, who holds every
+    role afterwards (admin, registrar, arbiter, pauser) until it grants them on."""
+    token = deployer.deploy(project.AkreToken, initial_supply)
+    registry = deployer.deploy(project.SiteRegistry)
+    market = deployer.deploy(
+        project.JobMarket, token, registry, treasury or deployer.address, fee_bps, dispute_bond
+    )
+    return Contracts(token, registry, market)

@@ -1,0 +1,18 @@
+"""Bounds the JobMarket enforces, mirrored so the SDK can refuse bad input before a
+transaction is sent. tests/sdk/test_limits.py checks each against the deployed contract."""
+
+MAX_PROMPT_BYTES = 2048
+MIN_JOB_DURATION = 60
+MAX_JOB_DURATION = 30 * 86400
+MIN_CHALLENGE_WINDOW = 60
+MAX_CHALLENGE_WINDOW = 7 * 86400
+MIN_IMAGE_SIDE = 64
+MAX_IMAGE_SIDE = 2048
+MAX_STEPS = 500
+MAX_GUIDANCE_X100 = 3000
+MAX_PRICE = 2**96 - 1
+MAX_COLLATERAL = 2**96 - 1
+MAX_FEE_BPS = 1000
+
+UINT64_MAX = 2**64 - 1
+MWH_PER_KWH = 1_000_000

@@ -1,0 +1,201 @@
+"""Typed models of DeGEN's on-chain objects, shared by the CLI, worker, oracle and tests.
+
+Amounts are integers in token base units, energy in mWh, times in unix seconds, as on chain.
+"""
+
+from __future__ import annotations
+
+from enum import IntFlag
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from degen import limits
+from degen.errors import DegenError, InvalidInput, InvalidReceipt
+
+Uint64 = Field(ge=0, le=limits.UINT64_MAX)
+
+
+def _bytes32(value: bytes | str) -> bytes:
+    """Accepts 32 raw bytes or their 0x-hex form."""
+    if isinstance(value, str):
+        value = bytes.fromhex(value.removeprefix("0x"))
+    if len(value) != 32:
+        raise InvalidInput(f"expected 32 bytes, got {len(value)}")
+    return bytes(value)
+
+
+class SiteStatus(IntFlag):
+    """Mirrors `ISiteRegistry.SiteStatus` (a Vyper flag: one bit per member)."""
+
+    PENDING = 1
+    ACTIVE = 2
+    SUSPENDED = 4
+
+
+class JobState(IntFlag):
+    """Mirrors `IJobMarket.JobState` (a Vyper flag: one bit per member)."""
+
+    OPEN = 1
+    ACCEPTED = 2
+    DELIVERED = 4
+    SETTLED = 8
+    CANCELLED = 16
+    EXPIRED = 32
+    DISPUTED = 64
+    REFUNDED = 128
+
+
+class _Model(BaseModel):
+    """Immutable; invalid data raises InvalidInput (or the DegenError a validator raised)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def __init__(self, **data):
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                cause = error.get("ctx", {}).get("error")
+                if isinstance(cause, DegenError):
+                    raise cause from None
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+            raise InvalidInput(f"invalid {type(self).__name__}: {problems}") from None
+
+
+class GenerationParams(_Model):
+    """How an image is to be generated; the bounds are the market's."""
+
+    width: int = Field(512, ge=limits.MIN_IMAGE_SIDE, le=limits.MAX_IMAGE_SIDE, multiple_of=8)
+    height: int = Field(512, ge=limits.MIN_IMAGE_SIDE, le=limits.MAX_IMAGE_SIDE, multiple_of=8)
+    steps: int = Field(20, ge=1, le=limits.MAX_STEPS)
+    guidance_x100: int = Field(750, ge=0, le=limits.MAX_GUIDANCE_X100)
+    seed: int = Uint64
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.width, self.height, self.steps, self.guidance_x100, self.seed)
+
+
+def check_prompt(prompt: str) -> str:
+    """Returns the prompt if the market accepts it, else raises InvalidInput."""
+    size = len(prompt.encode("utf-8"))
+    if size == 0:
+        raise InvalidInput("the prompt is empty")
+    if size > limits.MAX_PROMPT_BYTES:
+        raise InvalidInput(f"the prompt is {size} bytes; the market accepts at most {limits.MAX_PROMPT_BYTES}")
+    return prompt
+
+
+def request_hash(prompt: str, params: GenerationParams) -> bytes:
+    """keccak256(abi_encode(prompt, params)), exactly as JobMarket stores it."""
+    return keccak(abi_encode(["string", "(uint16,uint16,uint16,uint16,uint64)"], [check_prompt(prompt), params.as_tuple()]))
+
+
+class JobTerms(_Model):
+    """A requester's terms. `offer_id == 0` makes an open job."""
+
+    offer_id: int = Field(0, ge=0)
+    model_id: bytes = b"\x00" * 32
+    max_price: int = Field(gt=0, le=limits.MAX_PRICE)
+    min_collateral: int = Field(0, ge=0, le=limits.MAX_COLLATERAL)
+    deadline: int = Field(gt=0)
+    challenge_window: int = Field(3600, ge=limits.MIN_CHALLENGE_WINDOW, le=limits.MAX_CHALLENGE_WINDOW)
+
+    _model_bytes = field_validator("model_id", mode="before")(_bytes32)
+
+    @model_validator(mode="after")
+    def _open_job_names_a_model(self) -> JobTerms:
+        if self.offer_id == 0 and self.model_id == b"\x00" * 32:
+            raise InvalidInput("an open job (no offer id) must name a model id")
+        return self
+
+    def as_tuple(self) -> tuple:
+        return (self.offer_id, self.model_id, self.max_price, self.min_collateral, self.deadline, self.challenge_window)
+
+
+class EnergyReceipt(_Model):
+    """The energy one job used, as signed by the site's meter key (EIP-712)."""
+
+    job_id: int = Field(gt=0)
+    result_hash: bytes
+    started_at: int = Uint64
+    finished_at: int = Uint64
+    energy_mwh: int = Uint64
+    meter_start: int = Uint64
+    meter_end: int = Uint64
+
+    _result_bytes = field_validator("result_hash", mode="before")(_bytes32)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnergyReceipt:
+        if self.finished_at < self.started_at:
+            raise InvalidReceipt("the receipt finishes before it starts")
+        if self.meter_end - self.meter_start != self.energy_mwh:
+            raise InvalidReceipt("meter_end - meter_start must equal energy_mwh")
+        return self
+
+    def as_tuple(self) -> tuple:
+        return (
+            self.job_id,
+            self.result_hash,
+            self.started_at,
+            self.finished_at,
+            self.energy_mwh,
+            self.meter_start,
+            self.meter_end,
+        )
+
+
+class Site(_Model):
+    site_id: int
+    owner: str
+    meter: str
+    pv_peak_watts: int
+    battery_wh: int
+    max_gpu_watts: int
+    region: str
+    status: SiteStatus
+    meter_rotated_at: int
+
+
+class Offer(_Model):
+    offer_id: int
+    provider: str
+    site_id: int
+    active: bool
+    model_id: bytes
+    max_width: int
+    max_height: int
+    max_steps: int
+    base_price: int
+    price_per_kwh: int
+    collateral: int
+
+
+class Job(_Model):
+    job_id: int
+    requester: str
+    max_price: int
+    state: JobState
+    deadline: int
+    challenge_window: int
+    state_since: int
+    offer_id: int
+    energy_mwh: int
+    request_hash: bytes
+    result_hash: bytes
+
+
+def job_price(base_price: int, price_per_kwh: int, energy_mwh: int, max_price: int) -> int:
+    """What a job costs: base + energy x rate (rounded down), capped at max_price."""
+    return min(base_price + energy_mwh * price_per_kwh // limits.MWH_PER_KWH, max_price)
+
+
+def fee_of(price: int, fee_bps: int) -> int:
+    """The protocol fee taken from a price (rounded down, in the provider's favour)."""
+    return price * fee_bps // 10_000
+
+
+def checksum(address: str) -> str:
+    return to_checksum_address(address)

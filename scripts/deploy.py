@@ -1,0 +1,58 @@
+"""Deploys AkreToken, SiteRegistry and JobMarket and writes deployments/<network>.json.
+
+    ape run deploy --network ethereum:local:foundry            # local anvil, test account 0
+    ape run deploy --network ethereum:sepolia:node --account deployer --treasury 0x...
+"""
+
+import click
+from ape import chain, networks, project
+from ape.cli import ConnectedProviderCommand, account_option, network_option
+
+from degen import deployments
+from degen.deploy import DEFAULT_DISPUTE_BOND, DEFAULT_FEE_BPS, AKRE, deploy_all
+
+
+def _deployer(account, network_name: str):
+    if account is not None:
+        return account
+    if network_name in ("local", "localhost") or networks.provider.network.is_local:
+        from ape import accounts
+
+        return accounts.test_accounts[0]
+    raise click.UsageError("pass --account ALIAS to deploy on a live network")
+
+
+@click.command(cls=ConnectedProviderCommand)
+@network_option()
+@account_option(prompt=False)
+@click.option("--treasury", default=None, help="Address that receives protocol fees (default: the deployer).")
+@click.option("--fee-bps", default=DEFAULT_FEE_BPS, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--dispute-bond", default=DEFAULT_DISPUTE_BOND, show_default=True, type=click.IntRange(0))
+def cli(ecosystem, network, account, treasury, fee_bps, dispute_bond):
+    """Deploy DeGEN's contracts, wire roles and record the addresses."""
+    deployer = _deployer(account, network.name)
+    first_block = chain.blocks.height
+    contracts = deploy_all(project, deployer, treasury=treasury, fee_bps=fee_bps, dispute_bond=dispute_bond)
+    record = deployments.Deployment(
+        network=f"{ecosystem.name}:{network.name}",
+        chain_id=chain.chain_id,
+        block=chain.blocks.height,
+        deployer=deployer.address,
+        token=contracts.token.address,
+        registry=contracts.registry.address,
+        market=contracts.market.address,
+        treasury=contracts.market.treasury(),
+        fee_bps=contracts.market.fee_bps(),
+        dispute_bond=contracts.market.dispute_bond(),
+    )
+    path = deployments.save(record)
+    gas = sum(chain.blocks[n].gas_used for n in range(first_block + 1, chain.blocks.height + 1))
+
+    click.echo(f"DeGEN deployed on {record.network} (chain id {record.chain_id}) by {record.deployer}")
+    click.echo(f"  AkreToken     {record.token}  supply {contracts.token.totalSupply() // AKRE:,} AKRE")
+    click.echo(f"  SiteRegistry  {record.registry}")
+    click.echo(f"  JobMarket     {record.market}")
+    click.echo(f"  fee           {record.fee_bps} bps to {record.treasury}")
+    click.echo(f"  dispute bond  {record.dispute_bond / AKRE:g} AKRE")
+    click.echo(f"  gas used      {gas:,} in {chain.blocks.height - first_block} transactions")
+    click.echo(f"  written to    {path}")
