@@ -73,6 +73,8 @@ MAX_GUIDANCE_X100: public(constant(uint16)) = 3000
 # @dev Money bounds: amounts are packed into storage words.
 MAX_PRICE: public(constant(uint256)) = 2**96 - 1
 MAX_COLLATERAL: public(constant(uint256)) = 2**96 - 1
+MAX_BASE_PRICE: public(constant(uint256)) = 2**80 - 1
+MAX_PRICE_PER_KWH: public(constant(uint256)) = 2**80 - 1
 # @dev The protocol fee never exceeds 10 %.
 MAX_FEE_BPS: public(constant(uint256)) = 1000
 _BPS: constant(uint256) = 10_000
@@ -85,14 +87,20 @@ _WINDOW_SHIFT: constant(uint256) = 56
 _SINCE_SHIFT: constant(uint256) = 88
 _OFFER_SHIFT: constant(uint256) = 128
 _ENERGY_SHIFT: constant(uint256) = 176
-# @dev Bit layout of an offer's head word: provider | site id | active.
+# @dev Bit layout of an offer's head word: provider | site id | active |
+# max width (12 bits) | max height (12) | max steps (9).
 _SITE_SHIFT: constant(uint256) = 160
 _ACTIVE_SHIFT: constant(uint256) = 208
-# @dev Offer limits word: collateral | max width | max height | max steps.
-_WIDTH_SHIFT: constant(uint256) = 128
-_HEIGHT_SHIFT: constant(uint256) = 144
-_STEPS_SHIFT: constant(uint256) = 160
-# @dev Upper 128 bits of a two-amount word (stakes, offer prices).
+_WIDTH_SHIFT: constant(uint256) = 209
+_HEIGHT_SHIFT: constant(uint256) = 221
+_STEPS_SHIFT: constant(uint256) = 233
+# @dev Bit layout of an offer's terms word: base price (80 bits) |
+# price per kWh (80) | collateral (96).
+_RATE_SHIFT: constant(uint256) = 80
+_COLLATERAL_SHIFT: constant(uint256) = 160
+# @dev Bit layout of the fee word: fee bps (16 bits) | accrued fees.
+_ACCRUED_SHIFT: constant(uint256) = 16
+# @dev Upper 128 bits of a stake word: free | locked.
 _HIGH: constant(uint256) = 128
 
 
@@ -112,12 +120,23 @@ struct _Core:
     energy_mwh: uint256
 
 
+# @dev The decoded head word of an offer.
+struct _OfferHead:
+    provider: address
+    site_id: uint256
+    active: bool
+    max_width: uint256
+    max_height: uint256
+    max_steps: uint256
+
+
 # @dev Number of jobs and offers created; ids start at 1.
 job_count: public(uint256)
 offer_count: public(uint256)
 
-# @dev Protocol fee in basis points of the price and where it goes.
-fee_bps: public(uint256)
+# @dev Protocol fee in basis points of the price | fees accrued, not yet swept.
+_fee_word: uint256
+# @dev Where `sweep_fees` sends the accrued protocol fees.
 treasury: public(address)
 # @dev The bond a requester posts to dispute a delivery.
 dispute_bond: public(uint256)
@@ -128,20 +147,16 @@ _job_party: HashMap[uint256, uint256]
 _job_core: HashMap[uint256, uint256]
 # @dev Per job: keccak256(abi_encode(prompt, params)).
 _request_hash: HashMap[uint256, bytes32]
-# @dev Per job: the sha256 of the delivered PNG.
-_result_hash: HashMap[uint256, bytes32]
 # @dev Per open job until accepted: the model and minimum collateral asked for.
 _open_model: HashMap[uint256, bytes32]
 _open_min_collateral: HashMap[uint256, uint256]
 # @dev Per disputed job: the bond the requester posted.
 bond_of: public(HashMap[uint256, uint256])
 
-# @dev Per offer: provider | site id | active.
+# @dev Per offer: the packed `_OfferHead`.
 _offer_head: HashMap[uint256, uint256]
-# @dev Per offer: base price | price per kWh << 128.
-_offer_prices: HashMap[uint256, uint256]
-# @dev Per offer: collateral | limits.
-_offer_limits: HashMap[uint256, uint256]
+# @dev Per offer: base price | price per kWh | collateral (fixed for life).
+_offer_terms: HashMap[uint256, uint256]
 # @dev Per offer: the model served.
 _offer_model: HashMap[uint256, bytes32]
 
@@ -186,7 +201,9 @@ event OfferUpdated:
 event OfferClosed:
     offer_id: indexed(uint256)
 
-# @dev A requester posted a job; `offer_id == 0` for an open job.
+# @dev A requester posted a job; `offer_id == 0` for an open job. For a
+# directed job `model_id` is what the requester named (empty: the offer's).
+# The stored request hash is keccak256(abi_encode(prompt, params)).
 event JobCreated:
     job_id: indexed(uint256)
     requester: indexed(address)
@@ -196,7 +213,6 @@ event JobCreated:
     min_collateral: uint256
     deadline: uint256
     challenge_window: uint256
-    request_hash: bytes32
     prompt: String[MAX_PROMPT_BYTES]
     params: IJobMarket.GenerationParams
 
@@ -207,7 +223,8 @@ event JobAccepted:
     offer_id: indexed(uint256)
     collateral: uint256
 
-# @dev A provider delivered a result with a verified energy receipt.
+# @dev A provider delivered a result with a verified energy receipt
+# (its meter reading started at `meter_end - energy_mwh`).
 event JobDelivered:
     job_id: indexed(uint256)
     provider: indexed(address)
@@ -216,7 +233,6 @@ event JobDelivered:
     energy_mwh: uint256
     started_at: uint256
     finished_at: uint256
-    meter_start: uint256
     meter_end: uint256
 
 # @dev A delivered (or disputed, provider-won) job was paid out.
@@ -257,6 +273,11 @@ event JobRefunded:
     requester: indexed(address)
     refund: uint256
     slashed_collateral: uint256
+
+# @dev Accrued protocol fees were sent to the treasury.
+event FeesSwept:
+    treasury: indexed(address)
+    amount: uint256
 
 # @dev The admin changed the fee or the treasury.
 event FeeChanged:
@@ -299,12 +320,12 @@ def deposit_stake(amount: uint256):
     @notice Adds `amount` AKRE (approved to this market) to the caller's free stake.
     @param amount Base units of AKRE.
     """
-    assert amount > 0  # dev: zero amount
+    assert amount > 0, "market: zero amount"
     free: uint256 = 0
     locked: uint256 = 0
     free, locked = self._split(self._stake[msg.sender])
     free += amount
-    assert free <= 2**128 - 1  # dev: stake too large
+    assert free <= 2**128 - 1, "market: stake too large"
     self._stake[msg.sender] = self._join(free, locked)
     self._pull(msg.sender, amount)
     log StakeDeposited(provider=msg.sender, amount=amount)
@@ -317,11 +338,11 @@ def withdraw_stake(amount: uint256):
     @notice Sends `amount` of the caller's free (unlocked) stake back.
     @param amount Base units of AKRE.
     """
-    assert amount > 0  # dev: zero amount
+    assert amount > 0, "market: zero amount"
     free: uint256 = 0
     locked: uint256 = 0
     free, locked = self._split(self._stake[msg.sender])
-    assert amount <= free  # dev: exceeds free stake
+    assert amount <= free, "market: exceeds free stake"
     self._stake[msg.sender] = self._join(free - amount, locked)
     self._push(msg.sender, amount)
     log StakeWithdrawn(provider=msg.sender, amount=amount)
@@ -357,19 +378,27 @@ def create_offer(
     @return uint256 The offer id.
     """
     pausable._require_not_paused()
-    assert staticcall SITE_REGISTRY.owner_of(site_id) == msg.sender  # dev: not site owner
-    assert staticcall SITE_REGISTRY.is_active(site_id)  # dev: site not active
-    assert site_id < 2**48  # dev: site id too large
-    assert model_id != empty(bytes32)  # dev: empty model
+    assert staticcall SITE_REGISTRY.owner_of(site_id) == msg.sender, "market: not site owner"
+    assert staticcall SITE_REGISTRY.is_active(site_id), "market: site not active"
+    assert site_id < 2**48, "market: site id too large"
+    assert model_id != empty(bytes32), "market: empty model"
     self._check_limits(max_width, max_height, max_steps)
-    assert base_price <= MAX_PRICE and price_per_kwh <= 2**128 - 1  # dev: price too large
-    assert collateral <= MAX_COLLATERAL  # dev: collateral too large
+    assert base_price <= MAX_BASE_PRICE and price_per_kwh <= MAX_PRICE_PER_KWH, "market: price too large"
+    assert collateral <= MAX_COLLATERAL, "market: collateral too large"
 
     offer_id: uint256 = self.offer_count + 1
     self.offer_count = offer_id
-    self._offer_head[offer_id] = convert(msg.sender, uint256) | (site_id << _SITE_SHIFT) | (1 << _ACTIVE_SHIFT)
-    self._offer_prices[offer_id] = self._join(base_price, price_per_kwh)
-    self._offer_limits[offer_id] = self._pack_limits(collateral, max_width, max_height, max_steps)
+    self._offer_head[offer_id] = self._pack_head(
+        _OfferHead(
+            provider=msg.sender,
+            site_id=site_id,
+            active=True,
+            max_width=convert(max_width, uint256),
+            max_height=convert(max_height, uint256),
+            max_steps=convert(max_steps, uint256),
+        )
+    )
+    self._offer_terms[offer_id] = base_price | (price_per_kwh << _RATE_SHIFT) | (collateral << _COLLATERAL_SHIFT)
     self._offer_model[offer_id] = model_id
     log OfferCreated(
         offer_id=offer_id,
@@ -395,15 +424,14 @@ def update_offer(offer_id: uint256, max_width: uint16, max_height: uint16, max_s
     @param max_height The tallest image accepted, in pixels.
     @param max_steps The most inference steps accepted.
     """
-    provider: address = empty(address)
-    site_id: uint256 = 0
-    active: bool = False
-    provider, site_id, active = self._offer_head_of(offer_id)
-    assert provider == msg.sender  # dev: not provider
-    assert active  # dev: offer closed
+    head: _OfferHead = self._head_of(offer_id)
+    assert head.provider == msg.sender, "market: not provider"
+    assert head.active, "market: offer closed"
     self._check_limits(max_width, max_height, max_steps)
-    collateral: uint256 = self._offer_limits[offer_id] % 2**_WIDTH_SHIFT
-    self._offer_limits[offer_id] = self._pack_limits(collateral, max_width, max_height, max_steps)
+    head.max_width = convert(max_width, uint256)
+    head.max_height = convert(max_height, uint256)
+    head.max_steps = convert(max_steps, uint256)
+    self._offer_head[offer_id] = self._pack_head(head)
     log OfferUpdated(offer_id=offer_id, max_width=max_width, max_height=max_height, max_steps=max_steps)
 
 
@@ -414,13 +442,11 @@ def close_offer(offer_id: uint256):
             Jobs already accepted on it finish under its terms. Provider only.
     @param offer_id The offer.
     """
-    provider: address = empty(address)
-    site_id: uint256 = 0
-    active: bool = False
-    provider, site_id, active = self._offer_head_of(offer_id)
-    assert provider == msg.sender  # dev: not provider
-    assert active  # dev: offer closed
-    self._offer_head[offer_id] = convert(provider, uint256) | (site_id << _SITE_SHIFT)
+    head: _OfferHead = self._head_of(offer_id)
+    assert head.provider == msg.sender, "market: not provider"
+    assert head.active, "market: offer closed"
+    head.active = False
+    self._offer_head[offer_id] = self._pack_head(head)
     log OfferClosed(offer_id=offer_id)
 
 
@@ -487,33 +513,33 @@ def accept(job_id: uint256, offer_id: uint256):
     @param offer_id The caller's offer.
     """
     core: _Core = self._core_of(job_id)
-    assert core.state == IJobMarket.JobState.OPEN  # dev: job not open
-    assert block.timestamp < core.deadline  # dev: deadline passed
-    provider: address = empty(address)
-    site_id: uint256 = 0
-    active: bool = False
-    provider, site_id, active = self._offer_head_of(offer_id)
-    assert provider == msg.sender  # dev: not provider
-    assert active  # dev: offer closed
-    assert staticcall SITE_REGISTRY.is_active(site_id)  # dev: site not active
-    collateral: uint256 = self._offer_limits[offer_id] % 2**_WIDTH_SHIFT
+    assert core.state == IJobMarket.JobState.OPEN, "market: job not open"
+    assert block.timestamp < core.deadline, "market: deadline passed"
+    head: _OfferHead = self._head_of(offer_id)
+    assert head.provider == msg.sender, "market: not provider"
+    assert head.active, "market: offer closed"
+    assert staticcall SITE_REGISTRY.is_active(head.site_id), "market: site not active"
+    base_price: uint256 = 0
+    price_per_kwh: uint256 = 0
+    collateral: uint256 = 0
+    base_price, price_per_kwh, collateral = self._terms_of(offer_id)
     if core.offer_id == 0:
-        assert self._offer_model[offer_id] == self._open_model[job_id]  # dev: wrong model
-        assert collateral >= self._open_min_collateral[job_id]  # dev: collateral too low
+        assert self._offer_model[offer_id] == self._open_model[job_id], "market: wrong model"
+        assert collateral >= self._open_min_collateral[job_id], "market: collateral too low"
         requester: address = empty(address)
         max_price: uint256 = 0
         requester, max_price = self._party_of(job_id)
-        assert self._offer_prices[offer_id] % 2**_HIGH <= max_price  # dev: base price above max
+        assert base_price <= max_price, "market: base price above max"
         self._open_model[job_id] = empty(bytes32)
         self._open_min_collateral[job_id] = 0
         core.offer_id = offer_id
     else:
-        assert core.offer_id == offer_id  # dev: wrong offer
+        assert core.offer_id == offer_id, "market: wrong offer"
 
     free: uint256 = 0
     locked: uint256 = 0
     free, locked = self._split(self._stake[msg.sender])
-    assert collateral <= free  # dev: insufficient stake
+    assert collateral <= free, "market: insufficient stake"
     self._stake[msg.sender] = self._join(free - collateral, locked + collateral)
 
     core.state = IJobMarket.JobState.ACCEPTED
@@ -535,34 +561,31 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
     @param signature The meter key's 65-byte signature over the receipt.
     """
     core: _Core = self._core_of(job_id)
-    assert core.state == IJobMarket.JobState.ACCEPTED  # dev: job not accepted
-    assert block.timestamp <= core.deadline  # dev: deadline passed
-    provider: address = empty(address)
-    site_id: uint256 = 0
-    active: bool = False
-    provider, site_id, active = self._offer_head_of(core.offer_id)
-    assert provider == msg.sender  # dev: not provider
+    assert core.state == IJobMarket.JobState.ACCEPTED, "market: job not accepted"
+    assert block.timestamp <= core.deadline, "market: deadline passed"
+    head: _OfferHead = self._head_of(core.offer_id)
+    assert head.provider == msg.sender, "market: not provider"
+    site_id: uint256 = head.site_id
 
-    assert receipt.job_id == job_id  # dev: receipt for another job
-    assert receipt.result_hash != empty(bytes32)  # dev: empty result
+    assert receipt.job_id == job_id, "market: receipt for another job"
+    assert receipt.result_hash != empty(bytes32), "market: empty result"
     started: uint256 = convert(receipt.started_at, uint256)
     finished: uint256 = convert(receipt.finished_at, uint256)
     energy: uint256 = convert(receipt.energy_mwh, uint256)
-    assert core.since <= started and started <= finished and finished <= block.timestamp  # dev: window outside job
-    assert convert(receipt.meter_end, uint256) - convert(receipt.meter_start, uint256) == energy  # dev: meter mismatch
-    assert convert(receipt.meter_start, uint256) >= self.meter_register[site_id]  # dev: meter went backwards
+    assert core.since <= started and started <= finished and finished <= block.timestamp, "market: window outside job"
+    assert convert(receipt.meter_end, uint256) - convert(receipt.meter_start, uint256) == energy, "market: meter mismatch"
+    assert convert(receipt.meter_start, uint256) >= self.meter_register[site_id], "market: meter went backwards"
 
     meter: address = empty(address)
     max_gpu_watts: uint256 = 0
     site_active: bool = False
     meter, max_gpu_watts, site_active = staticcall SITE_REGISTRY.meter_of(site_id)
-    assert site_active  # dev: site not active
+    assert site_active, "market: site not active"
     # mWh * 3.6 J/mWh <= W * s  <=>  mWh * 3600 <= W * s * 1000
-    assert energy * 3600 <= max_gpu_watts * (finished - started) * 1000  # dev: energy above physical bound
-    assert ecdsa._recover_sig(self._receipt_digest(receipt), signature) == meter  # dev: bad meter signature
+    assert energy * 3600 <= max_gpu_watts * (finished - started) * 1000, "market: energy above physical bound"
+    assert ecdsa._recover_sig(self._receipt_digest(receipt), signature) == meter, "market: bad meter signature"
 
     self.meter_register[site_id] = convert(receipt.meter_end, uint256)
-    self._result_hash[job_id] = receipt.result_hash
     core.state = IJobMarket.JobState.DELIVERED
     core.since = block.timestamp
     core.energy_mwh = energy
@@ -575,7 +598,6 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
         energy_mwh=energy,
         started_at=started,
         finished_at=finished,
-        meter_start=convert(receipt.meter_start, uint256),
         meter_end=convert(receipt.meter_end, uint256),
     )
 
@@ -592,12 +614,12 @@ def settle(job_id: uint256):
     @param job_id The job.
     """
     core: _Core = self._core_of(job_id)
-    assert core.state == IJobMarket.JobState.DELIVERED  # dev: job not delivered
+    assert core.state == IJobMarket.JobState.DELIVERED, "market: job not delivered"
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
     if msg.sender != requester:
-        assert block.timestamp > core.since + core.window  # dev: challenge window open
+        assert block.timestamp > core.since + core.window, "market: challenge window open"
     self._pay_out(job_id, core, requester, max_price, 0)
 
 
@@ -609,11 +631,11 @@ def cancel(job_id: uint256):
     @param job_id The job.
     """
     core: _Core = self._core_of(job_id)
-    assert core.state == IJobMarket.JobState.OPEN  # dev: job not open
+    assert core.state == IJobMarket.JobState.OPEN, "market: job not open"
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
-    assert msg.sender == requester  # dev: not requester
+    assert msg.sender == requester, "market: not requester"
     self._clear_open_terms(job_id)
     core.state = IJobMarket.JobState.CANCELLED
     core.since = block.timestamp
@@ -632,8 +654,8 @@ def expire(job_id: uint256):
     @param job_id The job.
     """
     core: _Core = self._core_of(job_id)
-    assert core.state in (IJobMarket.JobState.OPEN | IJobMarket.JobState.ACCEPTED)  # dev: job not expirable
-    assert block.timestamp > core.deadline  # dev: deadline not passed
+    assert core.state in (IJobMarket.JobState.OPEN | IJobMarket.JobState.ACCEPTED), "market: job not expirable"
+    assert block.timestamp > core.deadline, "market: deadline not passed"
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
@@ -659,12 +681,12 @@ def dispute(job_id: uint256):
     @param job_id The job.
     """
     core: _Core = self._core_of(job_id)
-    assert core.state == IJobMarket.JobState.DELIVERED  # dev: job not delivered
+    assert core.state == IJobMarket.JobState.DELIVERED, "market: job not delivered"
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
-    assert msg.sender == requester  # dev: not requester
-    assert block.timestamp <= core.since + core.window  # dev: challenge window closed
+    assert msg.sender == requester, "market: not requester"
+    assert block.timestamp <= core.since + core.window, "market: challenge window closed"
     bond: uint256 = self.dispute_bond
     self.bond_of[job_id] = bond
     core.state = IJobMarket.JobState.DISPUTED
@@ -688,7 +710,7 @@ def resolve(job_id: uint256, provider_wins: bool):
     """
     access_control._check_role(ARBITER_ROLE, msg.sender)
     core: _Core = self._core_of(job_id)
-    assert core.state == IJobMarket.JobState.DISPUTED  # dev: job not disputed
+    assert core.state == IJobMarket.JobState.DISPUTED, "market: job not disputed"
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
@@ -721,13 +743,28 @@ def set_fee(fee_bps: uint256, treasury: address):
 
 
 @external
+@nonreentrant
+def sweep_fees():
+    """
+    @notice Sends the accrued protocol fees to the treasury. Anyone may call.
+    """
+    fee_word: uint256 = self._fee_word
+    amount: uint256 = fee_word >> _ACCRUED_SHIFT
+    assert amount > 0, "market: no fees"
+    self._fee_word = fee_word % 2**_ACCRUED_SHIFT
+    treasury: address = self.treasury
+    self._push(treasury, amount)
+    log FeesSwept(treasury=treasury, amount=amount)
+
+
+@external
 def set_dispute_bond(dispute_bond: uint256):
     """
     @notice Sets the bond for future disputes. Admin only.
     @param dispute_bond AKRE base units.
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
-    assert dispute_bond <= MAX_PRICE  # dev: bond too large
+    assert dispute_bond <= MAX_PRICE, "market: bond too large"
     self.dispute_bond = dispute_bond
     log DisputeBondChanged(dispute_bond=dispute_bond)
 
@@ -776,7 +813,6 @@ def job(job_id: uint256) -> IJobMarket.Job:
         offer_id=core.offer_id,
         energy_mwh=core.energy_mwh,
         request_hash=self._request_hash[job_id],
-        result_hash=self._result_hash[job_id],
     )
 
 
@@ -788,26 +824,43 @@ def offer(offer_id: uint256) -> IJobMarket.Offer:
     @param offer_id The offer.
     @return Offer The offer.
     """
-    provider: address = empty(address)
-    site_id: uint256 = 0
-    active: bool = False
-    provider, site_id, active = self._offer_head_of(offer_id)
-    limits: uint256 = self._offer_limits[offer_id]
+    head: _OfferHead = self._head_of(offer_id)
     base_price: uint256 = 0
     price_per_kwh: uint256 = 0
-    base_price, price_per_kwh = self._split(self._offer_prices[offer_id])
+    collateral: uint256 = 0
+    base_price, price_per_kwh, collateral = self._terms_of(offer_id)
     return IJobMarket.Offer(
-        provider=provider,
-        site_id=site_id,
-        active=active,
+        provider=head.provider,
+        site_id=head.site_id,
+        active=head.active,
         model_id=self._offer_model[offer_id],
-        max_width=convert((limits >> _WIDTH_SHIFT) % 2**16, uint16),
-        max_height=convert((limits >> _HEIGHT_SHIFT) % 2**16, uint16),
-        max_steps=convert((limits >> _STEPS_SHIFT) % 2**16, uint16),
+        max_width=convert(head.max_width, uint16),
+        max_height=convert(head.max_height, uint16),
+        max_steps=convert(head.max_steps, uint16),
         base_price=base_price,
         price_per_kwh=price_per_kwh,
-        collateral=limits % 2**_WIDTH_SHIFT,
+        collateral=collateral,
     )
+
+
+@view
+@external
+def fee_bps() -> uint256:
+    """
+    @notice The protocol fee, in basis points of each job's price.
+    @return uint256 Basis points.
+    """
+    return self._fee_word % 2**_ACCRUED_SHIFT
+
+
+@view
+@external
+def accrued_fees() -> uint256:
+    """
+    @notice Protocol fees collected and not yet swept to the treasury.
+    @return uint256 AKRE base units.
+    """
+    return self._fee_word >> _ACCRUED_SHIFT
 
 
 @view
@@ -848,7 +901,11 @@ def price_of(job_id: uint256) -> uint256:
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
-    return self._price(core.offer_id, core.energy_mwh, max_price)
+    base_price: uint256 = 0
+    price_per_kwh: uint256 = 0
+    collateral: uint256 = 0
+    base_price, price_per_kwh, collateral = self._terms_of(core.offer_id)
+    return self._price(base_price, price_per_kwh, core.energy_mwh, max_price)
 
 
 @view
@@ -871,38 +928,37 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
     @dev Checks the terms, stores the job and pulls `max_price`.
     """
     pausable._require_not_paused()
-    assert len(prompt) > 0  # dev: empty prompt
-    assert terms.max_price > 0 and terms.max_price <= MAX_PRICE  # dev: bad max price
-    assert terms.deadline >= block.timestamp + MIN_JOB_DURATION  # dev: deadline too soon
-    assert terms.deadline <= block.timestamp + MAX_JOB_DURATION  # dev: deadline too far
-    assert terms.challenge_window >= MIN_CHALLENGE_WINDOW and terms.challenge_window <= MAX_CHALLENGE_WINDOW  # dev: bad challenge window
+    assert len(prompt) > 0, "market: empty prompt"
+    assert terms.max_price > 0 and terms.max_price <= MAX_PRICE, "market: bad max price"
+    assert terms.deadline >= block.timestamp + MIN_JOB_DURATION, "market: deadline too soon"
+    assert terms.deadline <= block.timestamp + MAX_JOB_DURATION, "market: deadline too far"
+    assert terms.challenge_window >= MIN_CHALLENGE_WINDOW and terms.challenge_window <= MAX_CHALLENGE_WINDOW, "market: bad challenge window"
     self._check_limits(params.width, params.height, params.steps)
-    assert params.width % 8 == 0 and params.height % 8 == 0  # dev: size not a multiple of 8
-    assert params.guidance_x100 <= MAX_GUIDANCE_X100  # dev: guidance too large
+    assert params.width % 8 == 0 and params.height % 8 == 0, "market: size not a multiple of 8"
+    assert params.guidance_x100 <= MAX_GUIDANCE_X100, "market: guidance too large"
 
     model_id: bytes32 = terms.model_id
     if terms.offer_id == 0:
-        assert model_id != empty(bytes32)  # dev: empty model
-        assert terms.min_collateral <= MAX_COLLATERAL  # dev: collateral too large
+        assert model_id != empty(bytes32), "market: empty model"
+        assert terms.min_collateral <= MAX_COLLATERAL, "market: collateral too large"
     else:
-        provider: address = empty(address)
-        site_id: uint256 = 0
-        active: bool = False
-        provider, site_id, active = self._offer_head_of(terms.offer_id)
-        assert active  # dev: offer not active
-        offer_model: bytes32 = self._offer_model[terms.offer_id]
-        assert model_id == empty(bytes32) or model_id == offer_model  # dev: wrong model
-        model_id = offer_model
-        assert self._offer_prices[terms.offer_id] % 2**_HIGH <= terms.max_price  # dev: base price above max
-        limits: uint256 = self._offer_limits[terms.offer_id]
-        assert limits % 2**_WIDTH_SHIFT >= terms.min_collateral  # dev: collateral too low
-        assert convert(params.width, uint256) <= (limits >> _WIDTH_SHIFT) % 2**16  # dev: width above offer
-        assert convert(params.height, uint256) <= (limits >> _HEIGHT_SHIFT) % 2**16  # dev: height above offer
-        assert convert(params.steps, uint256) <= (limits >> _STEPS_SHIFT) % 2**16  # dev: steps above offer
+        head: _OfferHead = self._head_of(terms.offer_id)
+        assert head.active, "market: offer not active"
+        # The offer's model never changes; a requester who names one gets it checked.
+        if model_id != empty(bytes32):
+            assert model_id == self._offer_model[terms.offer_id], "market: wrong model"
+        base_price: uint256 = 0
+        price_per_kwh: uint256 = 0
+        collateral: uint256 = 0
+        base_price, price_per_kwh, collateral = self._terms_of(terms.offer_id)
+        assert base_price <= terms.max_price, "market: base price above max"
+        assert collateral >= terms.min_collateral, "market: collateral too low"
+        assert convert(params.width, uint256) <= head.max_width, "market: width above offer"
+        assert convert(params.height, uint256) <= head.max_height, "market: height above offer"
+        assert convert(params.steps, uint256) <= head.max_steps, "market: steps above offer"
 
     job_id: uint256 = self.job_count + 1
     self.job_count = job_id
-    request_hash: bytes32 = keccak256(abi_encode(prompt, params))
     self._job_party[job_id] = convert(msg.sender, uint256) | (terms.max_price << 160)
     self._job_core[job_id] = self._pack_core(
         _Core(
@@ -914,7 +970,7 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
             energy_mwh=0,
         )
     )
-    self._request_hash[job_id] = request_hash
+    self._request_hash[job_id] = keccak256(abi_encode(prompt, params))
     if terms.offer_id == 0:
         self._open_model[job_id] = model_id
         self._open_min_collateral[job_id] = terms.min_collateral
@@ -928,7 +984,6 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
         min_collateral=terms.min_collateral,
         deadline=terms.deadline,
         challenge_window=terms.challenge_window,
-        request_hash=request_hash,
         prompt=prompt,
         params=params,
     )
@@ -939,15 +994,21 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
 def _pay_out(job_id: uint256, core: _Core, requester: address, max_price: uint256, bonus: uint256):
     """
     @dev Settles a job: price minus fee (plus `bonus`, a forfeited dispute
-         bond) to the provider, fee to the treasury, the rest to the
-         requester; the collateral back to the provider's free stake.
+         bond) to the provider, the fee to the accrued protocol fees, the
+         rest to the requester; the collateral back to the provider's free stake.
     """
-    provider: address = convert(convert(self._offer_head[core.offer_id] % 2**160, uint160), address)
-    price: uint256 = self._price(core.offer_id, core.energy_mwh, max_price)
-    fee: uint256 = price * self.fee_bps // _BPS
+    provider: address = self._head_of(core.offer_id).provider
+    base_price: uint256 = 0
+    price_per_kwh: uint256 = 0
+    collateral: uint256 = 0
+    base_price, price_per_kwh, collateral = self._terms_of(core.offer_id)
+    price: uint256 = self._price(base_price, price_per_kwh, core.energy_mwh, max_price)
+    fee_word: uint256 = self._fee_word
+    fee: uint256 = price * (fee_word % 2**_ACCRUED_SHIFT) // _BPS
     refund: uint256 = max_price - price
+    if fee > 0:
+        self._fee_word = fee_word + (fee << _ACCRUED_SHIFT)
 
-    collateral: uint256 = self._offer_limits[core.offer_id] % 2**_WIDTH_SHIFT
     free: uint256 = 0
     locked: uint256 = 0
     free, locked = self._split(self._stake[provider])
@@ -959,22 +1020,17 @@ def _pay_out(job_id: uint256, core: _Core, requester: address, max_price: uint25
     self._job_core[job_id] = self._pack_core(core_after)
 
     self._push(provider, price - fee + bonus)
-    if fee > 0:
-        self._push(self.treasury, fee)
     if refund > 0:
         self._push(requester, refund)
     log JobSettled(job_id=job_id, provider=provider, requester=requester, price=price, fee=fee, refund=refund)
 
 
-@view
+@pure
 @internal
-def _price(offer_id: uint256, energy_mwh: uint256, max_price: uint256) -> uint256:
+def _price(base_price: uint256, price_per_kwh: uint256, energy_mwh: uint256, max_price: uint256) -> uint256:
     """
     @dev `base + energy_mwh * price_per_kwh / 1e6`, rounded down, capped at `max_price`.
     """
-    base_price: uint256 = 0
-    price_per_kwh: uint256 = 0
-    base_price, price_per_kwh = self._split(self._offer_prices[offer_id])
     return min(base_price + energy_mwh * price_per_kwh // _MWH_PER_KWH, max_price)
 
 
@@ -983,8 +1039,8 @@ def _slash_collateral(offer_id: uint256) -> uint256:
     """
     @dev Removes an accepted job's collateral from its provider's locked stake.
     """
-    provider: address = convert(convert(self._offer_head[offer_id] % 2**160, uint160), address)
-    collateral: uint256 = self._offer_limits[offer_id] % 2**_WIDTH_SHIFT
+    provider: address = self._head_of(offer_id).provider
+    collateral: uint256 = self._offer_terms[offer_id] >> _COLLATERAL_SHIFT
     free: uint256 = 0
     locked: uint256 = 0
     free, locked = self._split(self._stake[provider])
@@ -1000,9 +1056,9 @@ def _clear_open_terms(job_id: uint256):
 
 @internal
 def _set_fee(fee_bps: uint256, treasury: address):
-    assert fee_bps <= MAX_FEE_BPS  # dev: fee too high
-    assert treasury != empty(address)  # dev: treasury is zero
-    self.fee_bps = fee_bps
+    assert fee_bps <= MAX_FEE_BPS, "market: fee too high"
+    assert treasury != empty(address), "market: treasury is zero"
+    self._fee_word = (self._fee_word >> _ACCRUED_SHIFT << _ACCRUED_SHIFT) | fee_bps
     self.treasury = treasury
     log FeeChanged(fee_bps=fee_bps, treasury=treasury)
 
@@ -1010,9 +1066,9 @@ def _set_fee(fee_bps: uint256, treasury: address):
 @pure
 @internal
 def _check_limits(width: uint16, height: uint16, steps: uint16):
-    assert width >= MIN_IMAGE_SIDE and width <= MAX_IMAGE_SIDE  # dev: bad width
-    assert height >= MIN_IMAGE_SIDE and height <= MAX_IMAGE_SIDE  # dev: bad height
-    assert steps > 0 and steps <= MAX_STEPS  # dev: bad steps
+    assert width >= MIN_IMAGE_SIDE and width <= MAX_IMAGE_SIDE, "market: bad width"
+    assert height >= MIN_IMAGE_SIDE and height <= MAX_IMAGE_SIDE, "market: bad height"
+    assert steps > 0 and steps <= MAX_STEPS, "market: bad steps"
 
 
 @view
@@ -1036,12 +1092,12 @@ def _receipt_digest(receipt: IJobMarket.EnergyReceipt) -> bytes32:
 
 @internal
 def _pull(owner: address, amount: uint256):
-    assert extcall PAYMENT_TOKEN.transferFrom(owner, self, amount, default_return_value=True)  # dev: transfer in failed
+    assert extcall PAYMENT_TOKEN.transferFrom(owner, self, amount, default_return_value=True), "market: transfer in failed"
 
 
 @internal
 def _push(to: address, amount: uint256):
-    assert extcall PAYMENT_TOKEN.transfer(to, amount, default_return_value=True)  # dev: transfer out failed
+    assert extcall PAYMENT_TOKEN.transfer(to, amount, default_return_value=True), "market: transfer out failed"
 
 
 @view
@@ -1061,7 +1117,7 @@ def _core_of(job_id: uint256) -> _Core:
 @pure
 @internal
 def _pack_core(core: _Core) -> uint256:
-    assert core.energy_mwh < 2**48 and core.offer_id < 2**48  # dev: value too large
+    assert core.energy_mwh < 2**48 and core.offer_id < 2**48, "market: value too large"
     return (
         convert(core.state, uint256)
         | (core.deadline << _DEADLINE_SHIFT)
@@ -1081,24 +1137,39 @@ def _party_of(job_id: uint256) -> (address, uint256):
 
 @view
 @internal
-def _offer_head_of(offer_id: uint256) -> (address, uint256, bool):
+def _head_of(offer_id: uint256) -> _OfferHead:
     word: uint256 = self._offer_head[offer_id]
-    return (
-        convert(convert(word % 2**160, uint160), address),
-        (word >> _SITE_SHIFT) % 2**48,
-        (word >> _ACTIVE_SHIFT) % 2 == 1,
+    return _OfferHead(
+        provider=convert(convert(word % 2**160, uint160), address),
+        site_id=(word >> _SITE_SHIFT) % 2**48,
+        active=(word >> _ACTIVE_SHIFT) % 2 == 1,
+        max_width=(word >> _WIDTH_SHIFT) % 2**12,
+        max_height=(word >> _HEIGHT_SHIFT) % 2**12,
+        max_steps=(word >> _STEPS_SHIFT) % 2**9,
     )
 
 
 @pure
 @internal
-def _pack_limits(collateral: uint256, max_width: uint16, max_height: uint16, max_steps: uint16) -> uint256:
+def _pack_head(head: _OfferHead) -> uint256:
     return (
-        collateral
-        | (convert(max_width, uint256) << _WIDTH_SHIFT)
-        | (convert(max_height, uint256) << _HEIGHT_SHIFT)
-        | (convert(max_steps, uint256) << _STEPS_SHIFT)
+        convert(head.provider, uint256)
+        | (head.site_id << _SITE_SHIFT)
+        | (convert(head.active, uint256) << _ACTIVE_SHIFT)
+        | (head.max_width << _WIDTH_SHIFT)
+        | (head.max_height << _HEIGHT_SHIFT)
+        | (head.max_steps << _STEPS_SHIFT)
     )
+
+
+@view
+@internal
+def _terms_of(offer_id: uint256) -> (uint256, uint256, uint256):
+    """
+    @dev An offer's (base price, price per kWh, collateral).
+    """
+    word: uint256 = self._offer_terms[offer_id]
+    return word % 2**_RATE_SHIFT, (word >> _RATE_SHIFT) % 2**80, word >> _COLLATERAL_SHIFT
 
 
 @pure

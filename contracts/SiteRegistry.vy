@@ -105,11 +105,11 @@ def register_site(
     @param region A region code, e.g. an ISO 3166 code such as "BR".
     @return uint256 The new site id.
     """
-    assert meter != empty(address)  # dev: meter is zero
-    assert pv_peak_watts > 0 and convert(pv_peak_watts, uint256) <= MAX_WATTS  # dev: pv peak out of range
-    assert convert(battery_wh, uint256) <= MAX_BATTERY_WH  # dev: battery out of range
-    assert max_gpu_watts > 0 and convert(max_gpu_watts, uint256) <= MAX_WATTS  # dev: gpu watts out of range
-    assert len(region) >= 2  # dev: region too short
+    assert meter != empty(address), "registry: meter is zero"
+    assert pv_peak_watts > 0 and convert(pv_peak_watts, uint256) <= MAX_WATTS, "registry: pv peak out of range"
+    assert convert(battery_wh, uint256) <= MAX_BATTERY_WH, "registry: battery out of range"
+    assert max_gpu_watts > 0 and convert(max_gpu_watts, uint256) <= MAX_WATTS, "registry: gpu watts out of range"
+    assert len(region) >= 2, "registry: region too short"
 
     site_id: uint256 = self.site_count + 1
     self.site_count = site_id
@@ -161,13 +161,13 @@ def rotate_meter(site_id: uint256, new_meter: address):
     @param site_id The site.
     @param new_meter The new meter signing address.
     """
-    assert self._info[site_id].owner == msg.sender  # dev: not site owner
-    assert new_meter != empty(address)  # dev: meter is zero
+    assert self._info[site_id].owner == msg.sender, "registry: not site owner"
+    assert new_meter != empty(address), "registry: meter is zero"
     meter: address = empty(address)
     gpu: uint32 = 0
     status: ISiteRegistry.SiteStatus = empty(ISiteRegistry.SiteStatus)
     meter, gpu, status = self._unpack(self._meter_word[site_id])
-    assert new_meter != meter  # dev: same meter
+    assert new_meter != meter, "registry: same meter"
     self._meter_word[site_id] = self._pack(new_meter, gpu, status)
     self._info[site_id].meter_rotated_at = convert(block.timestamp, uint64)
     log MeterRotated(site_id=site_id, old_meter=meter, new_meter=new_meter)
@@ -246,7 +246,7 @@ def _set_status(site_id: uint256, allowed_from: ISiteRegistry.SiteStatus, to: IS
     gpu: uint32 = 0
     status: ISiteRegistry.SiteStatus = empty(ISiteRegistry.SiteStatus)
     meter, gpu, status = self._unpack(self._meter_word[site_id])
-    assert status in allowed_from  # dev: bad site status
+    assert status in allowed_from, "registry: bad site status"
     self._meter_word[site_id] = self._pack(meter, gpu, to)
     log SiteStatusChanged(site_id=site_id, status=to, registrar=msg.sender)
 

@@ -184,7 +184,6 @@ class Job(_Model):
     offer_id: int
     energy_mwh: int
     request_hash: bytes
-    result_hash: bytes
 
 
 def job_price(base_price: int, price_per_kwh: int, energy_mwh: int, max_price: int) -> int:

@@ -1,0 +1,190 @@
+"""Gas per JobMarket operation on a local anvil, written to docs/gas.md.
+
+    make bench        (or: .venv/bin/python bench/gas.py [--out docs/gas.md])
+
+Figures are transaction receipt gas (what a user pays, the 21,000 base included). Each
+operation is measured on a warm market: one job has already run through, so the figures
+are the steady state every later job pays; the first job's extra one-time storage costs
+(the treasury's first balance, a site's first meter register) are reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+from ape import accounts, chain, networks, project
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from degen import receipts
+from degen.deploy import AKRE, deploy_all
+from degen.models import EnergyReceipt, GenerationParams, JobTerms
+
+LIFECYCLE_TARGET = 300_000
+PROMPT = "A quick brown fox jumps over the lazy dog"
+MODEL_ID = hashlib.sha256(b"tiny-sd").digest()
+PARAMS = GenerationParams(width=512, height=512, steps=20, guidance_x100=750, seed=42).as_tuple()
+
+
+class Bench:
+    """A deployed market with a requester, a provider and an active site and offer."""
+
+    def __init__(self):
+        self.deployer, self.requester, self.provider, self.treasury = accounts.test_accounts[:4]
+        self.meter = Account.from_key(b"\x11" * 32)
+        self.c = deploy_all(project, self.deployer, treasury=self.treasury.address)
+        token, market, registry = self.c.token, self.c.market, self.c.registry
+        for who in (self.requester, self.provider):
+            token.transfer(who, 10_000 * AKRE, sender=self.deployer)
+            token.approve(market, 2**256 - 1, sender=who)
+        site = registry.register_site(self.meter.address, 10_000, 20_000, 450, "BR", sender=self.provider).return_value
+        registry.activate(site, sender=self.deployer)
+        market.deposit_stake(1_000 * AKRE, sender=self.provider)
+        self.offer = market.create_offer(
+            site, MODEL_ID, 1024, 1024, 50, 2 * AKRE, 30 * AKRE, 5 * AKRE, sender=self.provider
+        ).return_value
+
+    def terms(self, offer_id=None):
+        offer_id = self.offer if offer_id is None else offer_id
+        return JobTerms(offer_id=offer_id, max_price=10 * AKRE, deadline=chain.pending_timestamp + 3600).as_tuple()
+
+    def create(self, offer_id=None):
+        return self.c.market.create_job(self.terms(offer_id), PROMPT, PARAMS, sender=self.requester)
+
+    def create_with_permit(self):
+        token, market = self.c.token, self.c.market
+        token.approve(market, 0, sender=self.requester)
+        deadline = chain.pending_timestamp + 3600
+        permit = {
+            "types": {
+                "EIP712Domain": receipts._DOMAIN_FIELDS,
+                "Permit": [
+                    {"name": "owner", "type": "address"},
+                    {"name": "spender", "type": "address"},
+                    {"name": "value", "type": "uint256"},
+                    {"name": "nonce", "type": "uint256"},
+                    {"name": "deadline", "type": "uint256"},
+                ],
+            },
+            "primaryType": "Permit",
+            "domain": {"name": "AkreToken", "version": "1", "chainId": chain.chain_id, "verifyingContract": token.address},
+            "message": {
+                "owner": self.requester.address,
+                "spender": market.address,
+                "value": 10 * AKRE,
+                "nonce": token.nonces(self.requester),
+                "deadline": deadline,
+            },
+        }
+        sig = Account.sign_message(encode_typed_data(full_message=permit), self.requester.private_key)
+        tx = market.create_job_with_permit(
+            self.terms(), PROMPT, PARAMS, deadline, sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big"),
+            sender=self.requester,
+        )
+        token.approve(market, 2**256 - 1, sender=self.requester)
+        return tx
+
+    def accept(self, job_id):
+        tx = self.c.market.accept(job_id, self.offer, sender=self.provider)
+        chain.pending_timestamp += 60
+        return tx
+
+    def deliver(self, job_id):
+        market = self.c.market
+        started = market.job(job_id).state_since
+        start = market.meter_register(market.offer(self.offer).site_id)
+        receipt = EnergyReceipt(
+            job_id=job_id,
+            result_hash=hashlib.sha256(b"png").digest(),
+            started_at=started,
+            finished_at=started + 30,
+            energy_mwh=1_500,
+            meter_start=start,
+            meter_end=start + 1_500,
+        )
+        signature = receipts.sign(receipt, self.meter, chain.chain_id, market.address)
+        return market.deliver(job_id, receipt.as_tuple(), signature, sender=self.provider)
+
+    def lifecycle(self):
+        created = self.create()
+        job_id = created.return_value
+        return [created, self.accept(job_id), self.deliver(job_id), self.c.market.settle(job_id, sender=self.requester)]
+
+
+def measure() -> tuple[list[tuple[str, int]], int, int]:
+    bench = Bench()
+    market = bench.c.market
+    first_lifecycle = sum(tx.gas_used for tx in bench.lifecycle())
+    rows: list[tuple[str, int]] = []
+
+    create, accept, deliver, settle = bench.lifecycle()
+    rows += [("create_job (directed)", create.gas_used), ("accept", accept.gas_used),
+             ("deliver (EIP-712 receipt verified)", deliver.gas_used), ("settle (by requester)", settle.gas_used)]
+    lifecycle = sum(tx.gas_used for tx in (create, accept, deliver, settle))
+
+    rows.append(("create_job_with_permit", bench.create_with_permit().gas_used))
+
+    open_job = market.create_job(
+        JobTerms(model_id=MODEL_ID, max_price=10 * AKRE, deadline=chain.pending_timestamp + 3600).as_tuple(),
+        PROMPT, PARAMS, sender=bench.requester,
+    )
+    rows.append(("create_job (open)", open_job.gas_used))
+    rows.append(("accept (open job)", bench.accept(open_job.return_value).gas_used))
+
+    cancelled = bench.create().return_value
+    rows.append(("cancel", market.cancel(cancelled, sender=bench.requester).gas_used))
+
+    expiring = bench.create().return_value
+    bench.accept(expiring)
+    chain.pending_timestamp += 3600
+    rows.append(("expire (accepted job, collateral slashed)", market.expire(expiring, sender=bench.deployer).gas_used))
+
+    disputed = bench.create().return_value
+    bench.accept(disputed)
+    bench.deliver(disputed)
+    rows.append(("dispute (bond posted)", market.dispute(disputed, sender=bench.requester).gas_used))
+    rows.append(("resolve (provider wins)", market.resolve(disputed, True, sender=bench.deployer).gas_used))
+    return rows, lifecycle, first_lifecycle
+
+
+def render(rows, lifecycle, first_lifecycle) -> str:
+    verdict = "meets" if lifecycle <= LIFECYCLE_TARGET else "MISSES"
+    lines = [
+        "# Gas per operation",
+        "",
+        "Produced by `bench/gas.py` (`make bench`) on a local anvil "
+        f"({time.strftime('%Y-%m-%d')}). Transaction receipt gas: what the sender pays, the",
+        "21,000 base of every transaction included. Steady state: the market has already run a job,",
+        "so one-time storage (the treasury's first balance, the site's first meter reading) is not in",
+        "these rows; it is in the first-job line below.",
+        "",
+        "| operation | gas |",
+        "|---|---:|",
+        *[f"| {name} | {gas:,} |" for name, gas in rows],
+        "",
+        f"**Lifecycle create + accept + deliver + settle: {lifecycle:,} gas** "
+        f"({verdict} the {LIFECYCLE_TARGET:,} target). The very first job on a fresh deployment: "
+        f"{first_lifecycle:,} gas.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/gas.md"))
+    parser.add_argument("--network", default="ethereum:local:foundry")
+    args = parser.parse_args(argv)
+    with networks.parse_network_choice(args.network):
+        table = render(*measure())
+    print(table)
+    args.out.write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Shared fixtures: actors by role, one deployment per session (Ape reverts the chain
+after every test), and factories that walk a job through its states."""
+
+from __future__ import annotations
+
+import hashlib
+
+import ape
+import pytest
+from eth_account import Account
+
+from degen import receipts
+from degen.deploy import AKRE, deploy_all
+from degen.models import EnergyReceipt, GenerationParams, JobTerms
+
+MODEL_ID = bytes.fromhex(hashlib.sha256(b"tiny-sd").hexdigest())
+PV_PEAK_WATTS = 10_000
+BATTERY_WH = 20_000
+MAX_GPU_WATTS = 450
+BASE_PRICE = 2 * AKRE
+PRICE_PER_KWH = 30 * AKRE
+COLLATERAL = 5 * AKRE
+MAX_PRICE = 10 * AKRE
+FEE_BPS = 250
+
+
+@pytest.fixture(scope="session")
+def deployer(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def requester(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def provider(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def attacker(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def treasury(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def arbiter(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def meter():
+    """The site's meter key, held by the worker (an eth-account key, not a node account)."""
+    return Account.from_key(b"\x11" * 32)
+
+
+@pytest.fixture(scope="session")
+def contracts(project, deployer, treasury, arbiter, requester, provider, attacker):
+    deployed = deploy_all(project, deployer, treasury=treasury.address, fee_bps=FEE_BPS)
+    deployed.market.grantRole(deployed.market.ARBITER_ROLE(), arbiter, sender=deployer)
+    for account in (requester, provider, attacker):
+        deployed.token.transfer(account, 1_000 * AKRE, sender=deployer)
+    return deployed
+
+
+@pytest.fixture(scope="session")
+def token(contracts):
+    return contracts.token
+
+
+@pytest.fixture(scope="session")
+def registry(contracts):
+    return contracts.registry
+
+
+@pytest.fixture(scope="session")
+def market(contracts):
+    return contracts.market
+
+
+@pytest.fixture(scope="session")
+def site_id(registry, provider, deployer, meter):
+    """Bob's site: 10 kW PV, 20 kWh battery, a 450 W GPU; active."""
+    tx = registry.register_site(meter.address, PV_PEAK_WATTS, BATTERY_WH, MAX_GPU_WATTS, "BR", sender=provider)
+    site_id = tx.return_value
+    registry.activate(site_id, sender=deployer)
+    return site_id
+
+
+@pytest.fixture(scope="session")
+def offer_id(market, token, provider, site_id):
+    """Bob's offer, with 100 AKRE of stake behind it."""
+    token.approve(market, 2**256 - 1, sender=provider)
+    market.deposit_stake(100 * AKRE, sender=provider)
+    tx = market.create_offer(site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, sender=provider)
+    return tx.return_value
+
+
+@pytest.fixture(scope="session")
+def params():
+    return GenerationParams(width=512, height=512, steps=20, guidance_x100=750, seed=42)
+
+
+PROMPT = "A quick brown fox jumps over the lazy dog"
+
+
+@pytest.fixture(scope="session")
+def create_job(market, token, requester, offer_id, params, chain):
+    """Factory: posts a job (directed at Bob's offer unless told otherwise) and returns its id."""
+
+    def create(sender=None, prompt=PROMPT, params=params, **terms):
+        sender = sender or requester
+        terms.setdefault("offer_id", offer_id)
+        terms.setdefault("max_price", MAX_PRICE)
+        terms.setdefault("deadline", chain.pending_timestamp + 3600)
+        terms.setdefault("challenge_window", 600)
+        token.approve(market, terms["max_price"], sender=sender)
+        tx = market.create_job(JobTerms(**terms).as_tuple(), prompt, params.as_tuple(), sender=sender)
+        return tx.return_value
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def make_receipt(market, chain):
+    """Factory: a consistent receipt for `job_id` that fits inside the job's accept..now window."""
+
+    def make(job_id, energy_mwh=1_500, started_at=None, duration=30, meter_start=None, result=b"png-bytes"):
+        started_at = started_at if started_at is not None else market.job(job_id).state_since
+        meter_start = meter_start if meter_start is not None else market.meter_register(market.offer(market.job(job_id).offer_id).site_id)
+        return EnergyReceipt(
+            job_id=job_id,
+            result_hash=hashlib.sha256(result).digest(),
+            started_at=started_at,
+            finished_at=started_at + duration,
+            energy_mwh=energy_mwh,
+            meter_start=meter_start,
+            meter_end=meter_start + energy_mwh,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sign(market, chain, meter):
+    """Signs a receipt with the meter key (or another key), as the worker does."""
+
+    def sign_with(receipt, key=None):
+        return receipts.sign(receipt, key or meter, chain.chain_id, market.address)
+
+    return sign_with
+
+
+@pytest.fixture(scope="session")
+def accepted_job(create_job, market, provider, offer_id, chain):
+    def accepted(**terms):
+        job_id = create_job(**terms)
+        market.accept(job_id, offer_id, sender=provider)
+        chain.pending_timestamp += 60
+        return job_id
+
+    return accepted
+
+
+@pytest.fixture(scope="session")
+def delivered_job(accepted_job, market, provider, make_receipt, sign):
+    def delivered(energy_mwh=1_500, **terms):
+        job_id = accepted_job(**terms)
+        receipt = make_receipt(job_id, energy_mwh=energy_mwh)
+        market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+        return job_id
+
+    return delivered
+
+
+@pytest.fixture(scope="session")
+def reverts():
+    return ape.reverts
