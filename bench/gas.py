@@ -18,11 +18,11 @@ from pathlib import Path
 
 from ape import accounts, chain, networks, project
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from degen import receipts
 from degen.deploy import AKRE, deploy_all
 from degen.models import EnergyReceipt, GenerationParams, JobTerms
+from degen.permit import sign_permit
 
 LIFECYCLE_TARGET = 300_000
 PROMPT = "A quick brown fox jumps over the lazy dog"
@@ -58,32 +58,13 @@ class Bench:
     def create_with_permit(self):
         token, market = self.c.token, self.c.market
         token.approve(market, 0, sender=self.requester)
-        deadline = chain.pending_timestamp + 3600
-        permit = {
-            "types": {
-                "EIP712Domain": receipts._DOMAIN_FIELDS,
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": "AkreToken", "version": "1", "chainId": chain.chain_id, "verifyingContract": token.address},
-            "message": {
-                "owner": self.requester.address,
-                "spender": market.address,
-                "value": 10 * AKRE,
-                "nonce": token.nonces(self.requester),
-                "deadline": deadline,
-            },
-        }
-        sig = Account.sign_message(encode_typed_data(full_message=permit), self.requester.private_key)
+        permit = sign_permit(
+            self.requester.private_key, token=token.address, chain_id=chain.chain_id, owner=self.requester.address,
+            spender=market.address, value=10 * AKRE, nonce=token.nonces(self.requester),
+            deadline=chain.pending_timestamp + 3600,
+        )
         tx = market.create_job_with_permit(
-            self.terms(), PROMPT, PARAMS, deadline, sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big"),
-            sender=self.requester,
+            self.terms(), PROMPT, PARAMS, *permit, sender=self.requester,
         )
         token.approve(market, 2**256 - 1, sender=self.requester)
         return tx
