@@ -36,7 +36,7 @@ test: setup
 
 ## bench: measure gas per operation on anvil and write docs/gas.md
 bench: setup
-	ape run gas --network $(NETWORK)
+	python bench/gas.py --network $(NETWORK)
 
 clean:
 	rm -rf .build .pytest_cache $(VENV) node_modules

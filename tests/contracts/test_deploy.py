@@ -1,0 +1,18 @@
+"""The deployment every command uses wires the contracts together and hands out roles."""
+
+from tests.conftest import FEE_BPS
+
+
+def test_contracts_are_wired(market, token, registry, treasury):
+    assert market.PAYMENT_TOKEN() == token.address
+    assert market.SITE_REGISTRY() == registry.address
+    assert market.treasury() == treasury.address and market.fee_bps() == FEE_BPS
+    assert market.eip712Domain()[1:3] == ("DeGEN JobMarket", "1")
+
+
+def test_deployer_holds_the_roles(market, registry, deployer, attacker, arbiter):
+    for role in (market.DEFAULT_ADMIN_ROLE(), market.ARBITER_ROLE(), market.PAUSER_ROLE()):
+        assert market.hasRole(role, deployer) and not market.hasRole(role, attacker)
+    assert market.hasRole(market.ARBITER_ROLE(), arbiter)
+    assert registry.hasRole(registry.REGISTRAR_ROLE(), deployer)
+    assert not registry.hasRole(registry.REGISTRAR_ROLE(), attacker)

@@ -1,0 +1,46 @@
+"""An attacker-controlled payment token re-enters the market from inside its payouts.
+The reentrancy lock must stop it before any state check is reached."""
+
+import pytest
+from eth_account import Account
+
+from degen import receipts
+from degen.deploy import AKRE
+from degen.models import EnergyReceipt, GenerationParams, JobTerms
+from tests.conftest import MODEL_ID, PROMPT
+
+
+@pytest.fixture
+def hostile(project, deployer, requester, provider, registry, chain):
+    """A market whose payment token is hostile, with one delivered job on it."""
+    token = deployer.deploy(project.ReentrantToken, 10**6 * AKRE)
+    market = deployer.deploy(project.JobMarket, token, registry, deployer, 0, 0)
+    meter = Account.from_key(b"\x55" * 32)
+    site = registry.register_site(meter.address, 1_000, 0, 450, "XX", sender=provider).return_value
+    registry.activate(site, sender=deployer)
+    for who in (requester, provider):
+        token.transfer(who, 100 * AKRE, sender=deployer)
+        token.approve(market, 2**256 - 1, sender=who)
+    market.deposit_stake(10 * AKRE, sender=provider)
+    offer = market.create_offer(site, MODEL_ID, 512, 512, 20, AKRE, 0, AKRE, sender=provider).return_value
+    terms = JobTerms(offer_id=offer, max_price=5 * AKRE, deadline=chain.pending_timestamp + 3600)
+    job_id = market.create_job(terms.as_tuple(), PROMPT, GenerationParams(seed=1).as_tuple(), sender=requester).return_value
+    market.accept(job_id, offer, sender=provider)
+    chain.pending_timestamp += 60
+    started = market.job(job_id).state_since
+    receipt = EnergyReceipt(job_id=job_id, result_hash=b"\x01" * 32, started_at=started, finished_at=started + 10,
+                            energy_mwh=100, meter_start=0, meter_end=100)
+    market.deliver(job_id, receipt.as_tuple(), receipts.sign(receipt, meter, chain.chain_id, market.address), sender=provider)
+    return token, market, job_id
+
+
+@pytest.mark.parametrize("reentry", ["settle", "withdraw_stake"])
+def test_reentrant_payout_is_locked_out(reentry, hostile, requester, provider):
+    token, market, job_id = hostile
+    args = (job_id,) if reentry == "settle" else (1,)
+    token.arm(market, getattr(market, reentry).encode_input(*args), sender=requester)
+    before = token.balanceOf(provider)
+    market.settle(job_id, sender=requester)
+    assert not token.reentry_succeeded()
+    assert token.reentry_result() == b""  # the lock, not a later state check, refused it
+    assert token.balanceOf(provider) == before + market.price_of(job_id)  # paid exactly once
