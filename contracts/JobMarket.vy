@@ -573,7 +573,7 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
     finished: uint256 = convert(receipt.finished_at, uint256)
     energy: uint256 = convert(receipt.energy_mwh, uint256)
     assert core.since <= started and started <= finished and finished <= block.timestamp, "market: window outside job"
-    assert convert(receipt.meter_end, uint256) - convert(receipt.meter_start, uint256) == energy, "market: meter mismatch"
+    assert convert(receipt.meter_start, uint256) + energy == convert(receipt.meter_end, uint256), "market: meter mismatch"
     assert convert(receipt.meter_start, uint256) >= self.meter_register[site_id], "market: meter went backwards"
 
     meter: address = empty(address)
