@@ -1,5 +1,6 @@
-"""An attacker-controlled payment token re-enters the market from inside its payouts.
-The reentrancy lock must stop it before any state check is reached."""
+"""Attacks through the payment token: a hostile ERC-20 re-enters the market from inside
+its payouts (the reentrancy lock must stop it before any state check is reached), and an
+oversized supply probes the packed stake word."""
 
 import pytest
 from eth_account import Account
@@ -44,3 +45,16 @@ def test_reentrant_payout_is_locked_out(reentry, hostile, requester, provider):
     assert not token.reentry_succeeded()
     assert token.reentry_result() == b""  # the lock, not a later state check, refused it
     assert token.balanceOf(provider) == before + market.price_of(job_id)  # paid exactly once
+
+
+def test_stake_word_cannot_overflow(project, deployer, provider, registry, reverts):
+    """A token with a supply beyond 2^128 cannot push a stake past its packed storage word."""
+    token = deployer.deploy(project.ReentrantToken, 2**130)
+    market = deployer.deploy(project.JobMarket, token, registry, deployer, 0, 0)
+    token.transfer(provider, 2**129, sender=deployer)
+    token.approve(market, 2**256 - 1, sender=provider)
+    market.deposit_stake(2**128 - 2, sender=provider)
+    with reverts("market: stake too large"):
+        market.deposit_stake(2, sender=provider)
+    market.deposit_stake(1, sender=provider)
+    assert market.stake_of(provider) == (2**128 - 1, 0)
