@@ -25,12 +25,17 @@ def deploy_all(
     fee_bps: int = DEFAULT_FEE_BPS,
     dispute_bond: int = DEFAULT_DISPUTE_BOND,
     initial_supply: int = DEFAULT_INITIAL_SUPPLY,
+    oracle: str | None = None,
 ) -> Contracts:
     """Deploys AkreToken, SiteRegistry and JobMarket from `deployer`, who holds every
-    role afterwards (admin, registrar, arbiter, pauser) until it grants them on."""
+    role afterwards (admin, registrar, arbiter, pauser). With `oracle`, that account is
+    also made registrar (activates and suspends sites) and arbiter (resolves disputes)."""
     token = deployer.deploy(project.AkreToken, initial_supply)
     registry = deployer.deploy(project.SiteRegistry)
     market = deployer.deploy(
         project.JobMarket, token, registry, treasury or deployer.address, fee_bps, dispute_bond
     )
+    if oracle:
+        registry.grantRole(registry.REGISTRAR_ROLE(), oracle, sender=deployer)
+        market.grantRole(market.ARBITER_ROLE(), oracle, sender=deployer)
     return Contracts(token, registry, market)

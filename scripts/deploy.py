@@ -1,23 +1,22 @@
 """Deploys AkreToken, SiteRegistry and JobMarket and writes deployments/<network>.json.
 
     ape run deploy --network ethereum:local:foundry            # local anvil, test account 0
-    ape run deploy --network ethereum:sepolia:node --account deployer --treasury 0x...
+    ape run deploy --network ethereum:sepolia:node --account deployer --treasury 0x... --oracle 0x...
 """
 
 import click
-from ape import chain, networks, project
+from ape import accounts, chain, networks, project
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 
 from degen import deployments
 from degen.deploy import DEFAULT_DISPUTE_BOND, DEFAULT_FEE_BPS, AKRE, deploy_all
 
 
-def _deployer(account, network_name: str):
+def _deployer(account):
+    """The given account, or on a local or forked network anvil's first test account."""
     if account is not None:
         return account
-    if network_name in ("local", "localhost") or networks.provider.network.is_local:
-        from ape import accounts
-
+    if networks.provider.network.is_dev:
         return accounts.test_accounts[0]
     raise click.UsageError("pass --account ALIAS to deploy on a live network")
 
@@ -26,13 +25,16 @@ def _deployer(account, network_name: str):
 @network_option()
 @account_option(prompt=False)
 @click.option("--treasury", default=None, help="Address that receives protocol fees (default: the deployer).")
+@click.option("--oracle", default=None, help="Address made registrar and arbiter (the operator's oracle).")
 @click.option("--fee-bps", default=DEFAULT_FEE_BPS, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--dispute-bond", default=DEFAULT_DISPUTE_BOND, show_default=True, type=click.IntRange(0))
-def cli(ecosystem, network, account, treasury, fee_bps, dispute_bond):
+def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
     """Deploy DeGEN's contracts, wire roles and record the addresses."""
-    deployer = _deployer(account, network.name)
+    deployer = _deployer(account)
     first_block = chain.blocks.height
-    contracts = deploy_all(project, deployer, treasury=treasury, fee_bps=fee_bps, dispute_bond=dispute_bond)
+    contracts = deploy_all(
+        project, deployer, treasury=treasury, fee_bps=fee_bps, dispute_bond=dispute_bond, oracle=oracle
+    )
     record = deployments.Deployment(
         network=f"{ecosystem.name}:{network.name}",
         chain_id=chain.chain_id,
@@ -54,5 +56,6 @@ def cli(ecosystem, network, account, treasury, fee_bps, dispute_bond):
     click.echo(f"  JobMarket     {record.market}")
     click.echo(f"  fee           {record.fee_bps} bps to {record.treasury}")
     click.echo(f"  dispute bond  {record.dispute_bond / AKRE:g} AKRE")
+    click.echo(f"  roles         all to the deployer{f'; registrar and arbiter to {oracle}' if oracle else ''}")
     click.echo(f"  gas used      {gas:,} in {chain.blocks.height - first_block} transactions")
     click.echo(f"  written to    {path}")

@@ -1,5 +1,7 @@
 """The deployment every command uses wires the contracts together and hands out roles."""
 
+from degen.deploy import deploy_all
+
 from tests.conftest import FEE_BPS
 
 
@@ -16,3 +18,10 @@ def test_deployer_holds_the_roles(market, registry, deployer, attacker, arbiter)
     assert market.hasRole(market.ARBITER_ROLE(), arbiter)
     assert registry.hasRole(registry.REGISTRAR_ROLE(), deployer)
     assert not registry.hasRole(registry.REGISTRAR_ROLE(), attacker)
+
+
+def test_oracle_gets_registrar_and_arbiter(project, deployer, arbiter):
+    deployed = deploy_all(project, deployer, oracle=arbiter.address)
+    assert deployed.registry.hasRole(deployed.registry.REGISTRAR_ROLE(), arbiter)
+    assert deployed.market.hasRole(deployed.market.ARBITER_ROLE(), arbiter)
+    assert not deployed.market.hasRole(deployed.market.PAUSER_ROLE(), arbiter)
