@@ -217,7 +217,7 @@ def is_active(site_id: uint256) -> bool:
     @param site_id The site.
     @return bool True when ACTIVE.
     """
-    return (self._meter_word[site_id] >> _STATUS_SHIFT) == convert(ISiteRegistry.SiteStatus.ACTIVE, uint256)
+    return self._is_active(site_id)
 
 
 @view
@@ -237,6 +237,19 @@ def meter_of(site_id: uint256) -> (address, uint256, bool):
     return meter, convert(gpu, uint256), status == ISiteRegistry.SiteStatus.ACTIVE
 
 
+@view
+@external
+def issuance_limits(site_id: uint256) -> (address, uint256, bool):
+    """
+    @notice What REC issuance needs to know about a site.
+    @param site_id The site.
+    @return address The owner, who receives the RECs.
+    @return uint256 The PV array's peak power in watts.
+    @return bool Whether the site is ACTIVE.
+    """
+    return self._info[site_id].owner, convert(self._info[site_id].pv_peak_watts, uint256), self._is_active(site_id)
+
+
 @internal
 def _set_status(site_id: uint256, allowed_from: ISiteRegistry.SiteStatus, to: ISiteRegistry.SiteStatus):
     """
@@ -249,6 +262,12 @@ def _set_status(site_id: uint256, allowed_from: ISiteRegistry.SiteStatus, to: IS
     assert status in allowed_from, "registry: bad site status"
     self._meter_word[site_id] = self._pack(meter, gpu, to)
     log SiteStatusChanged(site_id=site_id, status=to, registrar=msg.sender)
+
+
+@view
+@internal
+def _is_active(site_id: uint256) -> bool:
+    return (self._meter_word[site_id] >> _STATUS_SHIFT) == convert(ISiteRegistry.SiteStatus.ACTIVE, uint256)
 
 
 @internal
