@@ -45,7 +45,7 @@ class Bench:
         registry.activate(site, sender=self.deployer)
         market.deposit_stake(1_000 * AKRE, sender=self.provider)
         self.offer = market.create_offer(
-            site, MODEL_ID, 1024, 1024, 50, 2 * AKRE, 30 * AKRE, 5 * AKRE, sender=self.provider
+            site, MODEL_ID, 1024, 1024, 50, 2 * AKRE, 30 * AKRE, 5 * AKRE, False, sender=self.provider
         ).return_value
 
     def terms(self, offer_id=None):

@@ -27,6 +27,7 @@ from ethereum.ercs import IERC20
 from .interfaces import IJobMarket
 implements: IJobMarket
 from .interfaces import ISiteRegistry
+from .interfaces import IRECToken
 
 # @dev Roles: admin, arbiter, pauser.
 from snekmate.auth import access_control
@@ -87,13 +88,15 @@ _WINDOW_SHIFT: constant(uint256) = 56
 _SINCE_SHIFT: constant(uint256) = 88
 _OFFER_SHIFT: constant(uint256) = 128
 _ENERGY_SHIFT: constant(uint256) = 176
+_GREEN_SHIFT: constant(uint256) = 224
 # @dev Bit layout of an offer's head word: provider | site id | active |
-# max width (12 bits) | max height (12) | max steps (9).
+# max width (12 bits) | max height (12) | max steps (9) | serves green (1).
 _SITE_SHIFT: constant(uint256) = 160
 _ACTIVE_SHIFT: constant(uint256) = 208
 _WIDTH_SHIFT: constant(uint256) = 209
 _HEIGHT_SHIFT: constant(uint256) = 221
 _STEPS_SHIFT: constant(uint256) = 233
+_OFFER_GREEN_SHIFT: constant(uint256) = 242
 # @dev Bit layout of an offer's terms word: base price (80 bits) |
 # price per kWh (80) | collateral (96).
 _RATE_SHIFT: constant(uint256) = 80
@@ -108,6 +111,8 @@ _HIGH: constant(uint256) = 128
 PAYMENT_TOKEN: public(immutable(IERC20))
 # @dev The site registry that holds meter keys and physical limits.
 SITE_REGISTRY: public(immutable(ISiteRegistry))
+# @dev The REC token whose certificates back green jobs.
+REC_TOKEN: public(immutable(IRECToken))
 
 
 # @dev The decoded core word of a job.
@@ -118,6 +123,7 @@ struct _Core:
     since: uint256
     offer_id: uint256
     energy_mwh: uint256
+    green: bool
 
 
 # @dev The decoded head word of an offer.
@@ -128,6 +134,7 @@ struct _OfferHead:
     max_width: uint256
     max_height: uint256
     max_steps: uint256
+    green: bool
 
 
 # @dev Number of jobs and offers created; ids start at 1.
@@ -182,6 +189,7 @@ event OfferCreated:
     offer_id: indexed(uint256)
     provider: indexed(address)
     site_id: indexed(uint256)
+    green: bool
     model_id: bytes32
     max_width: uint16
     max_height: uint16
@@ -213,6 +221,7 @@ event JobCreated:
     min_collateral: uint256
     deadline: uint256
     challenge_window: uint256
+    green: bool
     prompt: String[MAX_PROMPT_BYTES]
     params: IJobMarket.GenerationParams
 
@@ -224,7 +233,8 @@ event JobAccepted:
     collateral: uint256
 
 # @dev A provider delivered a result with a verified energy receipt
-# (its meter reading started at `meter_end - energy_mwh`).
+# (its meter reading started at `meter_end - energy_mwh`). For a green job
+# `certificate_id` is the retirement certificate minted to the requester.
 event JobDelivered:
     job_id: indexed(uint256)
     provider: indexed(address)
@@ -234,6 +244,7 @@ event JobDelivered:
     started_at: uint256
     finished_at: uint256
     meter_end: uint256
+    certificate_id: uint256
 
 # @dev A delivered (or disputed, provider-won) job was paid out.
 event JobSettled:
@@ -290,11 +301,19 @@ event DisputeBondChanged:
 
 
 @deploy
-def __init__(payment_token_: IERC20, site_registry_: ISiteRegistry, treasury_: address, fee_bps_: uint256, dispute_bond_: uint256):
+def __init__(
+    payment_token_: IERC20,
+    site_registry_: ISiteRegistry,
+    rec_token_: IRECToken,
+    treasury_: address,
+    fee_bps_: uint256,
+    dispute_bond_: uint256,
+):
     """
     @dev The deployer receives DEFAULT_ADMIN_ROLE, ARBITER_ROLE and PAUSER_ROLE.
     @param payment_token_ The AKRE token.
     @param site_registry_ The site registry.
+    @param rec_token_ The REC token green jobs retire.
     @param treasury_ Where protocol fees go.
     @param fee_bps_ The protocol fee in basis points (at most MAX_FEE_BPS).
     @param dispute_bond_ The bond a requester posts to dispute.
@@ -306,6 +325,7 @@ def __init__(payment_token_: IERC20, site_registry_: ISiteRegistry, treasury_: a
     eip712_domain_separator.__init__("DeGEN JobMarket", "1")
     PAYMENT_TOKEN = payment_token_
     SITE_REGISTRY = site_registry_
+    REC_TOKEN = rec_token_
     self._set_fee(fee_bps_, treasury_)
     self.dispute_bond = dispute_bond_
 
@@ -361,6 +381,7 @@ def create_offer(
     base_price: uint256,
     price_per_kwh: uint256,
     collateral: uint256,
+    green: bool,
 ) -> uint256:
     """
     @notice Publishes an offer to generate images with `model_id` on an
@@ -375,6 +396,8 @@ def create_offer(
     @param base_price AKRE base units charged per job.
     @param price_per_kwh AKRE base units charged per kWh metered.
     @param collateral AKRE locked from the stake per accepted job.
+    @param green Whether the offer serves green jobs (the provider then
+           holds RECs approved to this market to cover their energy).
     @return uint256 The offer id.
     """
     pausable._require_not_paused()
@@ -396,6 +419,7 @@ def create_offer(
             max_width=convert(max_width, uint256),
             max_height=convert(max_height, uint256),
             max_steps=convert(max_steps, uint256),
+            green=green,
         )
     )
     self._offer_terms[offer_id] = base_price | (price_per_kwh << _RATE_SHIFT) | (collateral << _COLLATERAL_SHIFT)
@@ -404,6 +428,7 @@ def create_offer(
         offer_id=offer_id,
         provider=msg.sender,
         site_id=site_id,
+        green=green,
         model_id=model_id,
         max_width=max_width,
         max_height=max_height,
@@ -523,6 +548,7 @@ def accept(job_id: uint256, offer_id: uint256):
     price_per_kwh: uint256 = 0
     collateral: uint256 = 0
     base_price, price_per_kwh, collateral = self._terms_of(offer_id)
+    assert head.green or not core.green, "market: offer not green"
     if core.offer_id == 0:
         assert self._offer_model[offer_id] == self._open_model[job_id], "market: wrong model"
         assert collateral >= self._open_min_collateral[job_id], "market: collateral too low"
@@ -586,6 +612,9 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
     assert ecdsa._recover_sig(self._receipt_digest(receipt), signature) == meter, "market: bad meter signature"
 
     self.meter_register[site_id] = convert(receipt.meter_end, uint256)
+    certificate_id: uint256 = 0
+    if core.green and energy > 0:
+        certificate_id = self._retire_for_job(job_id, msg.sender, energy)
     core.state = IJobMarket.JobState.DELIVERED
     core.since = block.timestamp
     core.energy_mwh = energy
@@ -599,6 +628,7 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
         started_at=started,
         finished_at=finished,
         meter_end=convert(receipt.meter_end, uint256),
+        certificate_id=certificate_id,
     )
 
 
@@ -812,6 +842,7 @@ def job(job_id: uint256) -> IJobMarket.Job:
         state_since=core.since,
         offer_id=core.offer_id,
         energy_mwh=core.energy_mwh,
+        green=core.green,
         request_hash=self._request_hash[job_id],
     )
 
@@ -833,6 +864,7 @@ def offer(offer_id: uint256) -> IJobMarket.Offer:
         provider=head.provider,
         site_id=head.site_id,
         active=head.active,
+        green=head.green,
         model_id=self._offer_model[offer_id],
         max_width=convert(head.max_width, uint16),
         max_height=convert(head.max_height, uint16),
@@ -944,6 +976,7 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
     else:
         head: _OfferHead = self._head_of(terms.offer_id)
         assert head.active, "market: offer not active"
+        assert head.green or not terms.green, "market: offer not green"
         # The offer's model never changes; a requester who names one gets it checked.
         if model_id != empty(bytes32):
             assert model_id == self._offer_model[terms.offer_id], "market: wrong model"
@@ -968,6 +1001,7 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
             since=block.timestamp,
             offer_id=terms.offer_id,
             energy_mwh=0,
+            green=terms.green,
         )
     )
     self._request_hash[job_id] = keccak256(abi_encode(prompt, params))
@@ -984,6 +1018,7 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
         min_collateral=terms.min_collateral,
         deadline=terms.deadline,
         challenge_window=terms.challenge_window,
+        green=terms.green,
         prompt=prompt,
         params=params,
     )
@@ -1032,6 +1067,20 @@ def _price(base_price: uint256, price_per_kwh: uint256, energy_mwh: uint256, max
     @dev `base + energy_mwh * price_per_kwh / 1e6`, rounded down, capped at `max_price`.
     """
     return min(base_price + energy_mwh * price_per_kwh // _MWH_PER_KWH, max_price)
+
+
+@internal
+def _retire_for_job(job_id: uint256, provider: address, energy_mwh: uint256) -> uint256:
+    """
+    @dev Retires the provider's RECs for a green job's metered energy in the
+         requester's name, with the job id on the certificate.
+    """
+    assert staticcall REC_TOKEN.balanceOf(provider) >= energy_mwh, "market: provider lacks RECs"
+    assert staticcall REC_TOKEN.allowance(provider, self) >= energy_mwh, "market: RECs not approved"
+    requester: address = empty(address)
+    max_price: uint256 = 0
+    requester, max_price = self._party_of(job_id)
+    return extcall REC_TOKEN.retire_from(provider, energy_mwh, requester, "", "", job_id)
 
 
 @internal
@@ -1111,6 +1160,7 @@ def _core_of(job_id: uint256) -> _Core:
         since=(word >> _SINCE_SHIFT) % 2**40,
         offer_id=(word >> _OFFER_SHIFT) % 2**48,
         energy_mwh=(word >> _ENERGY_SHIFT) % 2**48,
+        green=(word >> _GREEN_SHIFT) % 2 == 1,
     )
 
 
@@ -1125,6 +1175,7 @@ def _pack_core(core: _Core) -> uint256:
         | (core.since << _SINCE_SHIFT)
         | (core.offer_id << _OFFER_SHIFT)
         | (core.energy_mwh << _ENERGY_SHIFT)
+        | (convert(core.green, uint256) << _GREEN_SHIFT)
     )
 
 
@@ -1146,6 +1197,7 @@ def _head_of(offer_id: uint256) -> _OfferHead:
         max_width=(word >> _WIDTH_SHIFT) % 2**12,
         max_height=(word >> _HEIGHT_SHIFT) % 2**12,
         max_steps=(word >> _STEPS_SHIFT) % 2**9,
+        green=(word >> _OFFER_GREEN_SHIFT) % 2 == 1,
     )
 
 
@@ -1159,6 +1211,7 @@ def _pack_head(head: _OfferHead) -> uint256:
         | (head.max_width << _WIDTH_SHIFT)
         | (head.max_height << _HEIGHT_SHIFT)
         | (head.max_steps << _STEPS_SHIFT)
+        | (convert(head.green, uint256) << _OFFER_GREEN_SHIFT)
     )
 
 

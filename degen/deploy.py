@@ -11,10 +11,15 @@ DEFAULT_FEE_BPS = 250
 DEFAULT_DISPUTE_BOND = 10 * AKRE
 
 
+DEFAULT_MIN_RETIREMENT_MWH = 1
+
+
 class Contracts(NamedTuple):
     token: Any
     registry: Any
     market: Any
+    rec: Any
+    certificate: Any
 
 
 def deploy_all(
@@ -27,15 +32,20 @@ def deploy_all(
     initial_supply: int = DEFAULT_INITIAL_SUPPLY,
     oracle: str | None = None,
 ) -> Contracts:
-    """Deploys AkreToken, SiteRegistry and JobMarket from `deployer`, who holds every
-    role afterwards (admin, registrar, arbiter, pauser). With `oracle`, that account is
-    also made registrar (activates and suspends sites) and arbiter (resolves disputes)."""
+    """Deploys AkreToken, SiteRegistry, RetirementCertificate, RECToken and JobMarket from
+    `deployer`, who holds every role afterwards (admin, registrar, issuer, arbiter, pauser).
+    With `oracle`, that account is also made registrar (activates and suspends sites),
+    issuer (issues RECs) and arbiter (resolves disputes)."""
     token = deployer.deploy(project.AkreToken, initial_supply)
     registry = deployer.deploy(project.SiteRegistry)
+    certificate = deployer.deploy(project.RetirementCertificate)
+    rec = deployer.deploy(project.RECToken, registry, certificate, DEFAULT_MIN_RETIREMENT_MWH)
+    certificate.set_minter(rec, sender=deployer)
     market = deployer.deploy(
-        project.JobMarket, token, registry, treasury or deployer.address, fee_bps, dispute_bond
+        project.JobMarket, token, registry, rec, treasury or deployer.address, fee_bps, dispute_bond
     )
     if oracle:
         registry.grantRole(registry.REGISTRAR_ROLE(), oracle, sender=deployer)
+        rec.grantRole(rec.ISSUER_ROLE(), oracle, sender=deployer)
         market.grantRole(market.ARBITER_ROLE(), oracle, sender=deployer)
-    return Contracts(token, registry, market)
+    return Contracts(token, registry, market, rec, certificate)

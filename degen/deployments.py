@@ -26,6 +26,8 @@ class Deployment(BaseModel):
     token: str
     registry: str
     market: str
+    rec_token: str
+    certificate: str
     treasury: str
     fee_bps: int
     dispute_bond: int

@@ -101,6 +101,7 @@ class JobTerms(_Model):
     min_collateral: int = Field(0, ge=0, le=limits.MAX_COLLATERAL)
     deadline: int = Field(gt=0)
     challenge_window: int = Field(3600, ge=limits.MIN_CHALLENGE_WINDOW, le=limits.MAX_CHALLENGE_WINDOW)
+    green: bool = False
 
     _model_bytes = field_validator("model_id", mode="before")(_bytes32)
 
@@ -111,7 +112,10 @@ class JobTerms(_Model):
         return self
 
     def as_tuple(self) -> tuple:
-        return (self.offer_id, self.model_id, self.max_price, self.min_collateral, self.deadline, self.challenge_window)
+        return (
+            self.offer_id, self.model_id, self.max_price, self.min_collateral, self.deadline, self.challenge_window,
+            self.green,
+        )
 
 
 class EnergyReceipt(_Model):
@@ -164,6 +168,7 @@ class Offer(_Model):
     provider: str
     site_id: int
     active: bool
+    green: bool
     model_id: bytes
     max_width: int
     max_height: int
@@ -183,6 +188,7 @@ class Job(_Model):
     state_since: int
     offer_id: int
     energy_mwh: int
+    green: bool
     request_hash: bytes
 
 

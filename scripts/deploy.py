@@ -1,4 +1,4 @@
-"""Deploys AkreToken, SiteRegistry and JobMarket and writes deployments/<network>.json.
+"""Deploys DeGEN's contracts and writes deployments/<ecosystem>-<network>.json.
 
     ape run deploy --network ethereum:local:foundry            # local anvil, test account 0
     ape run deploy --network ethereum:sepolia:node --account deployer --treasury 0x... --oracle 0x...
@@ -25,7 +25,7 @@ def _deployer(account):
 @network_option()
 @account_option(prompt=False)
 @click.option("--treasury", default=None, help="Address that receives protocol fees (default: the deployer).")
-@click.option("--oracle", default=None, help="Address made registrar and arbiter (the operator's oracle).")
+@click.option("--oracle", default=None, help="Address made registrar, issuer and arbiter (the operator's oracle).")
 @click.option("--fee-bps", default=DEFAULT_FEE_BPS, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--dispute-bond", default=DEFAULT_DISPUTE_BOND, show_default=True, type=click.IntRange(0))
 def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
@@ -43,6 +43,8 @@ def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
         token=contracts.token.address,
         registry=contracts.registry.address,
         market=contracts.market.address,
+        rec_token=contracts.rec.address,
+        certificate=contracts.certificate.address,
         treasury=contracts.market.treasury(),
         fee_bps=contracts.market.fee_bps(),
         dispute_bond=contracts.market.dispute_bond(),
@@ -54,8 +56,10 @@ def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
     click.echo(f"  AkreToken     {record.token}  supply {contracts.token.totalSupply() // AKRE:,} AKRE")
     click.echo(f"  SiteRegistry  {record.registry}")
     click.echo(f"  JobMarket     {record.market}")
+    click.echo(f"  RECToken      {record.rec_token}")
+    click.echo(f"  Certificates  {record.certificate}")
     click.echo(f"  fee           {record.fee_bps} bps to {record.treasury}")
     click.echo(f"  dispute bond  {record.dispute_bond / AKRE:g} AKRE")
-    click.echo(f"  roles         all to the deployer{f'; registrar and arbiter to {oracle}' if oracle else ''}")
+    click.echo(f"  roles         all to the deployer{f'; registrar, issuer and arbiter to {oracle}' if oracle else ''}")
     click.echo(f"  gas used      {gas:,} in {chain.blocks.height - first_block} transactions")
     click.echo(f"  written to    {path}")

@@ -85,6 +85,16 @@ def market(contracts):
 
 
 @pytest.fixture(scope="session")
+def rec(contracts):
+    return contracts.rec
+
+
+@pytest.fixture(scope="session")
+def certificate(contracts):
+    return contracts.certificate
+
+
+@pytest.fixture(scope="session")
 def site_id(registry, provider, deployer, meter):
     """Bob's site: 10 kW PV, 20 kWh battery, a 450 W GPU; active."""
     tx = registry.register_site(meter.address, PV_PEAK_WATTS, BATTERY_WH, MAX_GPU_WATTS, "BR", sender=provider)
@@ -98,7 +108,7 @@ def offer_id(market, token, provider, site_id):
     """Bob's offer, with 100 AKRE of stake behind it."""
     token.approve(market, 2**256 - 1, sender=provider)
     market.deposit_stake(100 * AKRE, sender=provider)
-    tx = market.create_offer(site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, sender=provider)
+    tx = market.create_offer(site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, False, sender=provider)
     return tx.return_value
 
 

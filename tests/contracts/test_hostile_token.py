@@ -12,10 +12,10 @@ from tests.conftest import MODEL_ID, PROMPT
 
 
 @pytest.fixture
-def hostile(project, deployer, requester, provider, registry, chain):
+def hostile(project, deployer, requester, provider, registry, rec, chain):
     """A market whose payment token is hostile, with one delivered job on it."""
     token = deployer.deploy(project.ReentrantToken, 10**6 * AKRE)
-    market = deployer.deploy(project.JobMarket, token, registry, deployer, 0, 0)
+    market = deployer.deploy(project.JobMarket, token, registry, rec, deployer, 0, 0)
     meter = Account.from_key(b"\x55" * 32)
     site = registry.register_site(meter.address, 1_000, 0, 450, "XX", sender=provider).return_value
     registry.activate(site, sender=deployer)
@@ -23,7 +23,7 @@ def hostile(project, deployer, requester, provider, registry, chain):
         token.transfer(who, 100 * AKRE, sender=deployer)
         token.approve(market, 2**256 - 1, sender=who)
     market.deposit_stake(10 * AKRE, sender=provider)
-    offer = market.create_offer(site, MODEL_ID, 512, 512, 20, AKRE, 0, AKRE, sender=provider).return_value
+    offer = market.create_offer(site, MODEL_ID, 512, 512, 20, AKRE, 0, AKRE, False, sender=provider).return_value
     terms = JobTerms(offer_id=offer, max_price=5 * AKRE, deadline=chain.pending_timestamp + 3600)
     job_id = market.create_job(terms.as_tuple(), PROMPT, GenerationParams(seed=1).as_tuple(), sender=requester).return_value
     market.accept(job_id, offer, sender=provider)
@@ -47,10 +47,10 @@ def test_reentrant_payout_is_locked_out(reentry, hostile, requester, provider):
     assert token.balanceOf(provider) == before + market.price_of(job_id)  # paid exactly once
 
 
-def test_stake_word_cannot_overflow(project, deployer, provider, registry, reverts):
+def test_stake_word_cannot_overflow(project, deployer, provider, registry, rec, reverts):
     """A token with a supply beyond 2^128 cannot push a stake past its packed storage word."""
     token = deployer.deploy(project.ReentrantToken, 2**130)
-    market = deployer.deploy(project.JobMarket, token, registry, deployer, 0, 0)
+    market = deployer.deploy(project.JobMarket, token, registry, rec, deployer, 0, 0)
     token.transfer(provider, 2**129, sender=deployer)
     token.approve(market, 2**256 - 1, sender=provider)
     market.deposit_stake(2**128 - 2, sender=provider)

@@ -81,7 +81,7 @@ def test_create_refuses_bad_input(change, message, market, token, requester, off
     """Sent raw, as an attacker or a buggy client would: the contract is the last line."""
     terms = {
         "offer_id": offer_id, "model_id": b"\x00" * 32, "max_price": MAX_PRICE, "min_collateral": 0,
-        "deadline": chain.pending_timestamp + 3600, "challenge_window": 600,
+        "deadline": chain.pending_timestamp + 3600, "challenge_window": 600, "green": False,
     }
     generation = params.model_dump()
     prompt = change.pop("prompt", PROMPT)
@@ -126,7 +126,7 @@ def test_accept_refusals(create_job, market, provider, attacker, offer_id, site_
     job_id = create_job()
     with reverts("market: not provider"):
         market.accept(job_id, offer_id, sender=attacker)
-    other = market.create_offer(site_id, MODEL_ID, 512, 512, 20, BASE_PRICE, 0, 0, sender=provider).return_value
+    other = market.create_offer(site_id, MODEL_ID, 512, 512, 20, BASE_PRICE, 0, 0, False, sender=provider).return_value
     with reverts("market: wrong offer"):
         market.accept(job_id, other, sender=provider)
     registry.suspend(site_id, sender=deployer)
@@ -200,7 +200,7 @@ def test_price_is_capped_at_max_price(delivered_job, market, token, provider, re
 @pytest.mark.parametrize("price", [1, 39, 40, 41, 399, 10**18 + 1])
 def test_fee_rounds_down_for_the_provider(price, market, deployer, provider, site_id, create_job, chain, make_receipt, sign, token, requester, treasury):
     market.set_fee(limits.MAX_FEE_BPS, treasury, sender=deployer)
-    offer = market.create_offer(site_id, MODEL_ID, 512, 512, 20, price, 0, 0, sender=provider).return_value
+    offer = market.create_offer(site_id, MODEL_ID, 512, 512, 20, price, 0, 0, False, sender=provider).return_value
     job_id = create_job(offer_id=offer, max_price=price)
     market.accept(job_id, offer, sender=provider)
     chain.pending_timestamp += 60

@@ -44,7 +44,7 @@ def test_anvil_signed_receipt_verifies(market, registry, accounts, create_job, p
     node_meter = accounts[6]
     site = registry.register_site(node_meter.address, 5_000, 0, 300, "SG", sender=provider).return_value
     registry.activate(site, sender=deployer)
-    offer = market.create_offer(site, b"\x01" * 32, 512, 512, 30, 10**18, 0, 0, sender=provider).return_value
+    offer = market.create_offer(site, b"\x01" * 32, 512, 512, 30, 10**18, 0, 0, False, sender=provider).return_value
     job_id = create_job(offer_id=offer)
     market.accept(job_id, offer, sender=provider)
     chain.pending_timestamp += 60

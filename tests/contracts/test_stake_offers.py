@@ -39,7 +39,7 @@ def test_stake_refusals(market, provider, attacker, reverts):
 
 
 def test_create_offer_records_fixed_terms(market, provider, site_id):
-    tx = market.create_offer(site_id, MODEL_ID, 768, 512, 40, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, sender=provider)
+    tx = market.create_offer(site_id, MODEL_ID, 768, 512, 40, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, False, sender=provider)
     offer_id = tx.return_value
     event = tx.decode_logs(market.OfferCreated)[0]
     assert (event.offer_id, event.site_id, event.model_id) == (offer_id, site_id, MODEL_ID)
@@ -52,9 +52,10 @@ def test_create_offer_records_fixed_terms(market, provider, site_id):
 def test_offer_fields_hold_their_maximums(market, provider, site_id):
     offer_id = market.create_offer(
         site_id, MODEL_ID, limits.MAX_IMAGE_SIDE, limits.MAX_IMAGE_SIDE, limits.MAX_STEPS,
-        limits.MAX_BASE_PRICE, limits.MAX_PRICE_PER_KWH, limits.MAX_COLLATERAL, sender=provider,
+        limits.MAX_BASE_PRICE, limits.MAX_PRICE_PER_KWH, limits.MAX_COLLATERAL, True, sender=provider,
     ).return_value
     offer = market.offer(offer_id)
+    assert offer.green
     assert (offer.max_width, offer.max_height, offer.max_steps) == (limits.MAX_IMAGE_SIDE,) * 2 + (limits.MAX_STEPS,)
     assert (offer.base_price, offer.price_per_kwh, offer.collateral) == (
         limits.MAX_BASE_PRICE, limits.MAX_PRICE_PER_KWH, limits.MAX_COLLATERAL)
@@ -79,24 +80,24 @@ def test_create_offer_refuses_bad_input(change, message, market, provider, site_
         "base_price": BASE_PRICE, "price_per_kwh": PRICE_PER_KWH, "collateral": COLLATERAL,
     } | change
     with reverts(message):
-        market.create_offer(*args.values(), sender=provider)
+        market.create_offer(*args.values(), False, sender=provider)
 
 
 def test_only_the_owner_of_an_active_site_offers(market, registry, provider, attacker, deployer, site_id, reverts):
     with reverts("market: not site owner"):
-        market.create_offer(site_id, MODEL_ID, 512, 512, 20, 1, 0, 0, sender=attacker)
+        market.create_offer(site_id, MODEL_ID, 512, 512, 20, 1, 0, 0, False, sender=attacker)
     registry.suspend(site_id, sender=deployer)
     with reverts("market: site not active"):
-        market.create_offer(site_id, MODEL_ID, 512, 512, 20, 1, 0, 0, sender=provider)
+        market.create_offer(site_id, MODEL_ID, 512, 512, 20, 1, 0, 0, False, sender=provider)
     pending = registry.register_site("0x" + "44" * 20, 1_000, 0, 100, "SG", sender=provider).return_value
     with reverts("market: site not active"):
-        market.create_offer(pending, MODEL_ID, 512, 512, 20, 1, 0, 0, sender=provider)
+        market.create_offer(pending, MODEL_ID, 512, 512, 20, 1, 0, 0, False, sender=provider)
 
 
 def test_paused_market_takes_no_offers(market, provider, deployer, site_id, reverts):
     market.pause(sender=deployer)
     with reverts("pausable: contract is paused"):
-        market.create_offer(site_id, MODEL_ID, 512, 512, 20, 1, 0, 0, sender=provider)
+        market.create_offer(site_id, MODEL_ID, 512, 512, 20, 1, 0, 0, False, sender=provider)
 
 
 def test_update_offer_limits(market, provider, attacker, offer_id, reverts):
