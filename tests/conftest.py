@@ -192,3 +192,20 @@ def delivered_job(accepted_job, market, provider, make_receipt, sign):
 @pytest.fixture(scope="session")
 def reverts():
     return ape.reverts
+
+
+EVIDENCE_ROOT = b"\xee" * 32
+
+
+@pytest.fixture(scope="session")
+def issue_recs(rec, deployer, chain):
+    """Factory: issues `energy_mwh` RECs to a site's owner for the next free past hour."""
+
+    def issue(site_id, energy_mwh=1_000_000, period=3600):
+        start = max(rec.high_water_mark(site_id), chain.pending_timestamp - 30 * 86400)
+        end = start + period
+        if end > chain.pending_timestamp:
+            chain.pending_timestamp = end + 1
+        return rec.issue(site_id, start, end, energy_mwh, EVIDENCE_ROOT, sender=deployer)
+
+    return issue

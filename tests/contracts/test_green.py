@@ -1,0 +1,101 @@
+"""Green jobs: delivery retires exactly the metered energy in RECs, from the provider, in
+the requester's name, with the job id on the certificate; no RECs, no green delivery."""
+
+import pytest
+
+from degen.models import JobState
+from tests.conftest import BASE_PRICE, COLLATERAL, MAX_PRICE, MODEL_ID, PRICE_PER_KWH
+
+
+@pytest.fixture
+def green_offer(market, rec, provider, site_id, offer_id, issue_recs):
+    """Bob's green offer, 1 kWh of RECs issued to him and approved to the market."""
+    offer = market.create_offer(
+        site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, True, sender=provider
+    ).return_value
+    issue_recs(site_id, 1_000_000)
+    rec.approve(market, 2**256 - 1, sender=provider)
+    return offer
+
+
+def deliver(market, provider, make_receipt, sign, job_id, energy_mwh):
+    receipt = make_receipt(job_id, energy_mwh=energy_mwh)
+    return market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+
+
+def test_green_job_end_to_end(green_offer, create_job, market, rec, certificate, token, requester, provider, make_receipt, sign, chain):
+    job_id = create_job(offer_id=green_offer, green=True)
+    assert market.job(job_id).green
+    market.accept(job_id, green_offer, sender=provider)
+    chain.pending_timestamp += 60
+    recs_before = rec.balanceOf(provider)
+
+    tx = deliver(market, provider, make_receipt, sign, job_id, 1_500)
+
+    cert_id = tx.decode_logs(market.JobDelivered)[0].certificate_id
+    assert cert_id == certificate.totalSupply() and cert_id > 0
+    assert rec.balanceOf(provider) == recs_before - 1_500
+    record = certificate.certificate(cert_id)
+    assert (record.beneficiary, record.amount_mwh, record.job_id, record.retired_by) == (
+        requester.address, 1_500, job_id, provider.address)
+    assert certificate.ownerOf(cert_id) == requester.address and certificate.balanceOf(requester) == 1
+    retired = tx.decode_logs(rec.Retired)[0]
+    assert (retired.certificate_id, retired.job_id, retired.amount_mwh) == (cert_id, job_id, 1_500)
+
+    before = token.balanceOf(requester)
+    market.settle(job_id, sender=requester)
+    assert market.job(job_id).state == JobState.SETTLED
+    assert token.balanceOf(requester) == before + MAX_PRICE - market.price_of(job_id)
+    assert certificate.balanceOf(requester) == 1  # settlement certifies nothing twice
+
+
+def test_open_green_job(green_offer, offer_id, create_job, market, provider, certificate, make_receipt, sign, chain, reverts):
+    job_id = create_job(offer_id=0, model_id=MODEL_ID, green=True)
+    with reverts("market: offer not green"):
+        market.accept(job_id, offer_id, sender=provider)
+    market.accept(job_id, green_offer, sender=provider)
+    chain.pending_timestamp += 60
+    tx = deliver(market, provider, make_receipt, sign, job_id, 900)
+    assert certificate.certificate(tx.decode_logs(market.JobDelivered)[0].certificate_id).amount_mwh == 900
+
+
+def test_green_job_needs_a_green_offer(create_job, offer_id, reverts):
+    with reverts("market: offer not green"):
+        create_job(offer_id=offer_id, green=True)
+
+
+def test_plain_job_on_green_offer_retires_nothing(green_offer, create_job, market, rec, provider, make_receipt, sign, chain):
+    job_id = create_job(offer_id=green_offer)
+    market.accept(job_id, green_offer, sender=provider)
+    chain.pending_timestamp += 60
+    before = rec.balanceOf(provider)
+    tx = deliver(market, provider, make_receipt, sign, job_id, 1_500)
+    assert tx.decode_logs(market.JobDelivered)[0].certificate_id == 0
+    assert rec.balanceOf(provider) == before
+
+
+def test_no_recs_no_green_delivery(green_offer, create_job, market, rec, token, provider, requester, attacker, make_receipt, sign, chain, reverts):
+    job_id = create_job(offer_id=green_offer, green=True)
+    market.accept(job_id, green_offer, sender=provider)
+    chain.pending_timestamp += 60
+    rec.approve(market, 1_000, sender=provider)
+    with reverts("market: RECs not approved"):
+        deliver(market, provider, make_receipt, sign, job_id, 1_500)
+    rec.approve(market, 2**256 - 1, sender=provider)
+    rec.transfer(attacker, rec.balanceOf(provider) - 1_000, sender=provider)
+    with reverts("market: provider lacks RECs"):
+        deliver(market, provider, make_receipt, sign, job_id, 1_500)
+    # The job cannot be delivered green, so it expires: the requester pays nothing and gets the collateral.
+    chain.pending_timestamp = market.job(job_id).deadline + 1
+    before = token.balanceOf(requester)
+    market.expire(job_id, sender=attacker)
+    assert token.balanceOf(requester) == before + MAX_PRICE + COLLATERAL
+
+
+def test_green_job_without_energy_retires_nothing(green_offer, create_job, market, rec, provider, make_receipt, sign, chain):
+    job_id = create_job(offer_id=green_offer, green=True)
+    market.accept(job_id, green_offer, sender=provider)
+    chain.pending_timestamp += 60
+    before = rec.balanceOf(provider)
+    tx = deliver(market, provider, make_receipt, sign, job_id, 0)
+    assert tx.decode_logs(market.JobDelivered)[0].certificate_id == 0 and rec.balanceOf(provider) == before
