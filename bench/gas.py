@@ -25,6 +25,7 @@ from degen.models import EnergyReceipt, GenerationParams, JobTerms
 from degen.permit import sign_permit
 
 LIFECYCLE_TARGET = 300_000
+GREEN_LIFECYCLE_TARGET = 400_000
 PROMPT = "A quick brown fox jumps over the lazy dog"
 MODEL_ID = hashlib.sha256(b"tiny-sd").digest()
 PARAMS = GenerationParams(width=512, height=512, steps=20, guidance_x100=750, seed=42).as_tuple()
@@ -43,17 +44,20 @@ class Bench:
             token.approve(market, 2**256 - 1, sender=who)
         site = registry.register_site(self.meter.address, 10_000, 20_000, 450, "BR", sender=self.provider).return_value
         registry.activate(site, sender=self.deployer)
+        self.site = site
         market.deposit_stake(1_000 * AKRE, sender=self.provider)
         self.offer = market.create_offer(
             site, MODEL_ID, 1024, 1024, 50, 2 * AKRE, 30 * AKRE, 5 * AKRE, False, sender=self.provider
         ).return_value
 
-    def terms(self, offer_id=None):
+    def terms(self, offer_id=None, green=False):
         offer_id = self.offer if offer_id is None else offer_id
-        return JobTerms(offer_id=offer_id, max_price=10 * AKRE, deadline=chain.pending_timestamp + 3600).as_tuple()
+        return JobTerms(
+            offer_id=offer_id, max_price=10 * AKRE, deadline=chain.pending_timestamp + 3600, green=green
+        ).as_tuple()
 
-    def create(self, offer_id=None):
-        return self.c.market.create_job(self.terms(offer_id), PROMPT, PARAMS, sender=self.requester)
+    def create(self, offer_id=None, green=False):
+        return self.c.market.create_job(self.terms(offer_id, green), PROMPT, PARAMS, sender=self.requester)
 
     def create_with_permit(self):
         token, market = self.c.token, self.c.market
@@ -69,8 +73,8 @@ class Bench:
         token.approve(market, 2**256 - 1, sender=self.requester)
         return tx
 
-    def accept(self, job_id):
-        tx = self.c.market.accept(job_id, self.offer, sender=self.provider)
+    def accept(self, job_id, offer_id=None):
+        tx = self.c.market.accept(job_id, self.offer if offer_id is None else offer_id, sender=self.provider)
         chain.pending_timestamp += 60
         return tx
 
@@ -90,10 +94,29 @@ class Bench:
         signature = receipts.sign(receipt, self.meter, chain.chain_id, market.address)
         return market.deliver(job_id, receipt.as_tuple(), signature, sender=self.provider)
 
-    def lifecycle(self):
-        created = self.create()
+    def lifecycle(self, offer_id=None, green=False):
+        created = self.create(offer_id, green)
         job_id = created.return_value
-        return [created, self.accept(job_id), self.deliver(job_id), self.c.market.settle(job_id, sender=self.requester)]
+        return [
+            created, self.accept(job_id, offer_id), self.deliver(job_id), self.c.market.settle(job_id, sender=self.requester)
+        ]
+
+    def issue(self, count=1):
+        """Issues `count` consecutive hours of the site's generation (batched when more than one)."""
+        rec = self.c.rec
+        start = max(rec.high_water_mark(self.site), chain.pending_timestamp - 30 * 86400)
+        requests = [(self.site, start + i * 3600, start + (i + 1) * 3600, 5_000_000, b"\xee" * 32) for i in range(count)]
+        chain.pending_timestamp = max(chain.pending_timestamp, start + count * 3600 + 1)
+        if count == 1:
+            return rec.issue(*requests[0], sender=self.deployer)
+        return rec.issue_batch(requests, sender=self.deployer)
+
+    def green_offer(self):
+        self.issue()
+        self.c.rec.approve(self.c.market, 2**256 - 1, sender=self.provider)
+        return self.c.market.create_offer(
+            self.site, MODEL_ID, 1024, 1024, 50, 2 * AKRE, 30 * AKRE, 5 * AKRE, True, sender=self.provider
+        ).return_value
 
 
 def measure() -> tuple[list[tuple[str, int]], int, int]:
@@ -129,11 +152,25 @@ def measure() -> tuple[list[tuple[str, int]], int, int]:
     bench.deliver(disputed)
     rows.append(("dispute (bond posted)", market.dispute(disputed, sender=bench.requester).gas_used))
     rows.append(("resolve (provider wins)", market.resolve(disputed, True, sender=bench.deployer).gas_used))
-    return rows, lifecycle, first_lifecycle
+
+    rows.append(("REC issue (one site-period)", bench.issue().gas_used))
+    rows.append(("REC issue_batch (10 site-periods)", bench.issue(10).gas_used))
+    retire = bench.c.rec.retire(1_000, bench.requester, "Alice", "", 0, sender=bench.provider)
+    rows.append(("REC retire (certificate minted)", retire.gas_used))
+
+    green = bench.green_offer()
+    first_green = sum(tx.gas_used for tx in bench.lifecycle(green, green=True))
+    green_txs = bench.lifecycle(green, green=True)
+    rows += [("green create_job", green_txs[0].gas_used), ("green accept", green_txs[1].gas_used),
+             ("green deliver (RECs retired, certificate minted)", green_txs[2].gas_used),
+             ("green settle", green_txs[3].gas_used)]
+    green_lifecycle = sum(tx.gas_used for tx in green_txs)
+    return rows, lifecycle, first_lifecycle, green_lifecycle, first_green
 
 
-def render(rows, lifecycle, first_lifecycle) -> str:
+def render(rows, lifecycle, first_lifecycle, green_lifecycle, first_green) -> str:
     verdict = "meets" if lifecycle <= LIFECYCLE_TARGET else "MISSES"
+    green_verdict = "meets" if green_lifecycle <= GREEN_LIFECYCLE_TARGET else "MISSES"
     lines = [
         "# Gas per operation",
         "",
@@ -150,6 +187,10 @@ def render(rows, lifecycle, first_lifecycle) -> str:
         f"**Lifecycle create + accept + deliver + settle: {lifecycle:,} gas** "
         f"({verdict} the {LIFECYCLE_TARGET:,} target). The very first job on a fresh deployment: "
         f"{first_lifecycle:,} gas.",
+        "",
+        f"**Green lifecycle create + accept + deliver + settle, with the RECs retired and the certificate "
+        f"minted: {green_lifecycle:,} gas** ({green_verdict} the {GREEN_LIFECYCLE_TARGET:,} target). A "
+        f"requester's very first green job: {first_green:,} gas (their first certificate count is new storage).",
         "",
     ]
     return "\n".join(lines)

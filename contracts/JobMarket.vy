@@ -234,7 +234,7 @@ event JobAccepted:
 
 # @dev A provider delivered a result with a verified energy receipt
 # (its meter reading started at `meter_end - energy_mwh`). For a green job
-# `certificate_id` is the retirement certificate minted to the requester.
+# RECToken's `Retired` event in the same transaction names the certificate.
 event JobDelivered:
     job_id: indexed(uint256)
     provider: indexed(address)
@@ -244,7 +244,6 @@ event JobDelivered:
     started_at: uint256
     finished_at: uint256
     meter_end: uint256
-    certificate_id: uint256
 
 # @dev A delivered (or disputed, provider-won) job was paid out.
 event JobSettled:
@@ -612,9 +611,8 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
     assert ecdsa._recover_sig(self._receipt_digest(receipt), signature) == meter, "market: bad meter signature"
 
     self.meter_register[site_id] = convert(receipt.meter_end, uint256)
-    certificate_id: uint256 = 0
     if core.green and energy > 0:
-        certificate_id = self._retire_for_job(job_id, msg.sender, energy)
+        self._retire_for_job(job_id, msg.sender, energy)
     core.state = IJobMarket.JobState.DELIVERED
     core.since = block.timestamp
     core.energy_mwh = energy
@@ -628,7 +626,6 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
         started_at=started,
         finished_at=finished,
         meter_end=convert(receipt.meter_end, uint256),
-        certificate_id=certificate_id,
     )
 
 
@@ -1070,7 +1067,7 @@ def _price(base_price: uint256, price_per_kwh: uint256, energy_mwh: uint256, max
 
 
 @internal
-def _retire_for_job(job_id: uint256, provider: address, energy_mwh: uint256) -> uint256:
+def _retire_for_job(job_id: uint256, provider: address, energy_mwh: uint256):
     """
     @dev Retires the provider's RECs for a green job's metered energy in the
          requester's name, with the job id on the certificate.
@@ -1080,7 +1077,7 @@ def _retire_for_job(job_id: uint256, provider: address, energy_mwh: uint256) -> 
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
-    return extcall REC_TOKEN.retire_from(provider, energy_mwh, requester, "", "", job_id)
+    extcall REC_TOKEN.retire_from(provider, energy_mwh, requester, "", "", job_id)
 
 
 @internal

@@ -32,7 +32,7 @@ def test_green_job_end_to_end(green_offer, create_job, market, rec, certificate,
 
     tx = deliver(market, provider, make_receipt, sign, job_id, 1_500)
 
-    cert_id = tx.decode_logs(market.JobDelivered)[0].certificate_id
+    cert_id = tx.decode_logs(rec.Retired)[0].certificate_id
     assert cert_id == certificate.totalSupply() and cert_id > 0
     assert rec.balanceOf(provider) == recs_before - 1_500
     record = certificate.certificate(cert_id)
@@ -49,14 +49,14 @@ def test_green_job_end_to_end(green_offer, create_job, market, rec, certificate,
     assert certificate.balanceOf(requester) == 1  # settlement certifies nothing twice
 
 
-def test_open_green_job(green_offer, offer_id, create_job, market, provider, certificate, make_receipt, sign, chain, reverts):
+def test_open_green_job(green_offer, offer_id, create_job, market, rec, provider, certificate, make_receipt, sign, chain, reverts):
     job_id = create_job(offer_id=0, model_id=MODEL_ID, green=True)
     with reverts("market: offer not green"):
         market.accept(job_id, offer_id, sender=provider)
     market.accept(job_id, green_offer, sender=provider)
     chain.pending_timestamp += 60
     tx = deliver(market, provider, make_receipt, sign, job_id, 900)
-    assert certificate.certificate(tx.decode_logs(market.JobDelivered)[0].certificate_id).amount_mwh == 900
+    assert certificate.certificate(tx.decode_logs(rec.Retired)[0].certificate_id).amount_mwh == 900
 
 
 def test_green_job_needs_a_green_offer(create_job, offer_id, reverts):
@@ -70,8 +70,7 @@ def test_plain_job_on_green_offer_retires_nothing(green_offer, create_job, marke
     chain.pending_timestamp += 60
     before = rec.balanceOf(provider)
     tx = deliver(market, provider, make_receipt, sign, job_id, 1_500)
-    assert tx.decode_logs(market.JobDelivered)[0].certificate_id == 0
-    assert rec.balanceOf(provider) == before
+    assert not tx.decode_logs(rec.Retired) and rec.balanceOf(provider) == before
 
 
 def test_no_recs_no_green_delivery(green_offer, create_job, market, rec, token, provider, requester, attacker, make_receipt, sign, chain, reverts):
@@ -98,4 +97,4 @@ def test_green_job_without_energy_retires_nothing(green_offer, create_job, marke
     chain.pending_timestamp += 60
     before = rec.balanceOf(provider)
     tx = deliver(market, provider, make_receipt, sign, job_id, 0)
-    assert tx.decode_logs(market.JobDelivered)[0].certificate_id == 0 and rec.balanceOf(provider) == before
+    assert not tx.decode_logs(rec.Retired) and rec.balanceOf(provider) == before
