@@ -204,3 +204,28 @@ def fee_of(price: int, fee_bps: int) -> int:
 
 def checksum(address: str) -> str:
     return to_checksum_address(address)
+
+
+class Issuance(_Model):
+    """One site-period of generation for which RECs were issued."""
+
+    issuance_id: int
+    site_id: int
+    period_start: int
+    period_end: int
+    energy_mwh: int
+    evidence_root: bytes
+    issued_at: int
+
+
+class Certificate(_Model):
+    """A soulbound retirement certificate: who retired how much energy, for whom and why."""
+
+    certificate_id: int
+    beneficiary: str
+    amount_mwh: int
+    retired_at: int
+    retired_by: str
+    job_id: int
+    beneficiary_name: str
+    reason: str

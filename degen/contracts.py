@@ -1,0 +1,61 @@
+"""Typed reads of the deployed contracts through Ape. Functions take contract instances, so
+the CLI, the daemons and the tests share them; nothing here connects to a network."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from degen.deployments import Deployment
+from degen.errors import InvalidInput
+from degen.models import Certificate, Issuance, Job, Offer
+
+
+class Deployed(NamedTuple):
+    """Ape contract instances of one deployment."""
+
+    token: Any
+    registry: Any
+    market: Any
+    rec: Any
+    certificate: Any
+
+
+def at(project: Any, deployment: Deployment) -> Deployed:
+    """The contracts of `deployment`, typed by the project's compiled contract types."""
+    return Deployed(
+        project.AkreToken.at(deployment.token),
+        project.SiteRegistry.at(deployment.registry),
+        project.JobMarket.at(deployment.market),
+        project.RECToken.at(deployment.rec_token),
+        project.RetirementCertificate.at(deployment.certificate),
+    )
+
+
+def _fields(struct: Any) -> dict:
+    return dict(struct.items()) if hasattr(struct, "items") else struct.__dict__
+
+
+def job(market: Any, job_id: int) -> Job:
+    record = _fields(market.job(job_id))
+    if int(record["state"]) == 0:
+        raise InvalidInput(f"there is no job {job_id}")
+    return Job(job_id=job_id, **record)
+
+
+def offer(market: Any, offer_id: int) -> Offer:
+    record = _fields(market.offer(offer_id))
+    if int(str(record["provider"]), 16) == 0:
+        raise InvalidInput(f"there is no offer {offer_id}")
+    return Offer(offer_id=offer_id, **record)
+
+
+def issuance(rec: Any, issuance_id: int) -> Issuance:
+    if not 0 < issuance_id <= rec.issuance_count():
+        raise InvalidInput(f"there is no issuance {issuance_id}")
+    return Issuance(issuance_id=issuance_id, **_fields(rec.issuance(issuance_id)))
+
+
+def certificate(certificates: Any, certificate_id: int) -> Certificate:
+    if not 0 < certificate_id <= certificates.totalSupply():
+        raise InvalidInput(f"there is no certificate {certificate_id}")
+    return Certificate(certificate_id=certificate_id, **_fields(certificates.certificate(certificate_id)))
