@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 
+import os
+
 import ape
 import pytest
 from eth_account import Account
+from hypothesis import HealthCheck, settings
 
 from degen import receipts
 from degen.deploy import AKRE, deploy_all
@@ -194,6 +197,18 @@ def reverts():
     return ape.reverts
 
 
+def stateful_settings(steps: int) -> settings:
+    """Settings of the Hypothesis state machines: derandomized, so a coverage guard after the
+    run is stable; the example count comes from DEGEN_STATEFUL_EXAMPLES."""
+    return settings(
+        max_examples=int(os.environ.get("DEGEN_STATEFUL_EXAMPLES", "25")),
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
+
+
 EVIDENCE_ROOT = b"\xee" * 32
 
 
@@ -209,3 +224,14 @@ def issue_recs(rec, deployer, chain):
         return rec.issue(site_id, start, end, energy_mwh, EVIDENCE_ROOT, sender=deployer)
 
     return issue
+
+
+@pytest.fixture
+def green_offer(market, rec, provider, site_id, issue_recs):
+    """Bob's green offer, with 1 kWh of RECs issued to him and approved to the market."""
+    offer = market.create_offer(
+        site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, True, sender=provider
+    ).return_value
+    issue_recs(site_id, 1_000_000)
+    rec.approve(market, 2**256 - 1, sender=provider)
+    return offer

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from degen import deployments
-from tests.conftest import BASE_PRICE, COLLATERAL, MODEL_ID, PRICE_PER_KWH
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK = "ethereum:local:foundry"
@@ -35,12 +34,8 @@ def degen_cli(contracts, deployer, chain, tmp_path):
     return run
 
 
-def test_rec_show_prints_a_green_job_certificate(degen_cli, market, rec, provider, requester, site_id, issue_recs, create_job, make_receipt, sign, chain):
-    offer = market.create_offer(
-        site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, True, sender=provider
-    ).return_value
-    issue_recs(site_id, 1_000_000)
-    rec.approve(market, 2**256 - 1, sender=provider)
+def test_rec_show_prints_a_green_job_certificate(degen_cli, green_offer, market, rec, provider, requester, site_id, create_job, make_receipt, sign, chain):
+    offer = green_offer
     job_id = create_job(offer_id=offer, green=True)
     market.accept(job_id, offer, sender=provider)
     chain.pending_timestamp += 60

@@ -5,17 +5,15 @@ expire / dispute / resolve / sweep and time passing, the market holds exactly th
 escrows, the free and locked stakes, the dispute bonds and the unswept fees, and every
 account holds exactly what the rules say it is owed."""
 
-import os
 from collections import Counter
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 from degen.deploy import AKRE
 from degen.models import JobState, JobTerms, fee_of, job_price
-from tests.conftest import BASE_PRICE, COLLATERAL, FEE_BPS, MAX_GPU_WATTS, PRICE_PER_KWH, PROMPT
+from tests.conftest import BASE_PRICE, COLLATERAL, FEE_BPS, MAX_GPU_WATTS, PRICE_PER_KWH, PROMPT, stateful_settings
 
 WORK_SECONDS = 30
 MAX_ENERGY = MAX_GPU_WATTS * WORK_SECONDS * 1000 // 3600
@@ -204,15 +202,6 @@ def test_escrow_is_conserved(chain, market, token, requester, attacker, provider
             for job_id, job in self.jobs.items():
                 assert market.job(job_id).state == job.state
 
-    run_state_machine_as_test(
-        Escrow,
-        settings=settings(
-            max_examples=int(os.environ.get("DEGEN_STATEFUL_EXAMPLES", "25")),
-            stateful_step_count=30,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-        ),
-    )
+    run_state_machine_as_test(Escrow, settings=stateful_settings(steps=30))
     # The machine must have walked every transition, or it proved nothing about it.
     assert set(seen) >= {move for moves in MOVES.values() for move in moves} | {"sweep"}, seen

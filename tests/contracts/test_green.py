@@ -1,21 +1,8 @@
 """Green jobs: delivery retires exactly the metered energy in RECs, from the provider, in
 the requester's name, with the job id on the certificate; no RECs, no green delivery."""
 
-import pytest
-
 from degen.models import JobState
-from tests.conftest import BASE_PRICE, COLLATERAL, MAX_PRICE, MODEL_ID, PRICE_PER_KWH
-
-
-@pytest.fixture
-def green_offer(market, rec, provider, site_id, offer_id, issue_recs):
-    """Bob's green offer, 1 kWh of RECs issued to him and approved to the market."""
-    offer = market.create_offer(
-        site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, True, sender=provider
-    ).return_value
-    issue_recs(site_id, 1_000_000)
-    rec.approve(market, 2**256 - 1, sender=provider)
-    return offer
+from tests.conftest import COLLATERAL, MAX_PRICE, MODEL_ID
 
 
 def deliver(market, provider, make_receipt, sign, job_id, energy_mwh):

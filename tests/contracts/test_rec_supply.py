@@ -3,24 +3,18 @@ after any interleaving of issuance, transfers, retirements and green jobs,
 issued - retired == total supply == the sum of balances, and every certificate is
 accounted for exactly once."""
 
-import os
 from collections import Counter
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from tests.conftest import BASE_PRICE, COLLATERAL, MODEL_ID, PRICE_PER_KWH, PV_PEAK_WATTS
+from tests.conftest import COLLATERAL, PV_PEAK_WATTS, stateful_settings
 
 HOUR_AT_PEAK = PV_PEAK_WATTS * 1000  # mWh a 10 kW array makes in an hour
 
 
-def test_rec_supply_is_conserved(chain, rec, certificate, market, token, deployer, requester, provider, attacker, site_id, issue_recs, create_job, make_receipt, sign):
+def test_rec_supply_is_conserved(chain, rec, certificate, market, token, requester, provider, attacker, site_id, green_offer, issue_recs, create_job, make_receipt, sign):
     holders = [provider, requester, attacker]
-    rec.approve(market, 2**256 - 1, sender=provider)
-    green_offer = market.create_offer(
-        site_id, MODEL_ID, 1024, 1024, 50, BASE_PRICE, PRICE_PER_KWH, COLLATERAL, True, sender=provider
-    ).return_value
     token.approve(market, 2**256 - 1, sender=provider)
     market.deposit_stake(50 * COLLATERAL, sender=provider)
     seen = Counter()
@@ -99,14 +93,5 @@ def test_rec_supply_is_conserved(chain, rec, certificate, market, token, deploye
             assert certificate.totalSupply() == self.certificates
             assert rec.site_issued(site_id) == self.site_issued
 
-    run_state_machine_as_test(
-        Supply,
-        settings=settings(
-            max_examples=int(os.environ.get("DEGEN_STATEFUL_EXAMPLES", "25")),
-            stateful_step_count=20,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-        ),
-    )
+    run_state_machine_as_test(Supply, settings=stateful_settings(steps=20))
     assert set(seen) == {"issue", "transfer", "retire", "green_job"}, seen
