@@ -24,28 +24,9 @@ def main():
 
     \b
     Example:
-      degen deployment --network ethereum:local
+      degen deployment
       degen rec show 1 --network ethereum:local:foundry
     """
-
-
-@main.command()
-@click.option("--network", default="ethereum:local", show_default=True, help="ecosystem:network of the deployment.")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=deployments.DEFAULT_DIR, show_default=True)
-def deployment(network: str, directory: Path):
-    """Show the contract addresses deployed on NETWORK.
-
-    \b
-    Example:
-      degen deployment --network ethereum:local
-    """
-    try:
-        record = deployments.load(network, directory)
-    except (DegenError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    width = max(len(name) for name in record.model_fields)
-    for name, value in record.model_dump().items():
-        click.echo(f"{name:<{width}}  {value}")
 
 
 def chain_options(command):
@@ -74,6 +55,24 @@ def connected(network: str, directory: Path):
             yield at(project, record)
     except (DegenError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@chain_options
+def deployment(network: str, directory: Path):
+    """Show the contract addresses deployed on a network (no connection needed).
+
+    \b
+    Example:
+      degen deployment --network ethereum:sepolia
+    """
+    try:
+        record = deployments.load(network, directory)
+    except (DegenError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    width = max(len(name) for name in record.model_fields)
+    for name, value in record.model_dump().items():
+        click.echo(f"{name:<{width}}  {value}")
 
 
 def _energy(mwh: int) -> str:

@@ -103,8 +103,8 @@ def test_deployments_round_trip(tmp_path):
 
 def test_cli_shows_a_deployment(tmp_path):
     deployments.save(_record(), tmp_path)
-    result = CliRunner().invoke(main, ["deployment", "--dir", str(tmp_path)])
+    result = CliRunner().invoke(main, ["deployment", "--deployments", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "0x" + "04" * 20 in result.output and "fee_bps" in result.output
-    missing = CliRunner().invoke(main, ["deployment", "--network", "ethereum:sepolia", "--dir", str(tmp_path)])
+    missing = CliRunner().invoke(main, ["deployment", "--network", "ethereum:sepolia", "--deployments", str(tmp_path)])
     assert missing.exit_code != 0 and "no deployment for ethereum:sepolia" in missing.output
