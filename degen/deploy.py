@@ -3,23 +3,15 @@ and the benchmarks, so every one of them runs the same deployment."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
+
+from degen.contracts import Deployed
 
 AKRE = 10**18
 DEFAULT_INITIAL_SUPPLY = 1_000_000_000 * AKRE
 DEFAULT_FEE_BPS = 250
 DEFAULT_DISPUTE_BOND = 10 * AKRE
-
-
 DEFAULT_MIN_RETIREMENT_MWH = 1
-
-
-class Contracts(NamedTuple):
-    token: Any
-    registry: Any
-    market: Any
-    rec: Any
-    certificate: Any
 
 
 def deploy_all(
@@ -31,7 +23,7 @@ def deploy_all(
     dispute_bond: int = DEFAULT_DISPUTE_BOND,
     initial_supply: int = DEFAULT_INITIAL_SUPPLY,
     oracle: str | None = None,
-) -> Contracts:
+) -> Deployed:
     """Deploys AkreToken, SiteRegistry, RetirementCertificate, RECToken and JobMarket from
     `deployer`, who holds every role afterwards (admin, registrar, issuer, arbiter, pauser).
     With `oracle`, that account is also made registrar (activates and suspends sites),
@@ -48,4 +40,4 @@ def deploy_all(
         registry.grantRole(registry.REGISTRAR_ROLE(), oracle, sender=deployer)
         rec.grantRole(rec.ISSUER_ROLE(), oracle, sender=deployer)
         market.grantRole(market.ARBITER_ROLE(), oracle, sender=deployer)
-    return Contracts(token, registry, market, rec, certificate)
+    return Deployed(token, registry, market, rec, certificate)
