@@ -11,7 +11,9 @@
         site's meter key, which is checked here: signer, time window,
         physical bound and the site's monotonic meter register. Settlement
         pays `base + energy x rate` (capped at `max_price`) minus the
-        protocol fee and refunds the rest, in the same transaction.
+        protocol fee and refunds the rest, in the same transaction. A green
+        job's delivery also retires the metered energy in RECs from the
+        provider in the requester's name (RECToken, with the job id).
         See docs/SPEC.md for the state machine, roles and trust assumptions.
 @custom:kill A PAUSER_ROLE holder calls `pause`: no new offers or jobs can
              be created, while every job in flight can still finish, be
