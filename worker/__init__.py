@@ -2,4 +2,6 @@
 against the site's energy policy, generates images with diffusers, meters the energy and
 delivers signed receipts exactly once. See ../../shared/DESIGN.md and docs/SPEC.md.
 
-Nothing runs from here yet: the daemon is built in the issue "DER worker"."""
+So far: energy meters (`meter.py`: NVML, RAPL, a declared power-model estimate) and the
+site's persisted meter register (`register.py`). The daemon itself is still to come
+(issue "DER worker")."""
