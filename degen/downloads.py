@@ -1,0 +1,56 @@
+"""EIP-712 download permissions: a requester signs (job id, expiry) to fetch a result from
+the provider's endpoint. Bound to the chain and the market, so a signature for one job on
+one market opens nothing else; short-lived, so a leaked one soon stops working."""
+
+from __future__ import annotations
+
+from eth_keys.exceptions import BadSignature
+
+from degen import eip712
+from degen.errors import DegenError
+
+DOMAIN_NAME = "DeGEN result download"
+DOMAIN_VERSION = "1"
+MAX_VALIDITY = 86_400  # an expiry more than a day ahead is refused
+
+DOWNLOAD_FIELDS = [
+    {"name": "job_id", "type": "uint256"},
+    {"name": "expiry", "type": "uint64"},
+]
+
+
+class DownloadDenied(DegenError, PermissionError):
+    """The signature is valid but not the job's requester's (HTTP 403)."""
+
+
+class DownloadExpired(DegenError, PermissionError):
+    """The permission expired, reaches too far ahead, or is malformed (HTTP 401)."""
+
+
+def typed_data(job_id: int, expiry: int, chain_id: int, market: str) -> dict:
+    return eip712.message(
+        "ResultDownload", DOWNLOAD_FIELDS, {"job_id": job_id, "expiry": expiry},
+        name=DOMAIN_NAME, version=DOMAIN_VERSION, chain_id=chain_id, contract=market,
+    )
+
+
+def sign(key, job_id: int, expiry: int, chain_id: int, market: str) -> bytes:
+    """The requester's signature allowing a download of `job_id`'s result until `expiry`."""
+    return eip712.sign(typed_data(job_id, expiry, chain_id, market), key)
+
+
+def check(
+    requester: str, job_id: int, expiry: int, signature: bytes, *, chain_id: int, market: str, now: int
+) -> None:
+    """Raises DownloadExpired (401) or DownloadDenied (403) unless `signature` is the
+    requester's, for this job, and valid now."""
+    if not now <= expiry <= now + MAX_VALIDITY:
+        raise DownloadExpired(f"the download permission expired or reaches past {MAX_VALIDITY} s ahead")
+    if len(signature) != 65:
+        raise DownloadExpired("a download signature is 65 bytes")
+    try:
+        signer = eip712.recover(typed_data(job_id, expiry, chain_id, market), signature)
+    except (BadSignature, ValueError) as exc:
+        raise DownloadExpired(f"the download signature cannot be recovered: {exc}") from None
+    if signer.lower() != requester.lower():
+        raise DownloadDenied(f"only job {job_id}'s requester may download its result")
