@@ -4,6 +4,7 @@ delivers signed receipts exactly once. See ../../shared/DESIGN.md and docs/SPEC.
 
 So far: energy meters (`meter.py`: NVML, RAPL, a declared power-model estimate), the
 step journal (`journal.py`, SQLite, forward-only and idempotent per job), the
-content-addressed result store (`results.py`, sha256 + CIDv1) and the
+content-addressed result store (`results.py`, sha256 + CIDv1), the job choice and
+green-energy policy (`policy.py`) and the
 site's persisted meter register (`register.py`). The daemon itself is still to come
 (issue "DER worker")."""
