@@ -87,6 +87,13 @@ def check_prompt(prompt: str) -> str:
     return prompt
 
 
+def model_id(name: str) -> bytes:
+    """The bytes32 a model is known by on chain: keccak256 of its UTF-8 name."""
+    if not name.strip():
+        raise InvalidInput("a model name cannot be empty")
+    return keccak(name.encode("utf-8"))
+
+
 def request_hash(prompt: str, params: GenerationParams) -> bytes:
     """keccak256(abi_encode(prompt, params)), exactly as JobMarket stores it."""
     return keccak(abi_encode(["string", "(uint16,uint16,uint16,uint16,uint64)"], [check_prompt(prompt), params.as_tuple()]))

@@ -4,7 +4,6 @@ after every test), and factories that walk a job through its states."""
 from __future__ import annotations
 
 import hashlib
-
 import os
 
 import ape
@@ -14,9 +13,10 @@ from hypothesis import HealthCheck, settings
 
 from degen import receipts
 from degen.deploy import AKRE, deploy_all
-from degen.models import EnergyReceipt, GenerationParams, JobTerms
+from degen.models import EnergyReceipt, GenerationParams, JobTerms, model_id
 
-MODEL_ID = bytes.fromhex(hashlib.sha256(b"tiny-sd").hexdigest())
+MODEL_NAME = "tiny-sd"
+MODEL_ID = model_id(MODEL_NAME)
 PV_PEAK_WATTS = 10_000
 BATTERY_WH = 20_000
 MAX_GPU_WATTS = 450
@@ -61,6 +61,14 @@ def arbiter(accounts):
 def meter():
     """The site's meter key, held by the worker (an eth-account key, not a node account)."""
     return Account.from_key(b"\x11" * 32)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The tiny random Stable Diffusion pipeline on disk, built once per session."""
+    from worker.tiny_model import write_tiny_pipeline
+
+    return write_tiny_pipeline(tmp_path_factory.mktemp("models") / MODEL_NAME)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,68 @@
+"""The diffusers pipeline, loaded from disk through the production path, generating from
+job params: deterministic per seed, batched calls identical to single ones, bad jobs refused."""
+
+import pytest
+
+from degen.errors import InvalidInput
+from degen.models import GenerationParams
+from tests.conftest import MODEL_ID
+from worker.compute import Pipelines, Task, generate
+
+STEPS = 3
+
+
+def task(job_id=1, prompt="a fox on a solar roof", seed=7, **params):
+    fields = dict(width=64, height=64, steps=STEPS, guidance_x100=750, seed=seed) | params
+    return Task.of(job_id, MODEL_ID, prompt, GenerationParams(**fields))
+
+
+@pytest.fixture(scope="module")
+def pipelines(tiny_model):
+    return Pipelines({MODEL_ID: str(tiny_model)}, device="cpu")
+
+
+def test_generates_a_png_of_the_asked_size_deterministically(pipelines):
+    from PIL import Image
+    import io
+
+    pipeline = pipelines.get(MODEL_ID)
+    assert pipelines.get(MODEL_ID) is pipeline  # loaded once
+    first, = generate(pipeline, [task(width=64, height=96)])
+    assert Image.open(io.BytesIO(first)).size == (64, 96)
+    assert generate(pipeline, [task(width=64, height=96)]) == [first]
+    assert generate(pipeline, [task(width=64, height=96, seed=8)]) != [first]
+
+
+def test_a_batch_gives_each_job_what_it_gives_alone(pipelines):
+    pipeline = pipelines.get(MODEL_ID)
+    jobs = [task(1, "a fox", seed=1), task(2, "a solar panel", seed=2)]
+    steps = []
+    batched = generate(pipeline, jobs, on_step=lambda done, total: steps.append((done, total)))
+    assert batched == [generate(pipeline, [job])[0] for job in jobs]
+    assert steps == [(i, STEPS) for i in range(1, STEPS + 1)]
+
+
+def test_a_batch_must_share_its_shape(pipelines):
+    with pytest.raises(InvalidInput, match="share one model"):
+        generate(pipelines.get(MODEL_ID), [task(1), task(2, steps=STEPS + 1)])
+
+
+@pytest.mark.parametrize(
+    "prompt, params, reason",
+    [
+        ("", (64, 64, 3, 750, 1), "prompt is empty"),
+        ("fox", (65, 64, 3, 750, 1), "multiple of 8"),
+        ("fox", (64, 64, 0, 750, 1), "greater than or equal to 1"),
+        ("fox", (64, 4096, 3, 750, 1), "less than or equal to 2048"),
+        ("fox", (64, 64, 3), "invalid generation params"),
+    ],
+)
+def test_invalid_jobs_are_refused_with_the_reason(prompt, params, reason):
+    with pytest.raises(InvalidInput, match=reason):
+        Task.of(1, MODEL_ID, prompt, params)
+
+
+def test_an_unconfigured_model_is_refused(pipelines):
+    assert not pipelines.knows(b"\x01" * 32)
+    with pytest.raises(InvalidInput, match="not configured"):
+        pipelines.get(b"\x01" * 32)

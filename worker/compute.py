@@ -1,0 +1,130 @@
+"""Image generation: Stable Diffusion pipelines loaded once per model, and batched calls.
+
+Jobs that share a model and a shape (size, steps, guidance) run as one pipeline call with a
+generator per job, so each image is exactly what the job's seed gives alone: a verifier can
+re-run any job by itself and get the same bytes."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from pydantic import ValidationError
+
+from degen.errors import InvalidInput
+from degen.models import GenerationParams, check_prompt
+
+log = logging.getLogger(__name__)
+
+StepCallback = Callable[[int, int], None]  # (steps done, steps in the call)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One job's generation request, validated."""
+
+    job_id: int
+    model_id: bytes
+    prompt: str
+    params: GenerationParams
+
+    @classmethod
+    def of(cls, job_id: int, model_id: bytes, prompt: str, params: tuple | GenerationParams) -> Task:
+        """Validates what a JobCreated event carried; raises InvalidInput with the reason."""
+        if not isinstance(params, GenerationParams):
+            try:
+                width, height, steps, guidance_x100, seed = params
+                params = GenerationParams(width=width, height=height, steps=steps, guidance_x100=guidance_x100, seed=seed)
+            except (ValidationError, ValueError, TypeError) as exc:
+                raise InvalidInput(f"invalid generation params {params!r}: {exc}") from None
+        return cls(job_id, bytes(model_id), check_prompt(prompt), params)
+
+    @property
+    def shape(self) -> tuple:
+        """Tasks with equal shapes (and model) can share one pipeline call."""
+        p = self.params
+        return (self.model_id, p.width, p.height, p.steps, p.guidance_x100)
+
+    @property
+    def work(self) -> int:
+        """Relative compute cost, used to split a batch's energy: pixels × steps."""
+        return self.params.width * self.params.height * self.params.steps
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Pipelines:
+    """Loads each configured model once (local directory or hub id), on first use."""
+
+    def __init__(self, sources: dict[bytes, str], device: str | None = None):
+        self._sources = dict(sources)
+        self._loaded: dict[bytes, Any] = {}
+        self._lock = threading.Lock()
+        self.device = device or default_device()
+
+    def knows(self, model_id: bytes) -> bool:
+        return model_id in self._sources
+
+    def get(self, model_id: bytes):
+        with self._lock:
+            if model_id not in self._loaded:
+                if model_id not in self._sources:
+                    raise InvalidInput(f"model 0x{model_id.hex()} is not configured on this worker")
+                self._loaded[model_id] = self._load(self._sources[model_id])
+            return self._loaded[model_id]
+
+    def _load(self, source: str):
+        import torch
+        from diffusers import StableDiffusionPipeline
+
+        log.info("loading model %s on %s", source, self.device)
+        dtype = torch.float16 if self.device == "cuda" else torch.float32
+        pipeline = StableDiffusionPipeline.from_pretrained(
+            source, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False
+        )
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline.to(self.device)
+
+
+def generate(pipeline, tasks: Sequence[Task], on_step: StepCallback | None = None) -> list[bytes]:
+    """Runs `tasks` (one shape) as one pipeline call; returns one PNG per task, in order."""
+    import torch
+
+    if not tasks:
+        return []
+    shape = tasks[0].shape
+    if any(task.shape != shape for task in tasks):
+        raise InvalidInput("a batch must share one model, size, step count and guidance")
+    params = tasks[0].params
+    generators = [torch.Generator(device="cpu").manual_seed(task.params.seed) for task in tasks]
+
+    def step_end(_pipeline, step: int, _timestep, callback_kwargs):
+        if on_step is not None:
+            on_step(step + 1, params.steps)
+        return callback_kwargs
+
+    with torch.inference_mode():
+        images = pipeline(
+            [task.prompt for task in tasks],
+            width=params.width,
+            height=params.height,
+            num_inference_steps=params.steps,
+            guidance_scale=params.guidance_x100 / 100,
+            generator=generators,
+            output_type="pil",
+            callback_on_step_end=step_end,
+        ).images
+    return [_png(image) for image in images]
+
+
+def _png(image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
