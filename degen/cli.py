@@ -174,5 +174,14 @@ def balance(address: str, network: str, directory: Path):
         )
 
 
+def _register_process_commands() -> None:
+    """The daemons' commands live with their processes."""
+    from worker.cli import site
+
+    main.add_command(site)
+
+
+_register_process_commands()
+
 if __name__ == "__main__":
     main()

@@ -23,6 +23,8 @@ class SiteState:
 
     pv_watts: float
     battery_soc_pct: float
+    lifetime_wh: int = 0  # the inverter's lifetime energy register
+    inverter_state: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,110 @@
+"""A simulated DER site — rooftop PV on a day curve, a house load and a battery — served
+over SunSpec Modbus TCP, so the worker's site agent runs without hardware.
+
+Simulated time runs `speed` times faster than the wall clock from `start_hour`; the state
+advances lazily whenever the device is read."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from worker import sunspec
+from worker.policy import SiteState
+
+SUNRISE_HOUR, SUNSET_HOUR = 6.0, 18.0
+
+
+def solar_watts(peak_watts: float, hour_of_day: float) -> float:
+    """A clear day's PV output: a half sine between sunrise and sunset."""
+    hour = hour_of_day % 24
+    if not SUNRISE_HOUR < hour < SUNSET_HOUR:
+        return 0.0
+    return peak_watts * math.sin(math.pi * (hour - SUNRISE_HOUR) / (SUNSET_HOUR - SUNRISE_HOUR))
+
+
+@dataclass
+class SiteSimulator:
+    pv_peak_watts: float = 6_000
+    battery_wh: float = 13_500
+    battery_watts: int = 5_000
+    load_watts: float = 400
+    soc_pct: float = 50.0
+    battery_floor_pct: float = 5.0
+    start_hour: float = 12.0
+    speed: float = 1.0
+    lifetime_wh: float = 1_000_000  # an installation that has produced 1 MWh so far
+    clock: Callable[[], float] = time.monotonic
+    _sim_seconds: float = field(init=False, default=0.0)
+    _last: float = field(init=False)
+
+    def __post_init__(self):
+        if not 0 <= self.soc_pct <= 100 or not 0 <= self.battery_floor_pct <= 100:
+            raise ValueError("state of charge and floor are percentages (0..100)")
+        if self.pv_peak_watts < 0 or self.battery_wh <= 0 or self.load_watts < 0 or self.speed < 0:
+            raise ValueError("PV peak and load must not be negative; battery capacity must be positive")
+        self._last = self.clock()
+
+    @property
+    def hour(self) -> float:
+        return (self.start_hour + self._sim_seconds / 3600) % 24
+
+    def advance(self, max_step_s: float = 60.0) -> SiteState:
+        """Moves the site to now (in steps of at most `max_step_s` simulated seconds)."""
+        now = self.clock()
+        remaining, self._last = (now - self._last) * self.speed, now
+        while remaining > 0:
+            step = min(remaining, max_step_s)
+            self._step(step)
+            remaining -= step
+        return self.state()
+
+    def _step(self, seconds: float) -> None:
+        pv = solar_watts(self.pv_peak_watts, self.hour)
+        surplus = max(-self.battery_watts, min(self.battery_watts, pv - self.load_watts))
+        soc_wh = self.soc_pct / 100 * self.battery_wh + surplus * seconds / 3600
+        floor_wh = self.battery_floor_pct / 100 * self.battery_wh
+        self.soc_pct = min(self.battery_wh, max(floor_wh, soc_wh)) / self.battery_wh * 100
+        self.lifetime_wh += pv * seconds / 3600
+        self._sim_seconds += seconds
+
+    def state(self) -> SiteState:
+        pv = solar_watts(self.pv_peak_watts, self.hour)
+        return SiteState(pv_watts=pv, battery_soc_pct=self.soc_pct, lifetime_wh=int(self.lifetime_wh),
+                         inverter_state="mppt" if pv > 0 else "sleeping")
+
+
+def modbus_device(simulator: SiteSimulator, device_id: int = 1):
+    """The pymodbus device whose holding registers follow the simulator on every read."""
+    from pymodbus.simulator import DataType, SimData, SimDevice
+
+    async def on_access(_function_code, start_address, _address, _count, registers, _set_values):
+        offset = sunspec.BASE_ADDRESS - start_address
+        view = registers[offset:]
+        sunspec.write_reading(view, simulator.advance(), simulator.battery_watts, simulator.battery_floor_pct)
+        registers[offset:] = view
+        return None
+
+    registers = sunspec.device_map("DeGEN", "Simulated PV + battery", "SIM-0001")
+    return SimDevice(
+        id=device_id,
+        simdata=[SimData(sunspec.BASE_ADDRESS, values=registers, datatype=DataType.REGISTERS)],
+        action=on_access,
+    )
+
+
+async def serve(simulator: SiteSimulator, host: str, port: int, on_ready: Callable[[], None] | None = None) -> None:
+    """Serves the simulated site until cancelled."""
+    from pymodbus.server import ModbusTcpServer
+
+    server = ModbusTcpServer(modbus_device(simulator), address=(host, port))
+    if not await server.listen():
+        raise OSError(f"cannot listen on {host}:{port} (in use, or not an address of this machine)")
+    if on_ready is not None:
+        on_ready()
+    try:
+        await server.serving
+    finally:
+        await server.shutdown()
