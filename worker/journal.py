@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
+from functools import wraps
 from enum import IntEnum
 from pathlib import Path
 from typing import NamedTuple
@@ -62,28 +64,43 @@ CREATE TABLE IF NOT EXISTS jobs (
     PRIMARY KEY (chain_id, market, job_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_step ON jobs (chain_id, market, step);
-CREATE TABLE IF NOT EXISTS cursor (
+CREATE TABLE IF NOT EXISTS processed_blocks (
     chain_id INTEGER NOT NULL,
     market TEXT NOT NULL,
-    last_block INTEGER NOT NULL,
-    PRIMARY KEY (chain_id, market)
+    number INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (chain_id, market, number)
 );
 """
+KEPT_BLOCKS = 128  # processed block hashes kept per market, to find a reorg's fork point
+
+
+def _locked(method):
+    @wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class Journal:
-    """One SQLite file (created if missing); safe to open again after any crash."""
+    """One SQLite file (created if missing); safe to open again after any crash, and to
+    share between the worker's threads."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed step survives power loss
         self._db.executescript(_SCHEMA)
 
+    @_locked
     def close(self) -> None:
         self._db.close()
 
+    @_locked
     def seen(self, key: JobKey, block: int) -> bool:
         """Records a JobCreated event; False if the job was already known."""
         cursor = self._db.execute(
@@ -92,6 +109,7 @@ class Journal:
         )
         return cursor.rowcount == 1
 
+    @_locked
     def advance(self, key: JobKey, step: Step, **data) -> bool:
         """Moves a job to `step`, merging `data` into what is kept for it. Returns False when
         the job is already at or past `step` (a replay after restart); raises
@@ -108,6 +126,7 @@ class Journal:
         self._write(key, step, {**entry.data, **data}, None)
         return True
 
+    @_locked
     def skip(self, key: JobKey, reason: str) -> None:
         """Ends a job the worker will not work on (bad params, policy, price), with why.
         Only a job that was not accepted can be skipped."""
@@ -116,15 +135,7 @@ class Journal:
             raise StepOutOfOrder(f"only a seen job can be skipped, {key} is {entry.step.name if entry else 'unknown'}")
         self._write(key, Step.SKIPPED, entry.data, reason)
 
-    def forget(self, key: JobKey) -> bool:
-        """Drops a job whose JobCreated log was removed by a reorg, if nothing was done for
-        it yet. Returns whether it was dropped."""
-        cursor = self._db.execute(
-            "DELETE FROM jobs WHERE chain_id = ? AND market = ? AND job_id = ? AND step IN (?, ?)",
-            (key.chain_id, key.market.lower(), key.job_id, Step.SEEN, Step.SKIPPED),
-        )
-        return cursor.rowcount == 1
-
+    @_locked
     def get(self, key: JobKey) -> Entry | None:
         row = self._db.execute(
             "SELECT step, block, data, reason FROM jobs WHERE chain_id = ? AND market = ? AND job_id = ?",
@@ -132,6 +143,7 @@ class Journal:
         ).fetchone()
         return None if row is None else Entry(key, Step(row[0]), row[1], json.loads(row[2]), row[3])
 
+    @_locked
     def at_step(self, chain_id: int, market: str, step: Step) -> list[Entry]:
         """Every job of a market at `step`, oldest block first (what a restart resumes)."""
         rows = self._db.execute(
@@ -139,21 +151,52 @@ class Journal:
             "ORDER BY block, job_id",
             (chain_id, market.lower(), step),
         ).fetchall()
-        return [Entry(JobKey(chain_id, market.lower(), r[0]), step, r[1], json.loads(r[2]), r[3]) for r in rows]
+        return [Entry(JobKey(chain_id, market, r[0]), step, r[1], json.loads(r[2]), r[3]) for r in rows]
 
+    @_locked
     def last_block(self, chain_id: int, market: str, default: int) -> int:
         """The last block whose events were fully processed (`default` before the first)."""
         row = self._db.execute(
-            "SELECT last_block FROM cursor WHERE chain_id = ? AND market = ?", (chain_id, market.lower())
+            "SELECT MAX(number) FROM processed_blocks WHERE chain_id = ? AND market = ?", (chain_id, market.lower())
         ).fetchone()
-        return default if row is None else row[0]
+        return default if row[0] is None else row[0]
 
-    def set_last_block(self, chain_id: int, market: str, block: int) -> None:
-        """Records progress; it may move back when a reorg removes processed blocks."""
-        self._db.execute(
-            "INSERT INTO cursor VALUES (?, ?, ?) ON CONFLICT (chain_id, market) DO UPDATE SET last_block = excluded.last_block",
-            (chain_id, market.lower(), block),
-        )
+    @_locked
+    def processed(self, chain_id: int, market: str) -> list[tuple[int, str]]:
+        """(number, hash) of the recently processed blocks, newest first."""
+        return self._db.execute(
+            "SELECT number, hash FROM processed_blocks WHERE chain_id = ? AND market = ? ORDER BY number DESC",
+            (chain_id, market.lower()),
+        ).fetchall()
+
+    @_locked
+    def set_last_block(self, chain_id: int, market: str, number: int, block_hash: str) -> None:
+        """Records that every event up to block `number` (whose hash was `block_hash`) was processed."""
+        market = market.lower()
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT OR REPLACE INTO processed_blocks VALUES (?, ?, ?, ?)", (chain_id, market, number, block_hash))
+            self._db.execute(
+                "DELETE FROM processed_blocks WHERE chain_id = ? AND market = ? AND number <= ?",
+                (chain_id, market, number - KEPT_BLOCKS),
+            )
+
+    @_locked
+    def rewind(self, chain_id: int, market: str, to_block: int) -> list[JobKey]:
+        """Undoes processing above `to_block` after a reorg: drops those blocks and forgets
+        the jobs first seen in them that were not worked on (they are seen again if their
+        JobCreated is still on the new chain). Returns the forgotten jobs."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "DELETE FROM processed_blocks WHERE chain_id = ? AND market = ? AND number > ?",
+                (chain_id, market.lower(), to_block),
+            )
+            rows = self._db.execute(
+                "DELETE FROM jobs WHERE chain_id = ? AND market = ? AND block > ? AND step IN (?, ?) RETURNING job_id",
+                (chain_id, market.lower(), to_block, Step.SEEN, Step.SKIPPED),
+            ).fetchall()
+        return sorted(JobKey(chain_id, market, row[0]) for row in rows)
 
     def _write(self, key: JobKey, step: Step, data: dict, reason: str | None) -> None:
         self._db.execute(

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from degen.errors import InvalidInput
-from worker.journal import JobKey, Journal, Step, StepOutOfOrder
+from worker.journal import KEPT_BLOCKS, JobKey, Journal, Step, StepOutOfOrder
 
 MARKET = "0xAbC0000000000000000000000000000000000001"
 
@@ -57,12 +57,27 @@ def test_skipped_jobs_keep_their_reason_and_stay_skipped(journal):
         journal.skip(key(4), "too late")
 
 
-def test_reorged_out_jobs_are_forgotten_unless_worked_on(journal):
+def test_a_reorg_rewinds_processed_blocks_and_forgets_unworked_jobs(journal):
+    journal.seen(key(4), block=19)
     journal.seen(key(5), block=20)
     journal.seen(key(6), block=20)
+    journal.seen(key(7), block=21)
+    journal.skip(key(7), "policy")
     journal.advance(key(6), Step.ACCEPTED)
-    assert journal.forget(key(5)) and journal.get(key(5)) is None
-    assert not journal.forget(key(6)) and journal.get(key(6)).step == Step.ACCEPTED
+    for number in (19, 20, 21):
+        journal.set_last_block(31337, MARKET, number, f"0x{number}")
+    assert journal.processed(31337, MARKET) == [(21, "0x21"), (20, "0x20"), (19, "0x19")]
+    assert journal.rewind(31337, MARKET, to_block=19) == [key(5), key(7)]
+    assert journal.get(key(5)) is None and journal.get(key(7)) is None
+    assert journal.get(key(6)).step == Step.ACCEPTED and journal.get(key(4)).step == Step.SEEN
+    assert journal.last_block(31337, MARKET, default=0) == 19
+
+
+def test_only_recent_block_hashes_are_kept(journal):
+    for number in range(1, 300):
+        journal.set_last_block(31337, MARKET, number, hex(number))
+    kept = journal.processed(31337, MARKET)
+    assert len(kept) == KEPT_BLOCKS and kept[0] == (299, hex(299))
 
 
 def test_restart_resumes_where_each_job_stood(tmp_path):
@@ -72,7 +87,7 @@ def test_restart_resumes_where_each_job_stood(tmp_path):
         first.seen(key(job_id), block)
         first.advance(key(job_id), Step.ACCEPTED)
     first.advance(key(8), Step.GENERATED, png="results/ab.png")
-    first.set_last_block(31337, MARKET, 31)
+    first.set_last_block(31337, MARKET, 31, "0x31")
     first.close()
 
     again = Journal(path)
@@ -80,8 +95,6 @@ def test_restart_resumes_where_each_job_stood(tmp_path):
     assert [e.data for e in again.at_step(31337, MARKET, Step.GENERATED)] == [{"png": "results/ab.png"}]
     assert again.last_block(31337, MARKET, default=0) == 31
     assert again.last_block(1, MARKET, default=17) == 17
-    again.set_last_block(31337, MARKET, 28)  # a reorg rolled processed blocks back
-    assert again.last_block(31337, MARKET.lower(), default=0) == 28
     again.close()
 
 
