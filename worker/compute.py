@@ -32,14 +32,14 @@ class Task:
     params: GenerationParams
 
     @classmethod
-    def of(cls, job_id: int, model_id: bytes, prompt: str, params: tuple | GenerationParams) -> Task:
+    def of(cls, job_id: int, model_id: bytes, prompt: str, params: dict | GenerationParams) -> Task:
         """Validates what a JobCreated event carried; raises InvalidInput with the reason."""
         if not isinstance(params, GenerationParams):
             try:
-                width, height, steps, guidance_x100, seed = params
-                params = GenerationParams(width=width, height=height, steps=steps, guidance_x100=guidance_x100, seed=seed)
-            except (ValidationError, ValueError, TypeError) as exc:
-                raise InvalidInput(f"invalid generation params {params!r}: {exc}") from None
+                params = GenerationParams.model_validate(params)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
+                raise InvalidInput(f"invalid generation params: {problems}") from None
         return cls(job_id, bytes(model_id), check_prompt(prompt), params)
 
     @property

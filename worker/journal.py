@@ -101,11 +101,11 @@ class Journal:
         self._db.close()
 
     @_locked
-    def seen(self, key: JobKey, block: int) -> bool:
-        """Records a JobCreated event; False if the job was already known."""
+    def seen(self, key: JobKey, block: int, **data) -> bool:
+        """Records a JobCreated event with what it carried; False if the job was already known."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO jobs (chain_id, market, job_id, step, block, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (key.chain_id, key.market.lower(), key.job_id, Step.SEEN, block, time.time()),
+            "INSERT OR IGNORE INTO jobs (chain_id, market, job_id, step, block, data, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key.chain_id, key.market.lower(), key.job_id, Step.SEEN, block, json.dumps(data, sort_keys=True), time.time()),
         )
         return cursor.rowcount == 1
 

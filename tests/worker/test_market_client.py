@@ -1,0 +1,78 @@
+"""The worker's web3 view of the market and the JobCreated follower on anvil: typed reads,
+simulation before sending, confirmations, backfill in ranges, and a reorg that removes a job."""
+
+import pytest
+from eth_account import Account
+
+from degen.models import JobState
+from worker.follower import Follower
+from worker.journal import Journal, Step
+from worker.market import MarketClient, TxRejected, abi_of
+
+
+@pytest.fixture
+def client_for(project, chain, market, registry):
+    def make(account):
+        return MarketClient(
+            chain.provider.web3, market.address, abi_of(project.JobMarket.contract_type),
+            registry.address, abi_of(project.SiteRegistry.contract_type), Account.from_key(account.private_key),
+        )
+
+    return make
+
+
+@pytest.fixture
+def journal(tmp_path):
+    journal = Journal(tmp_path / "worker.sqlite")
+    yield journal
+    journal.close()
+
+
+def test_reads_are_typed(client_for, provider, offer_id, create_job, site_id, meter):
+    client = client_for(provider)
+    job_id = create_job()
+    assert client.job(job_id).state == JobState.OPEN and client.offer(offer_id).provider == provider.address
+    assert client.site_meter(site_id) == (meter.address, 450, True)
+    assert client.chain_time() >= client.web3.eth.get_block("latest")["timestamp"]
+
+
+def test_a_call_that_would_revert_is_not_sent(client_for, attacker, provider, create_job, offer_id, chain):
+    job_id = create_job()
+    client = client_for(attacker)
+    nonce = chain.provider.web3.eth.get_transaction_count(attacker.address)
+    with pytest.raises(TxRejected, match="accept rejected: market: not provider"):
+        client.send("accept", job_id, offer_id)
+    assert chain.provider.web3.eth.get_transaction_count(attacker.address) == nonce
+    receipt = client_for(provider).send("accept", job_id, offer_id)
+    assert receipt["status"] == 1 and client.job(job_id).state == JobState.ACCEPTED
+
+
+def test_follows_with_confirmations_and_backfills_in_ranges(client_for, provider, journal, create_job, chain):
+    client = client_for(provider)
+    start = chain.blocks.height + 1
+    follower = Follower(client, journal, confirmations=2, start_block=start, max_range=1)
+    first, second = create_job(), create_job()
+    polls = [follower.poll() for _ in range(3)]
+    assert [job.job_id for poll in polls for job in poll.new] == [first]  # second is one block short
+    chain.mine(2)
+    seen = [job.job_id for _ in range(4) for job in follower.poll().new]
+    assert seen == [second]
+    again = Follower(client, journal, confirmations=2, start_block=start, max_range=1000)  # a restart
+    assert again.poll().new == []
+    entry = journal.get(follower.key(first))
+    assert entry.step == Step.SEEN and entry.data["prompt"] and entry.data["params"]["width"] == 512
+
+
+def test_a_reorged_out_job_is_forgotten(client_for, provider, journal, create_job, chain):
+    client = client_for(provider)
+    follower = Follower(client, journal, confirmations=0, start_block=chain.blocks.height + 1)
+    snapshot = chain.snapshot()
+    job_id = create_job()
+    assert [job.job_id for job in follower.poll().new] == [job_id]
+    chain.restore(snapshot)  # the block with JobCreated is gone ...
+    chain.mine(3)  # ... and a longer branch without it replaces it
+    poll = follower.poll()
+    assert poll.forgotten == [follower.key(job_id)] and poll.new == []
+    assert journal.get(follower.key(job_id)) is None
+    again = create_job(prompt="a different job with the same id")
+    assert again == job_id and [job.prompt for job in follower.poll().new] == ["a different job with the same id"]

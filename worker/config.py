@@ -1,0 +1,133 @@
+"""The worker's configuration: one TOML file (see README, "Run a worker"), validated with
+pydantic so a typo or an out-of-range value stops the worker with a clear message."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from eth_account import Account
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from degen.errors import InvalidInput
+from degen.models import model_id
+from worker.policy import Policy
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChainConfig(_Section):
+    network: str = "ethereum:local:foundry"
+    deployments: Path = Path("deployments")
+    confirmations: int = Field(0, ge=0, le=128)
+    poll_interval_s: float = Field(1.0, gt=0, le=60)
+    max_block_range: int = Field(2_000, ge=1, le=100_000)
+    start_block: int | None = Field(None, ge=0)  # first start only; default: the deployment's block
+
+
+class AccountConfig(_Section):
+    provider_key_file: Path  # hex private key of the provider account (pays gas, holds the stake)
+    meter_key_file: Path     # hex private key of the site's meter (signs EnergyReceipts)
+
+
+class SiteConfig(_Section):
+    site_id: int = Field(gt=0)
+    modbus_host: str = "127.0.0.1"
+    modbus_port: int = Field(502, ge=1, le=65535)
+    modbus_device_id: int = Field(1, ge=0, le=255)
+    read_interval_s: float = Field(5.0, gt=0, le=3600)
+
+
+class PolicyConfig(_Section):
+    battery_reserve_pct: float = Field(30.0, ge=0, le=100)
+    gpu_watts: float = Field(450.0, gt=0)
+    deadline_slack_s: int = Field(120, ge=0)
+
+    def policy(self) -> Policy:
+        return Policy(self.battery_reserve_pct, self.gpu_watts, self.deadline_slack_s)
+
+
+class ComputeConfig(_Section):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_batch: int = Field(4, ge=1, le=64)
+    meter: Literal["auto", "nvml", "rapl", "model"] = "auto"
+    model_watts: float = Field(300.0, gt=0)  # the power-model estimate when no counter is readable
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8700, ge=0, le=65535)  # 0: any free port (tests)
+
+
+class WorkerConfig(_Section):
+    data_dir: Path
+    offers: list[int] = Field(min_length=1)
+    models: dict[str, str] = Field(min_length=1)  # model name -> local directory or hub id
+    chain: ChainConfig = ChainConfig()
+    account: AccountConfig
+    site: SiteConfig
+    policy: PolicyConfig = PolicyConfig()
+    compute: ComputeConfig = ComputeConfig()
+    server: ServerConfig = ServerConfig()
+
+    @field_validator("offers")
+    @classmethod
+    def _positive_offers(cls, offers: list[int]) -> list[int]:
+        if any(offer <= 0 for offer in offers) or len(set(offers)) != len(offers):
+            raise ValueError("offers are distinct positive offer ids")
+        return offers
+
+    def model_sources(self) -> dict[bytes, str]:
+        """{on-chain model id: where to load it from}."""
+        return {model_id(name): source for name, source in self.models.items()}
+
+    def provider_account(self):
+        return _load_key(self.account.provider_key_file, "provider")
+
+    def meter_account(self):
+        return _load_key(self.account.meter_key_file, "meter")
+
+
+def _load_key(path: Path, role: str):
+    try:
+        return Account.from_key(path.expanduser().read_text().strip())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the {role} key file {path}: {exc.strerror}") from None
+    except ValueError:
+        raise InvalidInput(f"the {role} key file {path} does not hold a hex private key") from None
+
+
+def load(path: Path) -> WorkerConfig:
+    """Reads and validates `path`; relative paths in it are relative to its folder."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the worker config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path} is not valid TOML: {exc}") from None
+    try:
+        config = WorkerConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"{path}: {problems}") from None
+    return _relative_to(config, Path(path).resolve().parent)
+
+
+def _relative_to(config: WorkerConfig, base: Path) -> WorkerConfig:
+    def resolve(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else base / p
+
+    models = {name: str(resolve(Path(src))) if (base / src).exists() else src for name, src in config.models.items()}
+    return config.model_copy(update={
+        "data_dir": resolve(config.data_dir),
+        "models": models,
+        "chain": config.chain.model_copy(update={"deployments": resolve(config.chain.deployments)}),
+        "account": AccountConfig(
+            provider_key_file=resolve(config.account.provider_key_file),
+            meter_key_file=resolve(config.account.meter_key_file),
+        ),
+    })

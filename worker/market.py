@@ -1,0 +1,173 @@
+"""The worker's access to JobMarket over JSON-RPC (web3.py): typed reads, the JobCreated
+log stream with block hashes for reorg checks, and transactions that are simulated before
+they are signed and sent, under one lock around the nonce, with bounded retries."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import requests
+from eth_utils import to_checksum_address
+from web3.exceptions import ContractLogicError, TimeExhausted
+
+from degen.errors import DegenError, InvalidInput
+from degen.models import Job, Offer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TRANSIENT = (requests.ConnectionError, requests.Timeout, TimeExhausted, ConnectionError, TimeoutError)
+
+
+class TxRejected(DegenError, RuntimeError):
+    """The market refused a call: its simulation reverted, or the mined transaction did."""
+
+    def __init__(self, function: str, reason: str):
+        super().__init__(f"{function} rejected: {reason}")
+        self.function, self.reason = function, reason
+
+
+@dataclass(frozen=True)
+class CreatedJob:
+    """A JobCreated event and where it was logged."""
+
+    job_id: int
+    requester: str
+    offer_id: int
+    model_id: bytes
+    max_price: int
+    min_collateral: int
+    deadline: int
+    challenge_window: int
+    green: bool
+    prompt: str
+    params: dict  # width, height, steps, guidance_x100, seed
+    block_number: int
+    block_hash: str
+
+
+def _reason(exc: ContractLogicError) -> str:
+    message = str(exc.message or exc)
+    return message.removeprefix("execution reverted: ").removeprefix("execution reverted") or "reverted"
+
+
+class MarketClient:
+    def __init__(
+        self, web3, market: str, market_abi: list, registry: str, registry_abi: list, account, *,
+        retries: int = 3, backoff_s: float = 0.5, receipt_timeout_s: float = 120.0,
+    ):
+        self.web3 = web3
+        self.market = web3.eth.contract(address=to_checksum_address(market), abi=market_abi)
+        self.registry = web3.eth.contract(address=to_checksum_address(registry), abi=registry_abi)
+        self.account = account
+        self.address = self.market.address
+        self.retries, self.backoff_s, self.receipt_timeout_s = retries, backoff_s, receipt_timeout_s
+        self.chain_id = self._retry(lambda: web3.eth.chain_id)
+        self._nonce_lock = threading.Lock()
+        self._next_nonce: int | None = None
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def head(self) -> int:
+        return self._retry(lambda: self.web3.eth.block_number)
+
+    def block_hash(self, number: int) -> str | None:
+        block = self._retry(lambda: self.web3.eth.get_block(number))
+        return None if block is None else block["hash"].to_0x_hex()
+
+    def chain_time(self) -> int:
+        """The timestamp the next block will carry (what the contract's `block.timestamp`
+        checks a receipt window against)."""
+        return self._retry(lambda: self.web3.eth.get_block("pending")["timestamp"])
+
+    def created_jobs(self, from_block: int, to_block: int) -> list[CreatedJob]:
+        events = self._retry(lambda: self.market.events.JobCreated().get_logs(from_block=from_block, to_block=to_block))
+        jobs = []
+        for event in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            args = event["args"]
+            jobs.append(CreatedJob(
+                job_id=args["job_id"], requester=args["requester"], offer_id=args["offer_id"],
+                model_id=bytes(args["model_id"]), max_price=args["max_price"], min_collateral=args["min_collateral"],
+                deadline=args["deadline"], challenge_window=args["challenge_window"], green=args["green"],
+                prompt=args["prompt"], params=dict(args["params"]),
+                block_number=event["blockNumber"], block_hash=event["blockHash"].to_0x_hex(),
+            ))
+        return jobs
+
+    def job(self, job_id: int) -> Job:
+        return Job(job_id=job_id, **self._struct("job", job_id))
+
+    def offer(self, offer_id: int) -> Offer:
+        record = self._struct("offer", offer_id)
+        if int(record["provider"], 16) == 0:
+            raise InvalidInput(f"there is no offer {offer_id}")
+        return Offer(offer_id=offer_id, **record)
+
+    def meter_register(self, site_id: int) -> int:
+        return self._retry(lambda: self.market.functions.meter_register(site_id).call())
+
+    def site_meter(self, site_id: int) -> tuple[str, int, bool]:
+        """(meter key address, max GPU watts, active) as the registry holds them."""
+        return tuple(self._retry(lambda: self.registry.functions.meter_of(site_id).call()))
+
+    def _struct(self, function: str, *args) -> dict:
+        fn = getattr(self.market.functions, function)(*args)
+        names = [c["name"] for c in fn.abi["outputs"][0]["components"]]
+        return dict(zip(names, self._retry(fn.call)))
+
+    # ---- transactions --------------------------------------------------------------------
+
+    def send(self, function: str, *args) -> dict:
+        """Simulates `function(*args)` from the worker's account, then signs and sends it and
+        waits for the receipt. Raises TxRejected with the contract's reason if it would
+        revert or did; retries transient RPC failures with back-off."""
+        fn = getattr(self.market.functions, function)(*args)
+        sender = self.account.address
+        try:
+            gas = self._retry(lambda: fn.estimate_gas({"from": sender}, block_identifier="pending"))
+        except ContractLogicError as exc:
+            raise TxRejected(function, _reason(exc)) from None
+        with self._nonce_lock:
+            if self._next_nonce is None:
+                self._next_nonce = self._retry(lambda: self.web3.eth.get_transaction_count(sender, "pending"))
+            tx = fn.build_transaction({"from": sender, "nonce": self._next_nonce, "chainId": self.chain_id, "gas": gas * 6 // 5})
+            signed = self.account.sign_transaction(tx)
+            try:
+                self._retry(lambda: self._send_raw(signed))
+            except BaseException:
+                self._next_nonce = None  # unknown whether it went out: ask the node next time
+                raise
+            self._next_nonce += 1
+        receipt = self._retry(lambda: self.web3.eth.wait_for_transaction_receipt(signed.hash, timeout=self.receipt_timeout_s))
+        if receipt["status"] != 1:
+            raise TxRejected(function, f"transaction {signed.hash.to_0x_hex()} reverted")
+        return receipt
+
+    def _send_raw(self, signed) -> None:
+        try:
+            self.web3.eth.send_raw_transaction(signed.raw_transaction)
+        except ValueError as exc:  # a retry of a transaction the node already has is fine
+            if "already known" not in str(exc).lower():
+                raise
+
+    def _retry(self, call: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except TRANSIENT as exc:
+                if attempt == self.retries:
+                    raise
+                delay = self.backoff_s * 2**attempt
+                attempt += 1
+                log.warning("rpc failed (%s), retry %d/%d in %.1f s", exc, attempt, self.retries, delay)
+                time.sleep(delay)
+
+
+def abi_of(contract_type) -> list[dict]:
+    """An Ape ContractType's ABI as the JSON list web3 takes."""
+    return [entry.model_dump(mode="json", by_alias=True, exclude_none=True) for entry in contract_type.abi]
