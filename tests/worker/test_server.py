@@ -1,0 +1,86 @@
+"""The result server on a real socket: only the job's requester, with a live signature over
+(job id, expiry) for this chain and market, gets the PNG; health and metrics are served."""
+
+import hashlib
+import time
+
+import httpx
+import pytest
+from eth_account import Account
+
+from degen import downloads
+from worker.metrics import WorkerMetrics
+from worker.results import ResultStore
+from worker.server import Result, ServerThread, create_app
+
+CHAIN_ID = 31337
+MARKET = "0x" + "ab" * 20
+REQUESTER = Account.from_key(b"\x21" * 32)
+STRANGER = Account.from_key(b"\x22" * 32)
+PNG = b"\x89PNG\r\n\x1a\n" + b"result" * 10
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    store = ResultStore(tmp_path_factory.mktemp("worker"))
+    stored = store.put(PNG)
+    results = {7: Result(REQUESTER.address, stored.sha256, stored.cid)}
+    metrics = WorkerMetrics()
+    metrics.jobs.labels(step="delivered").inc(3)
+    app = create_app(
+        results.get, store.get, chain_id=CHAIN_ID, market=MARKET, metrics_registry=metrics.registry,
+        health=lambda: {"status": "ok", "processed_block": 12},
+    )
+    thread = ServerThread(app, "127.0.0.1", 0)
+    port = thread.start()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        yield client
+    thread.stop()
+
+
+def download(client, job_id=7, key=REQUESTER, expiry=None, chain_id=CHAIN_ID, market=MARKET, signature=None):
+    expiry = expiry if expiry is not None else int(time.time()) + 300
+    signature = signature or "0x" + downloads.sign(key, job_id, expiry, chain_id, market).hex()
+    return client.get(f"/results/{job_id}", params={"expiry": expiry, "signature": signature})
+
+
+def test_the_requester_downloads_the_png(server):
+    response = download(server)
+    assert response.status_code == 200 and response.content == PNG
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["etag"] == f'"{hashlib.sha256(PNG).hexdigest()}"'
+    assert response.headers["x-result-cid"].startswith("bafkrei")
+
+
+def test_anyone_else_is_forbidden(server):
+    assert download(server, key=STRANGER).status_code == 403
+    assert download(server, market="0x" + "cd" * 20).status_code == 403  # signed for another market
+    assert download(server, chain_id=1).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"expiry": 1_000},  # expired long ago
+        {"expiry": int(time.time()) + 2 * downloads.MAX_VALIDITY},  # reaches too far ahead
+        {"signature": "0x" + "00" * 65},
+        {"signature": "0xnot-hex"},
+    ],
+)
+def test_expired_or_malformed_permissions_are_unauthorized(server, kwargs):
+    assert download(server, **kwargs).status_code == 401
+
+
+def test_a_missing_permission_is_unauthorized(server):
+    response = server.get("/results/7")
+    assert response.status_code == 401 and "signature" in response.json()["detail"]
+
+
+def test_unknown_jobs_are_not_found(server):
+    assert download(server, job_id=8).status_code == 404
+
+
+def test_health_and_metrics(server):
+    assert server.get("/health").json() == {"status": "ok", "processed_block": 12}
+    metrics = server.get("/metrics")
+    assert metrics.status_code == 200 and 'degen_worker_jobs_total{step="delivered"} 3.0' in metrics.text

@@ -1,0 +1,89 @@
+"""The worker's HTTP endpoint: results for their requesters, health, and metrics.
+
+`GET /results/{job_id}?expiry=<unix s>&signature=<0x… 65 bytes>` returns the PNG when the
+signature is the job's requester's EIP-712 ResultDownload for (job id, expiry) on this chain
+and market: 404 for a job this worker has no result for, 401 for an expired or malformed
+permission, 403 for anyone else's signature."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, NamedTuple
+
+from degen import downloads
+
+
+class Result(NamedTuple):
+    requester: str
+    sha256: bytes
+    cid: str
+
+
+ResultLookup = Callable[[int], "Result | None"]  # job id -> its result, if this worker made one
+
+
+def create_app(
+    lookup: ResultLookup, read_png: Callable[[bytes], bytes | None], *, chain_id: int, market: str,
+    health: Callable[[], dict], metrics_registry, clock: Callable[[], float] = time.time,
+):
+    from fastapi import FastAPI, HTTPException, Query, Response
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    app = FastAPI(title="DeGEN worker", docs_url=None, redoc_url=None)
+
+    @app.get("/results/{job_id}")
+    def result(job_id: int, expiry: int | None = Query(None, ge=0, lt=2**64), signature: str | None = Query(None, max_length=140)):
+        found = lookup(job_id)
+        png = None if found is None else read_png(found.sha256)
+        if png is None:
+            raise HTTPException(404, f"no result for job {job_id} here")
+        if expiry is None or signature is None:
+            raise HTTPException(401, "a download needs ?expiry=<unix time>&signature=<requester's EIP-712 signature>")
+        try:
+            raw = bytes.fromhex(signature.removeprefix("0x"))
+        except ValueError:
+            raise HTTPException(401, "the signature is not hex") from None
+        try:
+            downloads.check(found.requester, job_id, expiry, raw, chain_id=chain_id, market=market, now=int(clock()))
+        except downloads.DownloadExpired as exc:
+            raise HTTPException(401, str(exc)) from None
+        except downloads.DownloadDenied as exc:
+            raise HTTPException(403, str(exc)) from None
+        return Response(png, media_type="image/png", headers={
+            "ETag": f'"{found.sha256.hex()}"', "X-Result-CID": found.cid, "Cache-Control": "private, max-age=3600",
+        })
+
+    @app.get("/health")
+    def healthz():
+        return health()
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+class ServerThread:
+    """Runs the app under uvicorn in a daemon thread; `port` is known once started."""
+
+    def __init__(self, app, host: str, port: int):
+        import uvicorn
+
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, name="result-server", daemon=True)
+        self.host = host
+
+    def start(self, timeout_s: float = 10.0) -> int:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise OSError(f"the result server could not start on {self.host}")
+            time.sleep(0.02)
+        return self._server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
