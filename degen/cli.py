@@ -176,9 +176,10 @@ def balance(address: str, network: str, directory: Path):
 
 def _register_process_commands() -> None:
     """The daemons' commands live with their processes."""
-    from worker.cli import site
+    from worker.cli import site, worker
 
     main.add_command(site)
+    main.add_command(worker)
 
 
 _register_process_commands()

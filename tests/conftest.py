@@ -81,6 +81,23 @@ def contracts(project, deployer, treasury, arbiter, requester, provider, attacke
 
 
 @pytest.fixture(scope="session")
+def deployment_dir(contracts, deployer, chain, tmp_path_factory):
+    """This session's deployment as a deployments file, for the CLI and daemons in their own processes."""
+    from degen import deployments
+
+    record = deployments.Deployment(
+        network="ethereum:local", chain_id=chain.chain_id, block=chain.blocks.height, deployer=deployer.address,
+        token=contracts.token.address, registry=contracts.registry.address, market=contracts.market.address,
+        rec_token=contracts.rec.address, certificate=contracts.certificate.address,
+        treasury=contracts.market.treasury(), fee_bps=contracts.market.fee_bps(),
+        dispute_bond=contracts.market.dispute_bond(),
+    )
+    directory = tmp_path_factory.mktemp("deployments")
+    deployments.save(record, directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
 def token(contracts):
     return contracts.token
 
@@ -142,7 +159,8 @@ def create_job(market, token, requester, offer_id, params, chain):
         terms.setdefault("deadline", chain.pending_timestamp + 3600)
         terms.setdefault("challenge_window", 600)
         token.approve(market, terms["max_price"], sender=sender)
-        tx = market.create_job(JobTerms(**terms).as_tuple(), prompt, params.as_tuple(), sender=sender)
+        raw_params = params.as_tuple() if isinstance(params, GenerationParams) else params  # raw: what the SDK would refuse
+        tx = market.create_job(JobTerms(**terms).as_tuple(), prompt, raw_params, sender=sender)
         return tx.return_value
 
     return create

@@ -8,27 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from degen import deployments
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK = "ethereum:local:foundry"
 
 
 @pytest.fixture
-def degen_cli(contracts, deployer, chain, tmp_path):
+def degen_cli(deployment_dir, chain):
     """Runs `degen ...` against the test chain and this session's deployment."""
-    record = deployments.Deployment(
-        network="ethereum:local", chain_id=chain.chain_id, block=chain.blocks.height, deployer=deployer.address,
-        token=contracts.token.address, registry=contracts.registry.address, market=contracts.market.address,
-        rec_token=contracts.rec.address, certificate=contracts.certificate.address,
-        treasury=contracts.market.treasury(), fee_bps=contracts.market.fee_bps(),
-        dispute_bond=contracts.market.dispute_bond(),
-    )
-    deployments.save(record, tmp_path)
     env = {**os.environ, "APE_FOUNDRY_HOST": chain.provider.uri}
 
     def run(*args):
-        command = [sys.executable, "-m", "degen.cli", *args, "--network", NETWORK, "--deployments", str(tmp_path)]
+        command = [sys.executable, "-m", "degen.cli", *args, "--network", NETWORK, "--deployments", str(deployment_dir)]
         return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
     return run

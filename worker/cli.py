@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from pathlib import Path
 
 import click
+
+from degen.errors import DegenError
 
 
 @click.group()
@@ -60,3 +64,98 @@ def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, s
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+@click.group()
+def worker():
+    """The GPU worker that sells compute on the market."""
+
+
+@worker.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The worker's TOML config (see README, 'Run a worker').")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+def run(config_path: Path, log_level: str):
+    """Watch the market, generate accepted jobs, deliver them with signed energy receipts.
+
+    Runs until interrupted (Ctrl-C or SIGTERM finish the current step first). State lives in
+    the config's data_dir: a restart, even after kill -9, resumes every job exactly once.
+
+    \b
+    Example:
+      degen worker run --config worker.toml
+    """
+    from worker import logs
+
+    logs.setup(log_level)
+    try:
+        daemon = build_worker(config_path)
+    except (DegenError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with _console_progress() as progress:
+        daemon.progress = progress
+        signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
+        try:
+            daemon.setup()
+            daemon.run_forever()
+        except DegenError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            pass
+        finally:
+            daemon.stop()
+
+
+def build_worker(config_path: Path):
+    """The worker a config describes, connected to its chain (nothing started yet)."""
+    import os
+    import sys
+
+    from web3 import HTTPProvider, Web3
+
+    from degen import deployments
+    from worker import config as worker_config
+    from worker.compute import Pipelines
+    from worker.daemon import Worker
+    from worker.market import MarketClient, abi_of
+    from worker.meter import make_meter
+    from worker.site_agent import SiteAgent
+
+    config = worker_config.load(config_path)
+    deployment = deployments.load(config.chain.network, config.chain.deployments)
+    # ape-vyper finds the compiler on PATH; the venv's bin holds it.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    from ape import Project
+
+    project = Project(Path(__file__).resolve().parents[1])
+    web3 = Web3(HTTPProvider(config.chain.rpc_url, request_kwargs={"timeout": 30}))
+    if not web3.is_connected():
+        raise OSError(f"no JSON-RPC node answers at {config.chain.rpc_url}")
+    client = MarketClient(
+        web3, deployment.market, abi_of(project.JobMarket.contract_type),
+        deployment.registry, abi_of(project.SiteRegistry.contract_type), config.provider_account(),
+    )
+    if client.chain_id != deployment.chain_id:
+        raise ValueError(f"{config.chain.rpc_url} serves chain {client.chain_id}, the deployment is on chain {deployment.chain_id}")
+    site = config.site
+    return Worker(
+        config, client,
+        Pipelines(config.model_sources(), device=None if config.compute.device == "auto" else config.compute.device),
+        make_meter(config.compute.meter, config.compute.model_watts),
+        SiteAgent(site.modbus_host, site.modbus_port, site.modbus_device_id),
+        start_block=deployment.block,
+    )
+
+
+def _console_progress():
+    """A rich progress display on a terminal; nothing when output goes to a file or pipe."""
+    from contextlib import nullcontext
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return nullcontext(None)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)

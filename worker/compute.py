@@ -83,7 +83,12 @@ class Pipelines:
     def _load(self, source: str):
         import torch
         from diffusers import StableDiffusionPipeline
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
 
+        for library in (diffusers_logging, transformers_logging):  # our own log says what loads
+            library.set_verbosity_error()
+            library.disable_progress_bar()
         log.info("loading model %s on %s", source, self.device)
         dtype = torch.float16 if self.device == "cuda" else torch.float32
         pipeline = StableDiffusionPipeline.from_pretrained(
@@ -128,3 +133,33 @@ def _png(image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+class BatchQueue:
+    """Accepted jobs waiting for the GPU. `next_batch` hands out the oldest job together with
+    every queued job of the same shape (up to `max_batch`), so a backlog is worked in as few
+    pipeline calls as possible while the oldest job still goes first."""
+
+    def __init__(self):
+        self._tasks: list = []
+        self._ready = threading.Condition()
+
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._tasks)
+
+    def put(self, item) -> None:
+        """`item` has a `task` attribute (a Task)."""
+        with self._ready:
+            self._tasks.append(item)
+            self._ready.notify()
+
+    def next_batch(self, max_batch: int, timeout_s: float) -> list:
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._tasks, timeout_s):
+                return []
+            shape = self._tasks[0].task.shape
+            batch = [item for item in self._tasks if item.task.shape == shape][:max_batch]
+            taken = {id(item) for item in batch}
+            self._tasks = [item for item in self._tasks if id(item) not in taken]
+            return batch

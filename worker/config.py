@@ -20,7 +20,8 @@ class _Section(BaseModel):
 
 
 class ChainConfig(_Section):
-    network: str = "ethereum:local:foundry"
+    rpc_url: str = "http://127.0.0.1:8545"
+    network: str = "ethereum:local:foundry"  # names the deployment file to read
     deployments: Path = Path("deployments")
     confirmations: int = Field(0, ge=0, le=128)
     poll_interval_s: float = Field(1.0, gt=0, le=60)

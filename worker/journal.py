@@ -1,7 +1,8 @@
 """The worker's durable journal: what it did for each job, step by step, in SQLite.
 
 Every job is keyed by (chain id, market address, job id) and only moves forward through
-SEEN → ACCEPTED → GENERATED → DELIVERED → SETTLED (or ends SKIPPED with a reason). Each
+SEEN → ACCEPTED → GENERATED → DELIVERED → SETTLED, or ends SKIPPED (never accepted) or
+FAILED (accepted, not finished), with a reason. Each
 step is committed before the worker acts on the next, so after `kill -9` a restart reads
 where every job stood and resumes it: an accepted job is finished once, a job is never
 accepted twice, and a generated image or signed receipt is reused rather than redone. The
@@ -27,6 +28,7 @@ class Step(IntEnum):
     GENERATED = 3
     DELIVERED = 4
     SETTLED = 5
+    FAILED = 8   # accepted, but could not be finished (deadline passed, job expired, ...)
     SKIPPED = 9
 
 
@@ -114,10 +116,10 @@ class Journal:
         """Moves a job to `step`, merging `data` into what is kept for it. Returns False when
         the job is already at or past `step` (a replay after restart); raises
         StepOutOfOrder when `step` would skip one or the job is unknown or skipped."""
-        if step in (Step.SEEN, Step.SKIPPED):
-            raise InvalidInput("use seen() and skip() for those steps")
+        if step in (Step.SEEN, Step.SKIPPED, Step.FAILED):
+            raise InvalidInput("use seen(), skip() and fail() for those steps")
         entry = self.get(key)
-        if entry is None or entry.step == Step.SKIPPED:
+        if entry is None or entry.step in (Step.SKIPPED, Step.FAILED):
             raise StepOutOfOrder(f"job {key} cannot move to {step.name}: it is {entry.step.name if entry else 'unknown'}")
         if entry.step >= step:
             return False
@@ -134,6 +136,22 @@ class Journal:
         if entry is None or entry.step > Step.SEEN:
             raise StepOutOfOrder(f"only a seen job can be skipped, {key} is {entry.step.name if entry else 'unknown'}")
         self._write(key, Step.SKIPPED, entry.data, reason)
+
+    @_locked
+    def fail(self, key: JobKey, reason: str) -> None:
+        """Ends an accepted job the worker cannot finish, with why."""
+        entry = self.get(key)
+        if entry is None or not Step.ACCEPTED <= entry.step <= Step.DELIVERED:
+            raise StepOutOfOrder(f"only an accepted, unsettled job can fail, {key} is {entry.step.name if entry else 'unknown'}")
+        self._write(key, Step.FAILED, entry.data, reason)
+
+    @_locked
+    def counts(self, chain_id: int, market: str) -> dict[str, int]:
+        """How many jobs of a market stand at each step."""
+        rows = self._db.execute(
+            "SELECT step, COUNT(*) FROM jobs WHERE chain_id = ? AND market = ? GROUP BY step", (chain_id, market.lower())
+        ).fetchall()
+        return {Step(step).name.lower(): count for step, count in rows}
 
     @_locked
     def get(self, key: JobKey) -> Entry | None:

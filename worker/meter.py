@@ -12,6 +12,7 @@ and after a generation. Three drivers, tried in this order by `detect_meter`:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -168,7 +169,7 @@ def measure(meter: Meter, wall_clock: Callable[[], float] = time.time):
     result.started_at = int(wall_clock())
     yield result
     result.energy_mj = meter.energy_mj() - start
-    result.finished_at = max(int(wall_clock()), result.started_at)
+    result.finished_at = max(math.ceil(wall_clock()), result.started_at)  # the window covers the work
 
 
 def split_energy(total_mwh: int, work: Sequence[int]) -> list[int]:
@@ -183,3 +184,16 @@ def split_energy(total_mwh: int, work: Sequence[int]) -> list[int]:
     for i in remainders[: total_mwh - sum(shares)]:
         shares[i] += 1
     return shares
+
+
+def make_meter(kind: str, model_watts: float) -> Meter:
+    """The meter a worker config names: auto, nvml, rapl or model (the declared estimate)."""
+    makers = {
+        "auto": lambda: detect_meter(model_watts),
+        "nvml": NvmlMeter,
+        "rapl": RaplMeter,
+        "model": lambda: PowerModelMeter(model_watts),
+    }
+    if kind not in makers:
+        raise ValueError(f"unknown meter {kind!r}; use one of {', '.join(makers)}")
+    return makers[kind]()

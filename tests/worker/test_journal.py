@@ -57,6 +57,19 @@ def test_skipped_jobs_keep_their_reason_and_stay_skipped(journal):
         journal.skip(key(4), "too late")
 
 
+def test_accepted_jobs_that_cannot_finish_fail_with_a_reason(journal):
+    journal.seen(key(11), block=3)
+    with pytest.raises(StepOutOfOrder, match="only an accepted"):
+        journal.fail(key(11), "too early")
+    journal.advance(key(11), Step.ACCEPTED)
+    journal.fail(key(11), "the deadline passed before delivery")
+    assert journal.get(key(11)).reason == "the deadline passed before delivery"
+    with pytest.raises(StepOutOfOrder):
+        journal.advance(key(11), Step.GENERATED)
+    journal.seen(key(12), block=4)
+    assert journal.counts(31337, MARKET) == {"failed": 1, "seen": 1}
+
+
 def test_a_reorg_rewinds_processed_blocks_and_forgets_unworked_jobs(journal):
     journal.seen(key(4), block=19)
     journal.seen(key(5), block=20)

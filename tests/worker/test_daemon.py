@@ -1,0 +1,171 @@
+"""`degen worker run` end to end, as real processes on 127.0.0.1: anvil, the SunSpec site
+simulator over Modbus, the worker with the tiny diffusers pipeline, and its result server.
+Jobs posted on chain are accepted, generated, delivered with receipts the contract verifies,
+and downloadable by their requester only; a worker killed with SIGKILL at any step finishes
+every job exactly once after a restart."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import time
+
+import httpx
+import pytest
+from eth_account import Account
+
+from degen import downloads
+from degen.models import JobState
+from tests.conftest import MODEL_NAME
+from tests.processes import Process, degen, free_port, running
+from worker.journal import JobKey, Journal, Step
+
+SMALL = (64, 64, 3, 750, 11)  # width, height, steps, guidance x100, seed: a quick job on the tiny model
+MODEL_WATTS = 60  # the declared power-model estimate, below the site's 450 W bound
+READY = "worker ready"
+
+
+def _toml_value(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@pytest.fixture
+def site_port():
+    """A sunny noon with a full battery, frozen in time."""
+    port = free_port()
+    with running(degen("site", "simulate", "--port", str(port), "--speed", "0", "--soc", "80"), ready="SunSpec site simulator on"):
+        yield port
+
+
+@pytest.fixture
+def worker_config(tmp_path, deployment_dir, provider, meter, offer_id, tiny_model, chain, site_port):
+    """Writes a worker.toml for Bob's offer; keyword overrides replace [section] keys."""
+    (tmp_path / "provider.key").write_text(provider.private_key)
+    (tmp_path / "meter.key").write_text(meter.key.hex())
+    start_block = chain.blocks.height + 1
+
+    def write(offers=(offer_id,), **sections) -> str:
+        config = {
+            "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(deployment_dir),
+                      "confirmations": 0, "poll_interval_s": 0.2, "start_block": start_block},
+            "account": {"provider_key_file": "provider.key", "meter_key_file": "meter.key"},
+            "site": {"site_id": 1, "modbus_port": site_port, "read_interval_s": 0.5},
+            "compute": {"device": "cpu", "meter": "model", "model_watts": MODEL_WATTS, "max_batch": 4},
+            "server": {"port": 0},
+        }
+        for section, values in sections.items():
+            config[section] = {**config.get(section, {}), **values}
+        lines = ['data_dir = "data"', f"offers = {list(offers)}", "", "[models]", f'"{MODEL_NAME}" = "{tiny_model}"']
+        for section, values in config.items():
+            lines += ["", f"[{section}]"] + [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        path = tmp_path / "worker.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def start_worker(worker_config):
+    """Starts `degen worker run`; every worker started is stopped when the test ends."""
+    started: list[Process] = []
+
+    def start(config: str | None = None, kill_at: str | None = None, wait_ready: bool = True) -> Process:
+        env = {"DEGEN_WORKER_KILL_AT": kill_at} if kill_at else {}
+        process = Process(degen("worker", "run", "--config", config or worker_config()), env)
+        started.append(process)
+        if wait_ready:
+            process.wait_for(READY, timeout=120)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def server_url(worker: Process) -> str:
+    return worker.wait_for(r"result server listening url=(\S+)").group(1)
+
+
+def events(contract_event, job_id, chain, since):
+    return [log for log in contract_event.range(since, chain.blocks.height + 1) if log.job_id == job_id]
+
+
+def download(url, job_id, key, chain, market):
+    expiry = int(time.time()) + 300
+    signature = "0x" + downloads.sign(key, job_id, expiry, chain.chain_id, market.address).hex()
+    return httpx.get(f"{url}/results/{job_id}", params={"expiry": expiry, "signature": signature}, timeout=10)
+
+
+def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
+    start_worker, create_job, market, requester, attacker, chain, site_id,
+):
+    since = chain.blocks.height
+    worker = start_worker()
+    url = server_url(worker)
+    register_before = market.meter_register(site_id)
+    job_id = create_job(params=SMALL)
+    worker.wait_for(rf"job delivered job_id={job_id}\b", timeout=120)
+
+    assert market.job(job_id).state == JobState.DELIVERED
+    delivered, = events(market.JobDelivered, job_id, chain, since)
+    assert delivered.energy_mwh > 0 and "estimated=True" in worker.output
+    assert market.meter_register(site_id) == register_before + delivered.energy_mwh
+
+    png = download(url, job_id, Account.from_key(requester.private_key), chain, market)
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert hashlib.sha256(png.content).digest() == bytes(delivered.result_hash)
+    assert download(url, job_id, Account.from_key(attacker.private_key), chain, market).status_code == 403
+    assert download(url, job_id + 1, Account.from_key(requester.private_key), chain, market).status_code == 404
+    health = httpx.get(f"{url}/health", timeout=10).json()
+    assert health["jobs"] == {"delivered": 1} and health["meter"]["estimated"] is True
+    assert health["site"]["pv_watts"] == 6000
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    assert 'degen_worker_jobs_total{step="delivered"} 1.0' in metrics
+
+
+def test_invalid_jobs_are_skipped_with_a_logged_reason(start_worker, create_job, market):
+    worker = start_worker()
+    bad = create_job(params=(100, 64, 3, 750, 1))  # the market takes it; its width is no multiple of 8
+    good = create_job(params=SMALL)
+    worker.wait_for(rf"job skipped job_id={bad} reason='invalid generation params: width: Input should be a multiple of 8")
+    worker.wait_for(rf"job delivered job_id={good}\b", timeout=120)
+    assert market.job(bad).state == JobState.OPEN and worker.popen.poll() is None
+
+
+def test_green_jobs_are_refused_at_low_state_of_charge(worker_config, start_worker, create_job, market, green_offer):
+    port = free_port()
+    night = degen("site", "simulate", "--port", str(port), "--speed", "0", "--start-hour", "22", "--soc", "20")
+    with running(night, ready="SunSpec site simulator on"):
+        worker = start_worker(worker_config(offers=(green_offer,), site={"modbus_port": port}))
+        job_id = create_job(offer_id=green_offer, green=True, params=SMALL)
+        worker.wait_for(rf"job skipped job_id={job_id} reason='battery at 20% is at or below the 30% reserve")
+    assert market.job(job_id).state == JobState.OPEN
+
+
+@pytest.mark.parametrize("kill_at", ["seen", "accept-sent", "accepted", "generated", "metered", "deliver-sent", "delivered"])
+def test_a_worker_killed_at_any_step_delivers_exactly_once_after_restart(
+    kill_at, worker_config, start_worker, create_job, market, chain, site_id, tmp_path,
+):
+    since = chain.blocks.height
+    config = worker_config()
+    doomed = start_worker(config, kill_at=kill_at)
+    job_id = create_job(params=SMALL)
+    doomed.wait_for(f"killed at {kill_at}", timeout=120)
+    assert doomed.popen.wait(30) == -signal.SIGKILL
+
+    worker = start_worker(config)
+    deadline = time.monotonic() + 60
+    journal = Journal(tmp_path / "data" / "journal.sqlite")
+    try:
+        key = JobKey(chain.chain_id, market.address, job_id)
+        while (entry := journal.get(key)) is None or entry.step < Step.DELIVERED:
+            assert time.monotonic() < deadline, worker.output
+            time.sleep(0.2)
+    finally:
+        journal.close()
+    assert market.job(job_id).state == JobState.DELIVERED
+    assert len(events(market.JobAccepted, job_id, chain, since)) == 1
+    delivered = events(market.JobDelivered, job_id, chain, since)
+    assert len(delivered) == 1
+    assert market.meter_register(site_id) == delivered[0].meter_end  # the persisted register went on from there

@@ -1,0 +1,464 @@
+"""The DER worker: turns a GPU next to a solar battery into a market participant.
+
+Three threads share one SQLite journal:
+- the chain loop, every `poll_interval_s` or as soon as a result is ready:
+  1. follow JobCreated (backfill, confirmations, reorgs) and record new jobs as SEEN;
+  2. decide each SEEN job: valid params, one of our offers, the policy and, for green jobs,
+     the site's energy; check the job on chain, simulate `accept`, accept → ACCEPTED, queue it;
+  3. deliver each GENERATED job in order: take its meter reading, sign the EnergyReceipt with
+     the meter key, simulate, send → DELIVERED;
+  4. settle each DELIVERED job once its challenge window has passed → SETTLED;
+  5. read the site (SunSpec) every `read_interval_s`.
+- the compute loop: take a batch of same-shape jobs, generate, meter, store the PNGs,
+  split the energy → GENERATED.
+- the result server (FastAPI under uvicorn).
+
+Every step first looks at the job on chain, so after `kill -9` a restart resumes each job
+where the journal left it: accepted jobs are finished once, no job is accepted twice."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+from degen import receipts
+from degen.errors import InvalidInput
+from degen.models import EnergyReceipt, JobState, Offer
+from worker.compute import BatchQueue, Pipelines, Task, generate
+from worker.config import WorkerConfig
+from worker.follower import Follower
+from worker.journal import Entry, JobKey, Journal, Step
+from worker.market import MarketClient, TxRejected
+from worker.meter import Meter, measure, split_energy
+from worker.metrics import WorkerMetrics
+from worker.policy import SiteState, choose
+from worker.register import MeterRegister
+from worker.results import ResultStore
+from worker.server import Result, ServerThread, create_app
+from worker.site_agent import SiteAgent
+from worker.sunspec import SunSpecError
+
+log = logging.getLogger("worker")
+
+MAX_CLOCK_WAIT_S = 5.0  # longest wait for the chain's clock to pass a receipt's end
+KILL_AT_ENV = "DEGEN_WORKER_KILL_AT"  # crash tests: SIGKILL the worker at this point
+
+
+def _kill_point(name: str) -> None:
+    """Where the crash tests kill the worker (`DEGEN_WORKER_KILL_AT=<name>`): the points around
+    every journal write and every transaction. A no-op unless that variable names the point."""
+    if os.environ.get(KILL_AT_ENV) == name:
+        logging.getLogger("worker").critical("killed at %s", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class WorkerSetupError(InvalidInput):
+    """The worker's account, offers, site or meter key do not fit together."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    key: JobKey
+    task: Task
+    accepted_at: int
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, client: MarketClient, pipelines: Pipelines, meter: Meter,
+                 site_agent: SiteAgent | None, *, start_block: int, progress=None):
+        self.start_block = start_block  # where a first start backfills from (the deployment's block)
+        self.config, self.client, self.pipelines, self.meter, self.site_agent = config, client, pipelines, meter, site_agent
+        self.progress = progress  # a rich Progress, or None
+        self.metrics = WorkerMetrics()
+        self.policy = config.policy.policy()
+        self.meter_key = config.meter_account()
+        self.queue = BatchQueue()
+        self._stop = threading.Event()
+        self._result_ready = threading.Event()
+        self._site: SiteState | None = None
+        self._site_read_at = 0.0
+        self._clock_offset = 0.0
+        self._threads: list[threading.Thread] = []
+        self._server: ServerThread | None = None
+        self.journal: Journal | None = None
+        self.register: MeterRegister | None = None
+        self.server_port: int | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Opens the state, checks the account, offers, site and meter key against the chain,
+        starts the result server and the compute thread, and re-queues accepted jobs."""
+        data = self.config.data_dir
+        self.journal = Journal(data / "journal.sqlite")
+        self.register = MeterRegister(data / "meter.sqlite", self.config.site.site_id)
+        self.store = ResultStore(data)
+        self.offers = self._check_offers()
+        self._check_site()
+        self.register.catch_up(self.client.meter_register(self.config.site.site_id))
+        self.follower = Follower(
+            self.client, self.journal, confirmations=self.config.chain.confirmations,
+            start_block=self.config.chain.start_block if self.config.chain.start_block is not None else self.start_block,
+            max_range=self.config.chain.max_block_range,
+        )
+        self._sync_clock()
+        for model_id in self.config.model_sources():
+            self.pipelines.get(model_id)  # load every model now: a bad path fails at start, not on a job
+        app = create_app(
+            self._result_of, self.store.get, chain_id=self.client.chain_id, market=self.client.address,
+            health=self.health, metrics_registry=self.metrics.registry,
+        )
+        self._server = ServerThread(app, self.config.server.host, self.config.server.port)
+        self.server_port = self._server.start()
+        log.info("result server listening", extra={"url": f"http://{self.config.server.host}:{self.server_port}"})
+        for entry in self.journal.at_step(self.client.chain_id, self.client.address, Step.ACCEPTED):
+            self._enqueue(entry)
+        self._threads = [threading.Thread(target=self._compute_loop, name="compute", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        log.info(
+            "worker ready",
+            extra={"provider": self.client.account.address, "offers": sorted(self.offers), "site": self.config.site.site_id,
+                   "meter": self.meter.name, "estimated_energy": self.meter.estimated, "device": self.pipelines.device,
+                   "from_block": self.follower.last_processed + 1},
+        )
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except TxRejected as exc:  # a refused transaction is logged where it happens; keep going
+                log.warning("transaction refused", extra={"reason": exc.reason})
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                log.error("chain unreachable, retrying", extra={"error": str(exc)})
+            self._result_ready.wait(self.config.chain.poll_interval_s)
+            self._result_ready.clear()
+
+    def request_stop(self) -> None:
+        """Asks the loops to finish their current step and return (safe from a signal handler)."""
+        self._stop.set()
+        self._result_ready.set()
+
+    def stop(self) -> None:
+        self.request_stop()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self._server is not None:
+            self._server.stop()
+        for state in (self.journal, self.register):
+            if state is not None:
+                state.close()
+
+    def step(self) -> None:
+        """One round of the chain loop (see the module docstring)."""
+        self._sync_clock()
+        self._read_site()
+        self._follow()
+        chain, market = self.client.chain_id, self.client.address
+        for entry in self.journal.at_step(chain, market, Step.SEEN):
+            self._decide(entry)
+        for entry in self.journal.at_step(chain, market, Step.GENERATED):
+            if not self._deliver(entry):
+                break  # deliveries go out in meter order: retry this one first next round
+        for entry in self.journal.at_step(chain, market, Step.DELIVERED):
+            self._settle(entry)
+
+    # ---- chain loop ----------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        while True:
+            poll = self.follower.poll()
+            self.metrics.head.set(poll.head)
+            self.metrics.processed_block.set(poll.processed_to)
+            if poll.forgotten:
+                self.metrics.reorgs.inc()
+            for job in poll.new:
+                self.metrics.jobs.labels(step="seen").inc()
+                log.info("job seen", extra={"job_id": job.job_id, "block": job.block_number, "offer_id": job.offer_id, "green": job.green})
+                _kill_point("seen")
+            if poll.processed_to >= poll.head - self.config.chain.confirmations:
+                return
+
+    def _decide(self, entry: Entry) -> None:
+        key, data = entry.key, entry.data
+        offers = self._candidate_offers(data["offer_id"], bytes.fromhex(data["model_id"]))
+        if isinstance(offers, str):
+            return self._skip(key, offers)
+        try:
+            task = self._task(key.job_id, data, offers[0].model_id)
+        except InvalidInput as exc:
+            return self._skip(key, str(exc))
+        if not self.pipelines.knows(task.model_id):
+            return self._skip(key, f"model 0x{task.model_id.hex()[:12]}… is not configured on this worker")
+        decision = None
+        for offer in offers:
+            decision = choose(
+                self.policy, offer, task.params, max_price=int(data["max_price"]), green=data["green"],
+                deadline=data["deadline"], now=self.chain_now(), site=self._site,
+            )
+            if decision.accept:
+                break
+        if not decision.accept:
+            return self._skip(key, decision.reason)
+        on_chain = self.client.job(key.job_id)
+        if on_chain.state == JobState.ACCEPTED and on_chain.offer_id in self.offers:
+            accepted_at = on_chain.state_since  # accepted before a crash; the journal did not hear of it
+        elif on_chain.state != JobState.OPEN:
+            return self._skip(key, f"the job is {on_chain.state.name} on chain")
+        else:
+            try:
+                receipt = self.client.send("accept", key.job_id, offer.offer_id)
+            except TxRejected as exc:
+                return self._skip(key, f"accept would fail: {exc.reason}")
+            _kill_point("accept-sent")
+            accepted_at = self.client.job(key.job_id).state_since
+            log.info("job accepted", extra={"job_id": key.job_id, "offer_id": offer.offer_id, "tx": receipt["transactionHash"].to_0x_hex(), "why": decision.reason})
+        self.journal.advance(key, Step.ACCEPTED, offer_id=offer.offer_id, accepted_at=accepted_at, model=task.model_id.hex())
+        _kill_point("accepted")
+        self.metrics.jobs.labels(step="accepted").inc()
+        self._enqueue(self.journal.get(key))
+
+    def _candidate_offers(self, offer_id: int, model_id: bytes) -> list[Offer] | str:
+        if offer_id:
+            return [self.offers[offer_id]] if offer_id in self.offers else f"directed at offer {offer_id}, not one of ours"
+        matching = [offer for offer in self.offers.values() if offer.model_id == model_id]
+        return matching or f"no offer of ours serves model 0x{model_id.hex()[:12]}…"
+
+    def _skip(self, key: JobKey, reason: str) -> None:
+        self.journal.skip(key, reason)
+        self.metrics.skipped.inc()
+        log.info("job skipped", extra={"job_id": key.job_id, "reason": reason})
+
+    def _fail(self, key: JobKey, reason: str) -> None:
+        self.journal.fail(key, reason)
+        self.metrics.failed.inc()
+        log.error("job failed", extra={"job_id": key.job_id, "reason": reason})
+
+    def _deliver(self, entry: Entry) -> bool:
+        """Delivers one generated job; False when it should be retried before any later one."""
+        key, data = entry.key, entry.data
+        on_chain = self.client.job(key.job_id)
+        if on_chain.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
+            self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since)  # sent before a crash
+            return True
+        if on_chain.state != JobState.ACCEPTED:
+            self._fail(key, f"the job is {on_chain.state.name} on chain")
+            return True
+        if self.chain_now() > on_chain.deadline:
+            self._fail(key, "the deadline passed before delivery")
+            return True
+        site_id = self.config.site.site_id
+        _, max_gpu_watts, _ = self.client.site_meter(site_id)
+        window = data["finished_at"] - data["started_at"]
+        bound = max_gpu_watts * window * 1000 // 3600
+        energy = data["energy_mwh"]
+        if energy > bound:
+            log.warning("metered energy above the site's physical bound; claiming the bound",
+                        extra={"job_id": key.job_id, "metered_mwh": energy, "bound_mwh": bound})
+            energy = bound
+        self.register.catch_up(self.client.meter_register(site_id))
+        reading = self.register.read(str(key), energy)
+        receipt = EnergyReceipt(
+            job_id=key.job_id, result_hash=bytes.fromhex(data["sha256"]), started_at=data["started_at"],
+            finished_at=data["finished_at"], energy_mwh=reading.energy_mwh,
+            meter_start=reading.meter_start, meter_end=reading.meter_end,
+        )
+        signature = receipts.sign(receipt, self.meter_key, self.client.chain_id, self.client.address)
+        _kill_point("metered")
+        self._wait_for_chain_time(receipt.finished_at)
+        try:
+            tx = self.client.send("deliver", key.job_id, receipt.as_tuple(), signature)
+        except TxRejected as exc:
+            if self.client.job(key.job_id).state == JobState.ACCEPTED and self.chain_now() <= on_chain.deadline:
+                log.warning("delivery refused, will retry", extra={"job_id": key.job_id, "reason": exc.reason})
+                return False
+            self._fail(key, f"deliver refused: {exc.reason}")
+            return True
+        _kill_point("deliver-sent")
+        delivered_at = self.client.job(key.job_id).state_since
+        self.journal.advance(
+            key, Step.DELIVERED, delivered_at=delivered_at, meter_start=reading.meter_start, meter_end=reading.meter_end,
+            delivered_energy_mwh=reading.energy_mwh, deliver_tx=tx["transactionHash"].to_0x_hex(),
+        )
+        _kill_point("delivered")
+        self.metrics.jobs.labels(step="delivered").inc()
+        self.metrics.energy_mwh.inc(reading.energy_mwh)
+        log.info("job delivered", extra={
+            "job_id": key.job_id, "sha256": data["sha256"][:16], "cid": data["cid"], "energy_mwh": reading.energy_mwh,
+            "estimated": data["estimated"], "meter": f"{reading.meter_start}..{reading.meter_end}",
+        })
+        return True
+
+    def _settle(self, entry: Entry) -> None:
+        key, data = entry.key, entry.data
+        if self.chain_now() <= data["delivered_at"] + data["challenge_window"]:
+            return  # only the requester can settle inside the window
+        on_chain = self.client.job(key.job_id)
+        if on_chain.state == JobState.DELIVERED:
+            try:
+                self.client.send("settle", key.job_id)
+            except TxRejected as exc:
+                log.warning("settle refused", extra={"job_id": key.job_id, "reason": exc.reason})
+                return
+        elif on_chain.state != JobState.SETTLED:
+            self._fail(key, f"the job is {on_chain.state.name} on chain after delivery")
+            return
+        self.journal.advance(key, Step.SETTLED)
+        self.metrics.jobs.labels(step="settled").inc()
+        log.info("job settled", extra={"job_id": key.job_id})
+
+    def _read_site(self) -> None:
+        if self.site_agent is None or time.monotonic() - self._site_read_at < self.config.site.read_interval_s:
+            return
+        self._site_read_at = time.monotonic()
+        try:
+            self._site = self.site_agent.read()
+        except SunSpecError as exc:
+            self._site = None
+            self.metrics.site_errors.inc()
+            log.warning("site unreadable; green jobs wait", extra={"error": str(exc)})
+            return
+        self.metrics.pv_watts.set(self._site.pv_watts)
+        self.metrics.battery_soc.set(self._site.battery_soc_pct)
+
+    # ---- compute loop --------------------------------------------------------------------
+
+    @staticmethod
+    def _task(job_id: int, data: dict, model_id: bytes) -> Task:
+        """The generation a job asks for; a directed job runs its offer's model."""
+        return Task.of(job_id, model_id, data["prompt"], data["params"])
+
+    def _enqueue(self, entry: Entry) -> None:
+        data = entry.data
+        task = self._task(entry.key.job_id, data, bytes.fromhex(data["model"]))
+        self.queue.put(Queued(entry.key, task, data["accepted_at"]))
+        self.metrics.queue.set(len(self.queue))
+
+    def _compute_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self.queue.next_batch(self.config.compute.max_batch, timeout_s=0.2)
+            self.metrics.queue.set(len(self.queue))
+            if batch:
+                self._generate(batch)
+
+    def _generate(self, batch: list[Queued]) -> None:
+        tasks = [item.task for item in batch]
+        job_ids = [item.key.job_id for item in batch]
+        try:
+            pipeline = self.pipelines.get(tasks[0].model_id)
+            started = time.monotonic()
+            with measure(self.meter, wall_clock=self.chain_clock) as used, self._progress(job_ids, tasks[0].params.steps) as on_step:
+                pngs = generate(pipeline, tasks, on_step=on_step)
+        except Exception as exc:  # noqa: BLE001 - a failed pipeline call fails its jobs, never the worker
+            for item in batch:
+                self._fail(item.key, f"generation failed: {exc!r}")
+            return
+        self.metrics.generation_seconds.observe(time.monotonic() - started)
+        self.metrics.batch_size.observe(len(batch))
+        shares = split_energy(used.energy_mwh, [task.work for task in tasks])
+        for item, png, share in zip(batch, pngs, shares):
+            stored = self.store.put(png)
+            started_at = max(used.started_at, item.accepted_at)
+            finished_at = max(used.finished_at, started_at + 1)
+            self.journal.advance(
+                item.key, Step.GENERATED, sha256=stored.sha256.hex(), cid=stored.cid, energy_mwh=share,
+                started_at=started_at, finished_at=finished_at, estimated=used.estimated, meter=self.meter.name,
+                batch=len(batch),
+            )
+            self.metrics.jobs.labels(step="generated").inc()
+            _kill_point("generated")
+        log.info("generated", extra={"jobs": job_ids, "energy_mwh": used.energy_mwh, "estimated": used.estimated,
+                                     "seconds": round(time.monotonic() - started, 2)})
+        self._result_ready.set()
+
+    def _progress(self, job_ids: list[int], steps: int):
+        return _StepProgress(self.metrics, self.progress, f"jobs {', '.join(map(str, job_ids))}", steps)
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def chain_clock(self) -> float:
+        """The chain's clock, estimated from the wall clock and the last offset measured."""
+        return time.time() + self._clock_offset
+
+    def chain_now(self) -> int:
+        return int(self.chain_clock())
+
+    def _sync_clock(self) -> None:
+        self._clock_offset = self.client.chain_time() - time.time()
+
+    def _wait_for_chain_time(self, timestamp: int) -> None:
+        deadline = time.monotonic() + MAX_CLOCK_WAIT_S
+        while self.client.chain_time() < timestamp and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _check_offers(self) -> dict[int, Offer]:
+        offers = {}
+        for offer_id in self.config.offers:
+            try:
+                offer = self.client.offer(offer_id)
+            except InvalidInput as exc:
+                raise WorkerSetupError(str(exc)) from None
+            if offer.provider.lower() != self.client.account.address.lower():
+                raise WorkerSetupError(f"offer {offer_id} belongs to {offer.provider}, not this worker's account {self.client.account.address}")
+            if offer.site_id != self.config.site.site_id:
+                raise WorkerSetupError(f"offer {offer_id} is for site {offer.site_id}, this worker runs site {self.config.site.site_id}")
+            if not offer.active:
+                log.warning("offer is closed; it takes no jobs", extra={"offer_id": offer_id})
+            offers[offer_id] = offer
+        return offers
+
+    def _check_site(self) -> None:
+        meter, max_gpu_watts, active = self.client.site_meter(self.config.site.site_id)
+        if meter.lower() != self.meter_key.address.lower():
+            raise WorkerSetupError(
+                f"the meter key {self.meter_key.address} is not site {self.config.site.site_id}'s registered meter {meter}"
+            )
+        if not active:
+            log.warning("the site is not active: the market refuses its accepts and deliveries", extra={"site": self.config.site.site_id})
+
+    def _result_of(self, job_id: int) -> Result | None:
+        entry = self.journal.get(JobKey(self.client.chain_id, self.client.address, job_id))
+        if entry is None or "sha256" not in entry.data:
+            return None
+        return Result(entry.data["requester"], bytes.fromhex(entry.data["sha256"]), entry.data["cid"])
+
+    def health(self) -> dict:
+        site = self._site
+        return {
+            "status": "ok",
+            "chain_id": self.client.chain_id,
+            "market": self.client.address,
+            "provider": self.client.account.address,
+            "site_id": self.config.site.site_id,
+            "processed_block": self.follower.last_processed,
+            "queue": len(self.queue),
+            "jobs": self.journal.counts(self.client.chain_id, self.client.address),
+            "meter": {"name": self.meter.name, "estimated": self.meter.estimated},
+            "site": None if site is None else {"pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct},
+        }
+
+
+class _StepProgress:
+    """Reports denoising steps to the metrics and, on a terminal, to a rich progress bar."""
+
+    def __init__(self, metrics: WorkerMetrics, progress, description: str, steps: int):
+        self.metrics, self.progress, self.description, self.steps = metrics, progress, description, steps
+
+    def __enter__(self):
+        self.metrics.step_total.set(self.steps)
+        self.metrics.step_progress.set(0)
+        self._task = None if self.progress is None else self.progress.add_task(self.description, total=self.steps)
+        return self.on_step
+
+    def on_step(self, done: int, total: int) -> None:
+        self.metrics.step_progress.set(done)
+        if self._task is not None:
+            self.progress.update(self._task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self._task is not None:
+            self.progress.remove_task(self._task)
