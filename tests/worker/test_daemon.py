@@ -16,9 +16,10 @@ from eth_account import Account
 
 from degen import downloads
 from degen.models import JobState
-from tests.conftest import MODEL_NAME
+from tests.conftest import MODEL_ID, MODEL_NAME
 from tests.processes import Process, degen, free_port, running
 from worker.journal import JobKey, Journal, Step
+from worker.register import MeterRegister
 
 SMALL = (64, 64, 3, 750, 11)  # width, height, steps, guidance x100, seed: a quick job on the tiny model
 MODEL_WATTS = 60  # the declared power-model estimate, below the site's 450 W bound
@@ -124,13 +125,18 @@ def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
     assert 'degen_worker_jobs_total{step="delivered"} 1.0' in metrics
 
 
-def test_invalid_jobs_are_skipped_with_a_logged_reason(start_worker, create_job, market):
+def test_jobs_the_worker_cannot_run_are_skipped_with_a_logged_reason(start_worker, create_job, market):
+    """The market already refuses malformed params; what reaches the worker and still cannot
+    run here is an open job beyond its offer, or for a model it does not serve."""
     worker = start_worker()
-    bad = create_job(params=(100, 64, 3, 750, 1))  # the market takes it; its width is no multiple of 8
-    good = create_job(params=SMALL)
-    worker.wait_for(rf"job skipped job_id={bad} reason='invalid generation params: width: Input should be a multiple of 8")
+    too_big = create_job(offer_id=0, model_id=MODEL_ID, params=(2048, 2048, 3, 750, 1))
+    other_model = create_job(offer_id=0, model_id=b"\x07" * 32, params=SMALL)
+    good = create_job(offer_id=0, model_id=MODEL_ID, params=SMALL)
+    worker.wait_for(rf"job skipped job_id={too_big} reason=.2048x2048 exceeds the offer's 1024x1024")
+    worker.wait_for(rf"job skipped job_id={other_model} reason=.no offer of ours serves model 0x070707")
     worker.wait_for(rf"job delivered job_id={good}\b", timeout=120)
-    assert market.job(bad).state == JobState.OPEN and worker.popen.poll() is None
+    assert market.job(too_big).state == market.job(other_model).state == JobState.OPEN
+    assert worker.popen.poll() is None
 
 
 def test_green_jobs_are_refused_at_low_state_of_charge(worker_config, start_worker, create_job, market, green_offer):
@@ -139,7 +145,7 @@ def test_green_jobs_are_refused_at_low_state_of_charge(worker_config, start_work
     with running(night, ready="SunSpec site simulator on"):
         worker = start_worker(worker_config(offers=(green_offer,), site={"modbus_port": port}))
         job_id = create_job(offer_id=green_offer, green=True, params=SMALL)
-        worker.wait_for(rf"job skipped job_id={job_id} reason='battery at 20% is at or below the 30% reserve")
+        worker.wait_for(rf"job skipped job_id={job_id} reason=.battery at 20% is at or below the 30% reserve")
     assert market.job(job_id).state == JobState.OPEN
 
 
@@ -169,3 +175,43 @@ def test_a_worker_killed_at_any_step_delivers_exactly_once_after_restart(
     delivered = events(market.JobDelivered, job_id, chain, since)
     assert len(delivered) == 1
     assert market.meter_register(site_id) == delivered[0].meter_end  # the persisted register went on from there
+
+
+def test_a_reorged_out_job_is_not_worked_on(worker_config, start_worker, create_job, market, chain, tmp_path):
+    worker = start_worker(worker_config(chain={"confirmations": 3}))
+    fork_point = chain.snapshot()
+    orphan = create_job(params=SMALL, prompt="a job on a branch that will vanish")
+    chain.mine(2)  # one block short of the worker's 3 confirmations
+    time.sleep(1)  # several polls: the worker must not act on it yet
+    chain.restore(fork_point)
+    canonical = create_job(params=SMALL, prompt="the job that stays")
+    assert canonical == orphan  # the id is reused on the new branch
+    chain.mine(3)
+    worker.wait_for(rf"job delivered job_id={canonical}\b", timeout=120)
+    journal = Journal(tmp_path / "data" / "journal.sqlite")
+    try:
+        assert journal.get(JobKey(chain.chain_id, market.address, canonical)).data["prompt"] == "the job that stays"
+    finally:
+        journal.close()
+    assert worker.output.count(f"job seen job_id={canonical} ") == 1
+
+
+def test_the_meter_register_survives_a_restart(worker_config, start_worker, create_job, market, chain, site_id, tmp_path):
+    since = chain.blocks.height
+    config = worker_config()
+    first_worker = start_worker(config)
+    first = create_job(params=SMALL)
+    first_worker.wait_for(rf"job delivered job_id={first}\b", timeout=120)
+    assert first_worker.stop() == 0  # SIGTERM: a clean stop
+    first_reading, = events(market.JobDelivered, first, chain, since)
+    register = MeterRegister(tmp_path / "data" / "meter.sqlite", site_id)
+    try:
+        assert register.value == first_reading.meter_end == market.meter_register(site_id)
+    finally:
+        register.close()
+
+    second_worker = start_worker(config)
+    second = create_job(params=SMALL)
+    second_worker.wait_for(rf"job delivered job_id={second}\b", timeout=120)
+    second_reading, = events(market.JobDelivered, second, chain, since)
+    assert second_reading.meter_end - second_reading.energy_mwh == first_reading.meter_end
