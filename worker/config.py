@@ -3,6 +3,8 @@ pydantic so a typo or an out-of-range value stops the worker with a clear messag
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -132,3 +134,28 @@ def _relative_to(config: WorkerConfig, base: Path) -> WorkerConfig:
             meter_key_file=resolve(config.account.meter_key_file),
         ),
     })
+
+
+def to_toml(config: WorkerConfig) -> str:
+    """The config as TOML that `load` reads back (paths written as given)."""
+    document = config.model_dump(mode="json", exclude_none=True)
+    scalars = {key: value for key, value in document.items() if not isinstance(value, dict)}
+    tables = {key: value for key, value in document.items() if isinstance(value, dict)}
+    lines = [f"{key} = {_toml(value)}" for key, value in scalars.items()]
+    for name, table in tables.items():
+        lines += ["", f"[{name}]"] + [f"{_key(key)} = {_toml(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return json.dumps(str(value))  # a TOML basic string is a JSON string

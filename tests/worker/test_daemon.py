@@ -17,17 +17,14 @@ from eth_account import Account
 from degen import downloads
 from degen.models import JobState
 from tests.conftest import MODEL_ID, MODEL_NAME
-from tests.processes import Process, degen, free_port, running
+from degen.processes import Process, degen, free_port, running
+from worker.config import WorkerConfig, to_toml
 from worker.journal import JobKey, Journal, Step
 from worker.register import MeterRegister
 
 SMALL = (64, 64, 3, 750, 11)  # width, height, steps, guidance x100, seed: a quick job on the tiny model
 MODEL_WATTS = 60  # the declared power-model estimate, below the site's 450 W bound
 READY = "worker ready"
-
-
-def _toml_value(value) -> str:
-    return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @pytest.fixture
@@ -40,13 +37,14 @@ def site_port():
 
 @pytest.fixture
 def worker_config(tmp_path, deployment_dir, provider, meter, offer_id, tiny_model, chain, site_port):
-    """Writes a worker.toml for Bob's offer; keyword overrides replace [section] keys."""
+    """Writes a worker.toml for Bob's offer; keyword arguments replace keys of a section."""
     (tmp_path / "provider.key").write_text(provider.private_key)
     (tmp_path / "meter.key").write_text(meter.key.hex())
     start_block = chain.blocks.height + 1
 
     def write(offers=(offer_id,), **sections) -> str:
         config = {
+            "data_dir": "data", "offers": list(offers), "models": {MODEL_NAME: str(tiny_model)},
             "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(deployment_dir),
                       "confirmations": 0, "poll_interval_s": 0.2, "start_block": start_block},
             "account": {"provider_key_file": "provider.key", "meter_key_file": "meter.key"},
@@ -55,12 +53,9 @@ def worker_config(tmp_path, deployment_dir, provider, meter, offer_id, tiny_mode
             "server": {"port": 0},
         }
         for section, values in sections.items():
-            config[section] = {**config.get(section, {}), **values}
-        lines = ['data_dir = "data"', f"offers = {list(offers)}", "", "[models]", f'"{MODEL_NAME}" = "{tiny_model}"']
-        for section, values in config.items():
-            lines += ["", f"[{section}]"] + [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+            config[section] = {**config[section], **values}
         path = tmp_path / "worker.toml"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text(to_toml(WorkerConfig.model_validate(config)))
         return str(path)
 
     return write

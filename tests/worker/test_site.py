@@ -7,7 +7,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.processes import degen, free_port, running
+from degen.processes import degen, free_port, running
 from worker import sunspec
 from worker.policy import Policy, energy_allows
 from worker.site_agent import SiteAgent

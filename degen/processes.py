@@ -1,5 +1,6 @@
-"""Real processes for end-to-end tests: start a command, wait for the line that says it is
-ready, and always stop it (SIGTERM, then SIGKILL) when the test ends."""
+"""Child processes for end-to-end runs (tests, benchmarks, the local demo): start a
+command, wait for the line that says it is ready, and always stop it (SIGTERM, then
+SIGKILL) — the whole process group, so nothing it started outlives it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from degen.errors import DegenError
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class NotReady(DegenError, TimeoutError):
+    """A child process did not print what it was awaited for."""
 
 
 def free_port() -> int:
@@ -48,18 +55,18 @@ class Process:
     def output(self) -> str:
         return "\n".join(self.lines)
 
-    def wait_for(self, pattern: str, timeout: float = 60.0, after: int = 0) -> re.Match:
-        """The first output line from index `after` matching `pattern`; fails the test with the
-        output so far if none comes in time or the process exits."""
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match:
+        """The first output line matching `pattern`; raises NotReady with the output so far
+        if none comes in time or the process exits."""
         regex, deadline = re.compile(pattern), time.monotonic() + timeout
         with self._new_line:
             while True:
-                for line in self.lines[after:]:
+                for line in self.lines:
                     if match := regex.search(line):
                         return match
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.popen.poll() is not None and self.popen.stdout.closed):
-                    raise AssertionError(f"no line matching {pattern!r} from {self.args}:\n{self.output}")
+                    raise NotReady(f"no line matching {pattern!r} from {self.args}:\n{self.output}")
                 self._new_line.wait(min(left, 0.5))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

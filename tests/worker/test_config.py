@@ -1,0 +1,58 @@
+"""The worker's TOML config: a written config reads back equal, relative paths resolve
+against its folder, and mistakes are reported by key."""
+
+import re
+
+import pytest
+
+from degen.errors import InvalidInput
+from worker.config import WorkerConfig, load, to_toml
+
+MINIMAL = {
+    "data_dir": "data", "offers": [1], "models": {"tiny-sd": "models/tiny-sd", "sd15": "runwayml/stable-diffusion-v1-5"},
+    "account": {"provider_key_file": "provider.key", "meter_key_file": "/keys/meter.key"},
+    "site": {"site_id": 1},
+}
+
+
+def test_round_trip_and_relative_paths(tmp_path):
+    (tmp_path / "models" / "tiny-sd").mkdir(parents=True)
+    written = WorkerConfig.model_validate(MINIMAL)
+    (tmp_path / "worker.toml").write_text(to_toml(written))
+    config = load(tmp_path / "worker.toml")
+    assert config.data_dir == tmp_path / "data"
+    assert config.account.provider_key_file == tmp_path / "provider.key"
+    assert str(config.account.meter_key_file) == "/keys/meter.key"
+    assert config.models == {"tiny-sd": str(tmp_path / "models" / "tiny-sd"), "sd15": "runwayml/stable-diffusion-v1-5"}
+    assert config.chain == written.chain.model_copy(update={"deployments": tmp_path / "deployments"})
+    assert config.compute == written.compute and config.policy.policy().battery_reserve_pct == 30
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("offers = [1]", "offers = [0]", "offers: Value error, offers are distinct positive offer ids"),
+        ("modbus_port = 502", "modbus_port = 70000", "site.modbus_port: Input should be less than or equal to 65535"),
+        ('meter = "auto"', 'meter = "guess"', "compute.meter: Input should be 'auto', 'nvml', 'rapl' or 'model'"),
+        ("confirmations = 0", "confirmation = 3", "chain.confirmation: Extra inputs are not permitted"),
+    ],
+)
+def test_mistakes_are_named_by_key(tmp_path, old, new, message):
+    text = to_toml(WorkerConfig.model_validate(MINIMAL))
+    assert old in text
+    path = tmp_path / "worker.toml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        load(path)
+
+
+def test_unreadable_or_invalid_files(tmp_path):
+    with pytest.raises(InvalidInput, match="cannot read the worker config"):
+        load(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_text("offers = [1,\n")
+    with pytest.raises(InvalidInput, match="is not valid TOML"):
+        load(tmp_path / "bad.toml")
+    (tmp_path / "key").write_text("not a key")
+    config = WorkerConfig.model_validate(MINIMAL | {"account": {"provider_key_file": str(tmp_path / "key"), "meter_key_file": "x"}})
+    with pytest.raises(InvalidInput, match="does not hold a hex private key"):
+        config.provider_account()
