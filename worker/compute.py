@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -137,29 +138,33 @@ def _png(image) -> bytes:
 
 class BatchQueue:
     """Accepted jobs waiting for the GPU. `next_batch` hands out the oldest job together with
-    every queued job of the same shape (up to `max_batch`), so a backlog is worked in as few
-    pipeline calls as possible while the oldest job still goes first."""
+    the queued jobs of the same shape (up to `max_batch`), so a backlog is worked in as few
+    pipeline calls as possible while the oldest job still goes first. A batch may wait up to
+    `window_s` after its oldest job arrived for more of its shape (dynamic batching: a little
+    latency for throughput)."""
 
-    def __init__(self):
-        self._tasks: list = []
-        self._ready = threading.Condition()
+    def __init__(self, window_s: float = 0.0):
+        self.window_s = window_s
+        self._items: list[tuple[float, object]] = []  # (arrival, item with a `task`)
+        self._changed = threading.Condition()
 
     def __len__(self) -> int:
-        with self._ready:
-            return len(self._tasks)
+        with self._changed:
+            return len(self._items)
 
     def put(self, item) -> None:
-        """`item` has a `task` attribute (a Task)."""
-        with self._ready:
-            self._tasks.append(item)
-            self._ready.notify()
+        with self._changed:
+            self._items.append((time.monotonic(), item))
+            self._changed.notify_all()
 
     def next_batch(self, max_batch: int, timeout_s: float) -> list:
-        with self._ready:
-            if not self._ready.wait_for(lambda: self._tasks, timeout_s):
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._items, timeout_s):
                 return []
-            shape = self._tasks[0].task.shape
-            batch = [item for item in self._tasks if item.task.shape == shape][:max_batch]
+            arrived, oldest = self._items[0]
+            full = lambda: sum(item.task.shape == oldest.task.shape for _, item in self._items) >= max_batch  # noqa: E731
+            self._changed.wait_for(full, max(0.0, arrived + self.window_s - time.monotonic()))
+            batch = [item for _, item in self._items if item.task.shape == oldest.task.shape][:max_batch]
             taken = {id(item) for item in batch}
-            self._tasks = [item for item in self._tasks if id(item) not in taken]
+            self._items = [(at, item) for at, item in self._items if id(item) not in taken]
             return batch

@@ -56,6 +56,7 @@ class PolicyConfig(_Section):
 class ComputeConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_batch: int = Field(4, ge=1, le=64)
+    batch_window_s: float = Field(0.25, ge=0, le=10)  # how long a batch may wait to fill
     meter: Literal["auto", "nvml", "rapl", "model"] = "auto"
     model_watts: float = Field(300.0, gt=0)  # the power-model estimate when no counter is readable
 

@@ -76,7 +76,8 @@ class Worker:
         self.metrics = WorkerMetrics()
         self.policy = config.policy.policy()
         self.meter_key = config.meter_account()
-        self.queue = BatchQueue()
+        self.queue = BatchQueue(config.compute.batch_window_s)
+        self.max_gpu_watts = 0  # the site's registered bound, read at setup
         self._stop = threading.Event()
         self._result_ready = threading.Event()
         self._site: SiteState | None = None
@@ -204,18 +205,17 @@ class Worker:
                 break
         if not decision.accept:
             return self._skip(key, decision.reason)
-        on_chain = self.client.job(key.job_id)
-        if on_chain.state == JobState.ACCEPTED and on_chain.offer_id in self.offers:
-            accepted_at = on_chain.state_since  # accepted before a crash; the journal did not hear of it
-        elif on_chain.state != JobState.OPEN:
-            return self._skip(key, f"the job is {on_chain.state.name} on chain")
-        else:
-            try:
-                receipt = self.client.send("accept", key.job_id, offer.offer_id)
-            except TxRejected as exc:
+        try:
+            receipt = self.client.send("accept", key.job_id, offer.offer_id)
+        except TxRejected as exc:
+            on_chain = self.client.job(key.job_id)
+            if on_chain.state != JobState.ACCEPTED or on_chain.offer_id not in self.offers:
                 return self._skip(key, f"accept would fail: {exc.reason}")
+            accepted_at = on_chain.state_since  # accepted before a restart; the journal had not heard
+            log.info("job was accepted before a restart", extra={"job_id": key.job_id, "offer_id": on_chain.offer_id})
+        else:
             _kill_point("accept-sent")
-            accepted_at = self.client.job(key.job_id).state_since
+            accepted_at = self.client.block_timestamp(receipt["blockNumber"])
             log.info("job accepted", extra={"job_id": key.job_id, "offer_id": offer.offer_id, "tx": receipt["transactionHash"].to_0x_hex(), "why": decision.reason})
         self.journal.advance(key, Step.ACCEPTED, offer_id=offer.offer_id, accepted_at=accepted_at, model=task.model_id.hex())
         _kill_point("accepted")
@@ -241,26 +241,13 @@ class Worker:
     def _deliver(self, entry: Entry) -> bool:
         """Delivers one generated job; False when it should be retried before any later one."""
         key, data = entry.key, entry.data
-        on_chain = self.client.job(key.job_id)
-        if on_chain.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
-            self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since)  # sent before a crash
-            return True
-        if on_chain.state != JobState.ACCEPTED:
-            self._fail(key, f"the job is {on_chain.state.name} on chain")
-            return True
-        if self.chain_now() > on_chain.deadline:
-            self._fail(key, "the deadline passed before delivery")
-            return True
-        site_id = self.config.site.site_id
-        _, max_gpu_watts, _ = self.client.site_meter(site_id)
         window = data["finished_at"] - data["started_at"]
-        bound = max_gpu_watts * window * 1000 // 3600
+        bound = self.max_gpu_watts * window * 1000 // 3600
         energy = data["energy_mwh"]
         if energy > bound:
             log.warning("metered energy above the site's physical bound; claiming the bound",
                         extra={"job_id": key.job_id, "metered_mwh": energy, "bound_mwh": bound})
             energy = bound
-        self.register.catch_up(self.client.meter_register(site_id))
         reading = self.register.read(str(key), energy)
         receipt = EnergyReceipt(
             job_id=key.job_id, result_hash=bytes.fromhex(data["sha256"]), started_at=data["started_at"],
@@ -273,13 +260,9 @@ class Worker:
         try:
             tx = self.client.send("deliver", key.job_id, receipt.as_tuple(), signature)
         except TxRejected as exc:
-            if self.client.job(key.job_id).state == JobState.ACCEPTED and self.chain_now() <= on_chain.deadline:
-                log.warning("delivery refused, will retry", extra={"job_id": key.job_id, "reason": exc.reason})
-                return False
-            self._fail(key, f"deliver refused: {exc.reason}")
-            return True
+            return self._refused_delivery(key, exc)
         _kill_point("deliver-sent")
-        delivered_at = self.client.job(key.job_id).state_since
+        delivered_at = self.client.block_timestamp(tx["blockNumber"])
         self.journal.advance(
             key, Step.DELIVERED, delivered_at=delivered_at, meter_start=reading.meter_start, meter_end=reading.meter_end,
             delivered_energy_mwh=reading.energy_mwh, deliver_tx=tx["transactionHash"].to_0x_hex(),
@@ -291,6 +274,19 @@ class Worker:
             "job_id": key.job_id, "sha256": data["sha256"][:16], "cid": data["cid"], "energy_mwh": reading.energy_mwh,
             "estimated": data["estimated"], "meter": f"{reading.meter_start}..{reading.meter_end}",
         })
+        return True
+
+    def _refused_delivery(self, key: JobKey, refusal: TxRejected) -> bool:
+        """Why the market refused a delivery decides what happens to the job."""
+        on_chain = self.client.job(key.job_id)
+        if on_chain.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
+            self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since)
+            log.info("job was delivered before a restart", extra={"job_id": key.job_id})
+            return True
+        if on_chain.state == JobState.ACCEPTED and self.chain_now() <= on_chain.deadline:
+            log.warning("delivery refused, will retry", extra={"job_id": key.job_id, "reason": refusal.reason})
+            return False
+        self._fail(key, f"deliver refused: {refusal.reason} (the job is {on_chain.state.name} on chain)")
         return True
 
     def _settle(self, entry: Entry) -> None:
@@ -391,9 +387,11 @@ class Worker:
         self._clock_offset = self.client.chain_time() - time.time()
 
     def _wait_for_chain_time(self, timestamp: int) -> None:
+        """Waits (at most MAX_CLOCK_WAIT_S) until the next block can carry `timestamp`."""
         deadline = time.monotonic() + MAX_CLOCK_WAIT_S
-        while self.client.chain_time() < timestamp and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while (behind := timestamp - self.chain_clock()) > 0 and time.monotonic() < deadline:
+            time.sleep(min(behind, MAX_CLOCK_WAIT_S) + 0.01)
+            self._sync_clock()
 
     def _check_offers(self) -> dict[int, Offer]:
         offers = {}
@@ -412,7 +410,7 @@ class Worker:
         return offers
 
     def _check_site(self) -> None:
-        meter, max_gpu_watts, active = self.client.site_meter(self.config.site.site_id)
+        meter, self.max_gpu_watts, active = self.client.site_meter(self.config.site.site_id)
         if meter.lower() != self.meter_key.address.lower():
             raise WorkerSetupError(
                 f"the meter key {self.meter_key.address} is not site {self.config.site.site_id}'s registered meter {meter}"

@@ -79,6 +79,9 @@ class MarketClient:
         block = self._retry(lambda: self.web3.eth.get_block(number))
         return None if block is None else block["hash"].to_0x_hex()
 
+    def block_timestamp(self, number: int) -> int:
+        return self._retry(lambda: self.web3.eth.get_block(number)["timestamp"])
+
     def chain_time(self) -> int:
         """The timestamp the next block will carry (what the contract's `block.timestamp`
         checks a receipt window against)."""

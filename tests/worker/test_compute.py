@@ -1,11 +1,14 @@
 """The diffusers pipeline, loaded from disk through the production path, generating from
 job params: deterministic per seed, batched calls identical to single ones, bad jobs refused."""
 
+import threading
+import time
+
 import pytest
 
 from degen.errors import InvalidInput
 from tests.conftest import MODEL_ID
-from worker.compute import Pipelines, Task, generate
+from worker.compute import BatchQueue, Pipelines, Task, generate
 
 STEPS = 3
 
@@ -66,3 +69,28 @@ def test_an_unconfigured_model_is_refused(pipelines):
     assert not pipelines.knows(b"\x01" * 32)
     with pytest.raises(InvalidInput, match="not configured"):
         pipelines.get(b"\x01" * 32)
+
+
+class _Queued:
+    def __init__(self, job_id, **params):
+        self.task = task(job_id, **params)
+
+
+def test_the_queue_batches_the_oldest_jobs_shape_first():
+    queue = BatchQueue()
+    jobs = [_Queued(1), _Queued(2, steps=STEPS + 1), _Queued(3), _Queued(4), _Queued(5)]
+    for job in jobs:
+        queue.put(job)
+    assert queue.next_batch(max_batch=3, timeout_s=0) == [jobs[0], jobs[2], jobs[3]]
+    assert queue.next_batch(max_batch=3, timeout_s=0) == [jobs[1]]
+    assert queue.next_batch(max_batch=3, timeout_s=0) == [jobs[4]]
+    assert queue.next_batch(max_batch=3, timeout_s=0.01) == [] and len(queue) == 0
+
+
+def test_a_batch_waits_its_window_for_company():
+    queue = BatchQueue(window_s=5.0)
+    queue.put(_Queued(1))
+    threading.Timer(0.1, lambda: queue.put(_Queued(2))).start()
+    started = time.monotonic()
+    batch = queue.next_batch(max_batch=2, timeout_s=1)
+    assert [item.task.job_id for item in batch] == [1, 2] and time.monotonic() - started < 4  # full: no need to wait on

@@ -1,0 +1,175 @@
+"""Worker throughput on a local anvil with the tiny diffusers model, against the same
+generations called directly on the pipeline, in one run; written to docs/performance.md.
+
+    make bench-worker   (or: .venv/bin/python bench/worker.py [--jobs 12] [--steps 20])
+
+1. direct: the N generations called one by one on the loaded pipeline (no chain at all);
+2. worker: N jobs posted on chain first (a queue), then `degen worker run` (a real process,
+   max_batch 1): from "worker ready" until the N jobs are DELIVERED on chain, every accept,
+   generation, receipt and delivery included;
+3. worker with batching: the same with max_batch 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would hide the
+# `worker` package it measures.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+from ape import accounts, chain, networks, project
+from eth_account import Account
+
+from degen import deployments
+from degen.deploy import AKRE, deploy_all
+from degen.models import JobState, JobTerms, model_id
+from degen.processes import Process, degen, free_port, running
+from worker.compute import Pipelines, Task, generate
+from worker.config import WorkerConfig, to_toml
+from worker.tiny_model import write_tiny_pipeline
+
+MODEL_NAME = "tiny-sd"
+WORKER_TARGET, BATCHED_TARGET = 0.9, 1.0
+
+
+class Market:
+    """A fresh deployment with Bob's active site and offer, and Alice funded."""
+
+    def __init__(self, directory: Path):
+        self.deployer, self.requester, self.provider = accounts.test_accounts[:3]
+        self.meter = Account.from_key(b"\x11" * 32)
+        self.c = deploy_all(project, self.deployer, treasury=self.deployer.address)
+        token, market, registry = self.c.token, self.c.market, self.c.registry
+        for who in (self.requester, self.provider):
+            token.transfer(who, 100_000 * AKRE, sender=self.deployer)
+            token.approve(market, 2**256 - 1, sender=who)
+        self.site = registry.register_site(self.meter.address, 10_000, 20_000, 450, "BR", sender=self.provider).return_value
+        registry.activate(self.site, sender=self.deployer)
+        market.deposit_stake(10_000 * AKRE, sender=self.provider)
+        self.offer = market.create_offer(
+            self.site, model_id(MODEL_NAME), 1024, 1024, 50, AKRE, 30 * AKRE, AKRE, False, sender=self.provider
+        ).return_value
+        deployments.save(deployments.Deployment(
+            network="ethereum:local", chain_id=chain.chain_id, block=chain.blocks.height, deployer=self.deployer.address,
+            token=token.address, registry=registry.address, market=market.address, rec_token=self.c.rec.address,
+            certificate=self.c.certificate.address, treasury=self.deployer.address, fee_bps=market.fee_bps(),
+            dispute_bond=market.dispute_bond(),
+        ), directory)
+
+    def post(self, params: list[tuple]) -> list[int]:
+        terms = JobTerms(offer_id=self.offer, max_price=10 * AKRE, deadline=chain.pending_timestamp + 3600).as_tuple()
+        return [self.c.market.create_job(terms, f"bench job {p[4]}", p, sender=self.requester).return_value for p in params]
+
+    def delivered(self, job_ids: list[int]) -> bool:
+        return all(self.c.market.job(job_id).state == JobState.DELIVERED for job_id in job_ids)
+
+
+def direct(model_dir: Path, params: list[tuple]) -> float:
+    """Seconds for the generations called one by one on the pipeline (loaded and warmed first)."""
+    pipelines = Pipelines({model_id(MODEL_NAME): str(model_dir)}, device="cpu")
+    pipeline = pipelines.get(model_id(MODEL_NAME))
+    tasks = [Task.of(i + 1, model_id(MODEL_NAME), f"bench job {p[4]}", dict(zip(("width", "height", "steps", "guidance_x100", "seed"), p)))
+             for i, p in enumerate(params)]
+    generate(pipeline, tasks[:1])  # warm-up, as the worker warms up while loading
+    started = time.perf_counter()
+    for task in tasks:
+        generate(pipeline, [task])
+    return time.perf_counter() - started
+
+
+def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, params: list[tuple], max_batch: int) -> float:
+    """Seconds from the worker being ready to the last of the queued jobs delivered."""
+    run_dir = work / f"worker-batch-{max_batch}"
+    run_dir.mkdir()
+    (run_dir / "provider.key").write_text(market.provider.private_key)
+    (run_dir / "meter.key").write_text(market.meter.key.hex())
+    config = WorkerConfig.model_validate({
+        "data_dir": "data", "offers": [market.offer], "models": {MODEL_NAME: str(model_dir)},
+        "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(work / "deployments"),
+                  "poll_interval_s": 0.2, "start_block": chain.blocks.height + 1},
+        "account": {"provider_key_file": "provider.key", "meter_key_file": "meter.key"},
+        "site": {"site_id": market.site, "modbus_port": site_port},
+        "compute": {"device": "cpu", "meter": "model", "model_watts": 60, "max_batch": max_batch},
+        "server": {"port": 0},
+    })
+    (run_dir / "worker.toml").write_text(to_toml(config))
+    job_ids = market.post(params)
+    worker = Process(degen("worker", "run", "--config", str(run_dir / "worker.toml")))
+    try:
+        worker.wait_for("worker ready", timeout=300)
+        started = time.perf_counter()
+        for job_id in job_ids:  # the worker's own log, so timing costs the worker no CPU
+            worker.wait_for(rf"job delivered job_id={job_id}\b", timeout=600)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.stop()
+    if not market.delivered(job_ids):
+        raise RuntimeError(f"the worker logged deliveries the chain does not show:\n{worker.output}")
+    print("\n".join(line for line in worker.lines if "generated" in line), flush=True)
+    return elapsed
+
+
+def render(jobs: int, steps: int, size: int, rows: list[tuple[str, float]]) -> str:
+    direct_rate = jobs / rows[0][1]
+    lines = [
+        "# Performance",
+        "",
+        f"Produced by `bench/worker.py` (`make bench-worker`) on {time.strftime('%Y-%m-%d')}, "
+        f"{platform.machine()} CPU ({_cpus()} cores), no GPU: {jobs} jobs of {size}x{size} px, "
+        f"{steps} steps on the tiny random Stable Diffusion pipeline, anvil as the chain.",
+        "The worker rows are a real `degen worker run` process, timed from \"worker ready\" until every",
+        "job is DELIVERED on chain (accept, generate, meter, sign, deliver), with the jobs queued first.",
+        "",
+        "| run | seconds | jobs/s | vs direct | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    targets = ["", f"≥ {WORKER_TARGET}×", f"≥ {BATCHED_TARGET}×"]
+    for (name, seconds), target in zip(rows, targets):
+        rate = jobs / seconds
+        ratio = rate / direct_rate
+        verdict = "" if not target else (" met" if ratio >= float(target.split()[1].rstrip("×")) else " MISSED")
+        lines.append(f"| {name} | {seconds:.2f} | {rate:.3f} | {ratio:.2f}× | {target}{verdict} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, default=64, help="image side in px (a multiple of 8, 64..1024)")
+    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
+    parser.add_argument("--network", default="ethereum:local:foundry")
+    args = parser.parse_args(argv)
+    params = [(args.size, args.size, args.steps, 750, seed) for seed in range(1, args.jobs + 1)]
+    with tempfile.TemporaryDirectory() as scratch, networks.parse_network_choice(args.network):
+        work = Path(scratch)
+        model_dir = write_tiny_pipeline(work / MODEL_NAME)
+        market = Market(work / "deployments")
+        port = free_port()
+        with running(degen("site", "simulate", "--port", str(port), "--speed", "0"), ready="SunSpec site simulator on"):
+            rows = [("direct pipeline calls", direct(model_dir, params))]
+            print(f"direct: {rows[-1][1]:.2f} s", flush=True)
+            for name, max_batch in (("worker (max_batch 1)", 1), ("worker, batching (max_batch 4)", 4)):
+                rows.append((name, through_worker(market, work, model_dir, port, params, max_batch)))
+                print(f"{name}: {rows[-1][1]:.2f} s", flush=True)
+    table = render(args.jobs, args.steps, args.size, rows)
+    print(table)
+    args.out.write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
