@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup run test bench compile clean
+.PHONY: setup run test bench bench-worker compile clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed
@@ -37,6 +37,10 @@ test: setup
 ## bench: measure gas per operation on anvil and write docs/gas.md
 bench: setup
 	python bench/gas.py --network $(NETWORK)
+
+## bench-worker: worker throughput vs direct pipeline calls (tiny model, anvil) -> docs/performance.md
+bench-worker: setup
+	python bench/worker.py --network $(NETWORK)
 
 clean:
 	rm -rf .build .pytest_cache $(VENV) node_modules

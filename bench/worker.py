@@ -3,17 +3,19 @@ generations called directly on the pipeline, in one run; written to docs/perform
 
     make bench-worker   (or: .venv/bin/python bench/worker.py [--jobs 12] [--steps 20])
 
-1. direct: the N generations called one by one on the loaded pipeline (no chain at all);
+1. direct: the N generations called one by one on the loaded pipeline, in a process of its
+   own (no chain at all);
 2. worker: N jobs posted on chain first (a queue), then `degen worker run` (a real process,
    max_batch 1): from "worker ready" until the N jobs are DELIVERED on chain, every accept,
    generation, receipt and delivery included;
-3. worker with batching: the same with max_batch 4.
+3. worker with batching: the same with max_batch 8.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +72,13 @@ class Market:
         return all(self.c.market.job(job_id).state == JobState.DELIVERED for job_id in job_ids)
 
 
+def direct_in_own_process(model_dir: Path, jobs: int, steps: int, size: int) -> float:
+    """`direct` in a fresh process of its own, as the worker runs in one."""
+    args = [sys.executable, __file__, "--direct", str(model_dir), "--jobs", str(jobs), "--steps", str(steps), "--size", str(size)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=1800, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
 def direct(model_dir: Path, params: list[tuple]) -> float:
     """Seconds for the generations called one by one on the pipeline (loaded and warmed first)."""
     pipelines = Pipelines({model_id(MODEL_NAME): str(model_dir)}, device="cpu")
@@ -92,7 +101,7 @@ def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, 
     config = WorkerConfig.model_validate({
         "data_dir": "data", "offers": [market.offer], "models": {MODEL_NAME: str(model_dir)},
         "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(work / "deployments"),
-                  "poll_interval_s": 0.2, "start_block": chain.blocks.height + 1},
+                  "start_block": chain.blocks.height + 1},
         "account": {"provider_key_file": "provider.key", "meter_key_file": "meter.key"},
         "site": {"site_id": market.site, "modbus_port": site_port},
         "compute": {"device": "cpu", "meter": "model", "model_watts": 60, "max_batch": max_batch},
@@ -111,7 +120,7 @@ def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, 
         worker.stop()
     if not market.delivered(job_ids):
         raise RuntimeError(f"the worker logged deliveries the chain does not show:\n{worker.output}")
-    print("\n".join(line for line in worker.lines if "generated" in line), flush=True)
+    print("\n".join(line for line in worker.lines if " INFO worker " in line), flush=True)
     return elapsed
 
 
@@ -147,22 +156,26 @@ def _cpus() -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=12)
+    parser.add_argument("--jobs", type=int, default=24)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--size", type=int, default=64, help="image side in px (a multiple of 8, 64..1024)")
     parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
     parser.add_argument("--network", default="ethereum:local:foundry")
+    parser.add_argument("--direct", type=Path, metavar="MODEL_DIR", help=argparse.SUPPRESS)  # the baseline's own process
     args = parser.parse_args(argv)
     params = [(args.size, args.size, args.steps, 750, seed) for seed in range(1, args.jobs + 1)]
+    if args.direct:
+        print(direct(args.direct, params))
+        return 0
     with tempfile.TemporaryDirectory() as scratch, networks.parse_network_choice(args.network):
         work = Path(scratch)
         model_dir = write_tiny_pipeline(work / MODEL_NAME)
         market = Market(work / "deployments")
         port = free_port()
         with running(degen("site", "simulate", "--port", str(port), "--speed", "0"), ready="SunSpec site simulator on"):
-            rows = [("direct pipeline calls", direct(model_dir, params))]
+            rows = [("direct pipeline calls", direct_in_own_process(model_dir, args.jobs, args.steps, args.size))]
             print(f"direct: {rows[-1][1]:.2f} s", flush=True)
-            for name, max_batch in (("worker (max_batch 1)", 1), ("worker, batching (max_batch 4)", 4)):
+            for name, max_batch in (("worker (max_batch 1)", 1), ("worker, batching (max_batch 8)", 8)):
                 rows.append((name, through_worker(market, work, model_dir, port, params, max_batch)))
                 print(f"{name}: {rows[-1][1]:.2f} s", flush=True)
     table = render(args.jobs, args.steps, args.size, rows)

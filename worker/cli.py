@@ -159,3 +159,21 @@ def _console_progress():
     if not console.is_terminal:
         return nullcontext(None)
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+
+
+@worker.command("tiny-model")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def tiny_model(directory: Path):
+    """Write a tiny random Stable Diffusion pipeline to DIRECTORY (for trying the worker
+    without downloading weights; its images are noise).
+
+    \b
+    Example:
+      degen worker tiny-model models/tiny-sd
+    """
+    from worker.tiny_model import write_tiny_pipeline
+
+    if directory.exists() and any(directory.iterdir()):
+        raise click.ClickException(f"{directory} exists and is not empty")
+    write_tiny_pipeline(directory)
+    click.echo(f"wrote a tiny Stable Diffusion pipeline to {directory}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -55,6 +56,20 @@ class Task:
         return self.params.width * self.params.height * self.params.steps
 
 
+def quiet_hugging_face() -> None:
+    """Silences diffusers' and transformers' progress bars and notices (our logs say what
+    loads); call before importing them."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    for library in (diffusers_logging, transformers_logging):
+        library.set_verbosity_error()
+        library.disable_progress_bar()
+
+
 def default_device() -> str:
     import torch
 
@@ -81,15 +96,17 @@ class Pipelines:
                 self._loaded[model_id] = self._load(self._sources[model_id])
             return self._loaded[model_id]
 
+    def warm_up(self, model_id: bytes) -> None:
+        """Loads the model and runs a smallest generation (with classifier-free guidance, as
+        jobs use it), so the first job does not pay for lazy initialisation."""
+        warm = Task.of(0, model_id, "warm-up", GenerationParams(width=64, height=64, steps=2, guidance_x100=750, seed=0))
+        generate(self.get(model_id), [warm])
+
     def _load(self, source: str):
+        quiet_hugging_face()
         import torch
         from diffusers import StableDiffusionPipeline
-        from diffusers.utils import logging as diffusers_logging
-        from transformers.utils import logging as transformers_logging
 
-        for library in (diffusers_logging, transformers_logging):  # our own log says what loads
-            library.set_verbosity_error()
-            library.disable_progress_bar()
         log.info("loading model %s on %s", source, self.device)
         dtype = torch.float16 if self.device == "cuda" else torch.float32
         pipeline = StableDiffusionPipeline.from_pretrained(

@@ -107,8 +107,6 @@ class Worker:
             max_range=self.config.chain.max_block_range,
         )
         self._sync_clock()
-        for model_id in self.config.model_sources():
-            self.pipelines.get(model_id)  # load every model now: a bad path fails at start, not on a job
         app = create_app(
             self._result_of, self.store.get, chain_id=self.client.chain_id, market=self.client.address,
             health=self.health, metrics_registry=self.metrics.registry,
@@ -116,11 +114,9 @@ class Worker:
         self._server = ServerThread(app, self.config.server.host, self.config.server.port)
         self.server_port = self._server.start()
         log.info("result server listening", extra={"url": f"http://{self.config.server.host}:{self.server_port}"})
+        self._start_compute()
         for entry in self.journal.at_step(self.client.chain_id, self.client.address, Step.ACCEPTED):
             self._enqueue(entry)
-        self._threads = [threading.Thread(target=self._compute_loop, name="compute", daemon=True)]
-        for thread in self._threads:
-            thread.start()
         log.info(
             "worker ready",
             extra={"provider": self.client.account.address, "offers": sorted(self.offers), "site": self.config.site.site_id,
@@ -333,6 +329,31 @@ class Worker:
         task = self._task(entry.key.job_id, data, bytes.fromhex(data["model"]))
         self.queue.put(Queued(entry.key, task, data["accepted_at"]))
         self.metrics.queue.set(len(self.queue))
+
+    def _start_compute(self) -> None:
+        """Starts the compute thread and waits until it has loaded and warmed every model, so a
+        bad model path stops the worker at start rather than failing jobs. All torch work stays
+        on that one thread: a second thread calling torch (even once, for a warm-up) leaves
+        OpenMP teams spinning against each other and halves CPU throughput."""
+        ready, failure = threading.Event(), []
+
+        def run() -> None:
+            try:
+                for model_id in self.config.model_sources():
+                    self.pipelines.warm_up(model_id)
+            except Exception as exc:  # noqa: BLE001 - reported to setup, which raises it
+                failure.append(exc)
+                return
+            finally:
+                ready.set()
+            self._compute_loop()
+
+        thread = threading.Thread(target=run, name="compute", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        ready.wait()
+        if failure:
+            raise WorkerSetupError(f"cannot load the configured models: {failure[0]}") from failure[0]
 
     def _compute_loop(self) -> None:
         while not self._stop.is_set():

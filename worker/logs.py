@@ -1,5 +1,5 @@
 """Structured logs: `log.info("accepted job", extra={"job_id": 3})` prints
-`2026-11-22T01:02:03Z INFO worker accepted job job_id=3` — one line per decision, with the
+`2026-11-22T01:02:03.456Z INFO worker accepted job job_id=3` — one line per decision, with the
 fields a log search needs."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{key}={_value(value)}" for key, value in vars(record).items() if key not in _STANDARD)
-        line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%SZ')} {record.levelname} {record.name} {record.getMessage()}"
+        stamp = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z"
+        line = f"{stamp} {record.levelname} {record.name} {record.getMessage()}"
         if fields:
             line += " " + fields
         if record.exc_info:

@@ -50,6 +50,9 @@ def write_tokenizer(directory: Path) -> int:
 
 def write_tiny_pipeline(directory: Path, seed: int = 0) -> Path:
     """Builds the pipeline with random weights (fixed by `seed`) and saves it to `directory`."""
+    from worker.compute import quiet_hugging_face
+
+    quiet_hugging_face()
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer

@@ -56,3 +56,12 @@ def test_unreadable_or_invalid_files(tmp_path):
     config = WorkerConfig.model_validate(MINIMAL | {"account": {"provider_key_file": str(tmp_path / "key"), "meter_key_file": "x"}})
     with pytest.raises(InvalidInput, match="does not hold a hex private key"):
         config.provider_account()
+
+
+def test_the_example_config_in_the_repository_is_valid():
+    from degen.processes import ROOT
+
+    config = load(ROOT / "worker.example.toml")
+    assert config.offers == [1] and config.site.modbus_port == 5020
+    assert config.compute == WorkerConfig.model_fields["compute"].default  # the file shows the defaults
+    assert config.policy == WorkerConfig.model_fields["policy"].default
