@@ -25,6 +25,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from web3.exceptions import Web3RPCError
+
 from degen import receipts
 from degen.errors import InvalidInput
 from degen.models import EnergyReceipt, JobState, Offer
@@ -132,6 +134,8 @@ class Worker:
                 log.warning("transaction refused", extra={"reason": exc.reason})
             except (ConnectionError, TimeoutError, OSError) as exc:
                 log.error("chain unreachable, retrying", extra={"error": str(exc)})
+            except Web3RPCError as exc:  # the node refused a request; the next round retries it
+                log.error("node error, retrying", extra={"error": str(exc)})
             self._result_ready.wait(self.config.chain.poll_interval_s)
             self._result_ready.clear()
 
@@ -159,8 +163,7 @@ class Worker:
         for entry in self.journal.at_step(chain, market, Step.SEEN):
             self._decide(entry)
         for entry in self.journal.at_step(chain, market, Step.GENERATED):
-            if not self._deliver(entry):
-                break  # deliveries go out in meter order: retry this one first next round
+            self._deliver(entry)
         for entry in self.journal.at_step(chain, market, Step.DELIVERED):
             self._settle(entry)
 
@@ -234,8 +237,9 @@ class Worker:
         self.metrics.failed.inc()
         log.error("job failed", extra={"job_id": key.job_id, "reason": reason})
 
-    def _deliver(self, entry: Entry) -> bool:
-        """Delivers one generated job; False when it should be retried before any later one."""
+    def _deliver(self, entry: Entry) -> None:
+        """Delivers one generated job: takes its meter reading (the same one again after a
+        restart), signs the receipt, simulates and sends."""
         key, data = entry.key, entry.data
         window = data["finished_at"] - data["started_at"]
         bound = self.max_gpu_watts * window * 1000 // 3600
@@ -256,7 +260,8 @@ class Worker:
         try:
             tx = self.client.send("deliver", key.job_id, receipt.as_tuple(), signature)
         except TxRejected as exc:
-            return self._refused_delivery(key, exc)
+            self._refused_delivery(key, exc)
+            return
         _kill_point("deliver-sent")
         delivered_at = self.client.block_timestamp(tx["blockNumber"])
         self.journal.advance(
@@ -270,20 +275,21 @@ class Worker:
             "job_id": key.job_id, "sha256": data["sha256"][:16], "cid": data["cid"], "energy_mwh": reading.energy_mwh,
             "estimated": data["estimated"], "meter": f"{reading.meter_start}..{reading.meter_end}",
         })
-        return True
 
-    def _refused_delivery(self, key: JobKey, refusal: TxRejected) -> bool:
-        """Why the market refused a delivery decides what happens to the job."""
+    def _refused_delivery(self, key: JobKey, refusal: TxRejected) -> None:
+        """Why the market refused a delivery decides what happens to the job. A refused
+        delivery was never mined, so its meter reading is dropped: later jobs deliver meanwhile
+        and this one takes a fresh reading above theirs when it is retried."""
         on_chain = self.client.job(key.job_id)
         if on_chain.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
             self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since)
             log.info("job was delivered before a restart", extra={"job_id": key.job_id})
-            return True
+            return
+        self.register.discard(str(key))
         if on_chain.state == JobState.ACCEPTED and self.chain_now() <= on_chain.deadline:
             log.warning("delivery refused, will retry", extra={"job_id": key.job_id, "reason": refusal.reason})
-            return False
+            return
         self._fail(key, f"deliver refused: {refusal.reason} (the job is {on_chain.state.name} on chain)")
-        return True
 
     def _settle(self, entry: Entry) -> None:
         key, data = entry.key, entry.data

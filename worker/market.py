@@ -12,7 +12,7 @@ from typing import Any, Callable, TypeVar
 
 import requests
 from eth_utils import to_checksum_address
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
 from degen.errors import DegenError, InvalidInput
 from degen.models import Job, Offer
@@ -135,16 +135,24 @@ class MarketClient:
         except ContractLogicError as exc:
             raise TxRejected(function, _reason(exc)) from None
         with self._nonce_lock:
-            if self._next_nonce is None:
-                self._next_nonce = self._retry(lambda: self.web3.eth.get_transaction_count(sender, "pending"))
-            tx = fn.build_transaction({"from": sender, "nonce": self._next_nonce, "chainId": self.chain_id, "gas": gas * 6 // 5})
-            signed = self.account.sign_transaction(tx)
-            try:
-                self._retry(lambda: self._send_raw(signed))
-            except BaseException:
-                self._next_nonce = None  # unknown whether it went out: ask the node next time
-                raise
-            self._next_nonce += 1
+            for attempt in range(2):
+                if self._next_nonce is None:
+                    self._next_nonce = self._retry(lambda: self.web3.eth.get_transaction_count(sender, "pending"))
+                tx = fn.build_transaction({"from": sender, "nonce": self._next_nonce, "chainId": self.chain_id, "gas": gas * 6 // 5})
+                signed = self.account.sign_transaction(tx)
+                try:
+                    self._retry(lambda: self._send_raw(signed))
+                except Web3RPCError as exc:
+                    self._next_nonce = None  # someone else used the account: ask the node again
+                    if attempt == 0 and "nonce too low" in str(exc).lower():
+                        log.warning("nonce taken by another sender; re-signing", extra={"function": function})
+                        continue
+                    raise
+                except BaseException:
+                    self._next_nonce = None  # unknown whether it went out: ask the node next time
+                    raise
+                self._next_nonce += 1
+                break
         receipt = self._retry(lambda: self.web3.eth.wait_for_transaction_receipt(signed.hash, timeout=self.receipt_timeout_s))
         if receipt["status"] != 1:
             raise TxRejected(function, f"transaction {signed.hash.to_0x_hex()} reverted")
@@ -153,7 +161,7 @@ class MarketClient:
     def _send_raw(self, signed) -> None:
         try:
             self.web3.eth.send_raw_transaction(signed.raw_transaction)
-        except ValueError as exc:  # a retry of a transaction the node already has is fine
+        except Web3RPCError as exc:  # a retry of a transaction the node already has is fine
             if "already known" not in str(exc).lower():
                 raise
 

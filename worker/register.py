@@ -64,6 +64,12 @@ class MeterRegister:
         )
         return self.value
 
+    def discard(self, job_key: str) -> None:
+        """Forgets a job's reading that never reached the chain (its delivery was refused).
+        The register does not move back: the range stays unused, as receipts only need to
+        start at or above the last delivered end."""
+        self._db.execute("DELETE FROM meter_readings WHERE job_key = ?", (job_key,))
+
     def read(self, job_key: str, energy_mwh: int) -> Reading:
         """The reading for `job_key`: the one taken before if there is one, else a new one
         of `energy_mwh` starting at the register, which moves to its end."""

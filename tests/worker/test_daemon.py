@@ -210,3 +210,25 @@ def test_the_meter_register_survives_a_restart(worker_config, start_worker, crea
     second_worker.wait_for(rf"job delivered job_id={second}\b", timeout=120)
     second_reading, = events(market.JobDelivered, second, chain, since)
     assert second_reading.meter_end - second_reading.energy_mwh == first_reading.meter_end
+
+
+def test_a_refused_delivery_does_not_hold_up_the_others(
+    worker_config, start_worker, create_job, market, rec, provider, site_id, offer_id, issue_recs, chain,
+):
+    """A green job whose provider holds no RECs yet is refused at delivery; the plain job after
+    it is delivered meanwhile, and once RECs arrive the green one goes out with a fresh meter
+    reading above the plain job's."""
+    since = chain.blocks.height
+    green = market.create_offer(site_id, MODEL_ID, 1024, 1024, 50, 2 * 10**18, 30 * 10**18, 5 * 10**18, True, sender=provider).return_value
+    worker = start_worker(worker_config(offers=(offer_id, green)))
+    green_job = create_job(offer_id=green, green=True, params=SMALL)
+    plain_job = create_job(params=SMALL)
+    worker.wait_for(rf"delivery refused, will retry job_id={green_job} reason=.market: provider lacks RECs", timeout=120)
+    worker.wait_for(rf"job delivered job_id={plain_job}\b", timeout=120)
+    issue_recs(site_id)
+    rec.approve(market, 2**256 - 1, sender=provider)
+    worker.wait_for(rf"job delivered job_id={green_job}\b", timeout=120)
+    plain, = events(market.JobDelivered, plain_job, chain, since)
+    green_delivery, = events(market.JobDelivered, green_job, chain, since)
+    assert green_delivery.meter_end - green_delivery.energy_mwh >= plain.meter_end
+    assert market.job(green_job).state == market.job(plain_job).state == JobState.DELIVERED

@@ -76,3 +76,13 @@ def test_a_reorged_out_job_is_forgotten(client_for, provider, journal, create_jo
     assert journal.get(follower.key(job_id)) is None
     again = create_job(prompt="a different job with the same id")
     assert again == job_id and [job.prompt for job in follower.poll().new] == ["a different job with the same id"]
+
+
+def test_a_nonce_taken_by_another_sender_is_recovered(client_for, provider, create_job, offer_id, token, market, caplog):
+    client = client_for(provider)
+    first, second = create_job(), create_job()
+    client.send("accept", first, offer_id)  # the client now counts the account's nonce itself
+    token.approve(market, 2**256 - 1, sender=provider)  # the same account, from elsewhere
+    with caplog.at_level("WARNING", logger="worker.market"):
+        assert client.send("accept", second, offer_id)["status"] == 1
+    assert "nonce taken by another sender; re-signing" in caplog.text
