@@ -111,7 +111,7 @@ class Worker:
         self._sync_clock()
         app = create_app(
             self._result_of, self.store.get, chain_id=self.client.chain_id, market=self.client.address,
-            health=self.health, metrics_registry=self.metrics.registry,
+            health=self.health, metrics_registry=self.metrics.registry, receipts=self._receipt_of,
         )
         self._server = ServerThread(app, self.config.server.host, self.config.server.port)
         self.server_port = self._server.start()
@@ -241,6 +241,28 @@ class Worker:
         """Delivers one generated job: takes its meter reading (the same one again after a
         restart), signs the receipt, simulates and sends."""
         key, data = entry.key, entry.data
+        receipt, signature = self._signed_receipt(key, data)
+        _kill_point("metered")
+        self._wait_for_chain_time(receipt.finished_at)
+        try:
+            tx = self.client.send("deliver", key.job_id, receipt.as_tuple(), signature)
+        except TxRejected as exc:
+            self._refused_delivery(entry, exc)
+            return
+        _kill_point("deliver-sent")
+        delivered_at = self.client.block_timestamp(tx["blockNumber"])
+        self.journal.advance(key, Step.DELIVERED, delivered_at=delivered_at, **self._delivery_record(receipt, signature, tx))
+        _kill_point("delivered")
+        self.metrics.jobs.labels(step="delivered").inc()
+        self.metrics.energy_mwh.inc(receipt.energy_mwh)
+        log.info("job delivered", extra={
+            "job_id": key.job_id, "sha256": data["sha256"][:16], "cid": data["cid"], "energy_mwh": receipt.energy_mwh,
+            "estimated": data["estimated"], "meter": f"{receipt.meter_start}..{receipt.meter_end}",
+        })
+
+    def _signed_receipt(self, key: JobKey, data: dict) -> tuple[EnergyReceipt, bytes]:
+        """The job's EnergyReceipt on its meter reading (taken now, or the one taken before a
+        restart) and the meter key's signature over it."""
         window = data["finished_at"] - data["started_at"]
         bound = self.max_gpu_watts * window * 1000 // 3600
         energy = data["energy_mwh"]
@@ -254,35 +276,25 @@ class Worker:
             finished_at=data["finished_at"], energy_mwh=reading.energy_mwh,
             meter_start=reading.meter_start, meter_end=reading.meter_end,
         )
-        signature = receipts.sign(receipt, self.meter_key, self.client.chain_id, self.client.address)
-        _kill_point("metered")
-        self._wait_for_chain_time(receipt.finished_at)
-        try:
-            tx = self.client.send("deliver", key.job_id, receipt.as_tuple(), signature)
-        except TxRejected as exc:
-            self._refused_delivery(key, exc)
-            return
-        _kill_point("deliver-sent")
-        delivered_at = self.client.block_timestamp(tx["blockNumber"])
-        self.journal.advance(
-            key, Step.DELIVERED, delivered_at=delivered_at, meter_start=reading.meter_start, meter_end=reading.meter_end,
-            delivered_energy_mwh=reading.energy_mwh, deliver_tx=tx["transactionHash"].to_0x_hex(),
-        )
-        _kill_point("delivered")
-        self.metrics.jobs.labels(step="delivered").inc()
-        self.metrics.energy_mwh.inc(reading.energy_mwh)
-        log.info("job delivered", extra={
-            "job_id": key.job_id, "sha256": data["sha256"][:16], "cid": data["cid"], "energy_mwh": reading.energy_mwh,
-            "estimated": data["estimated"], "meter": f"{reading.meter_start}..{reading.meter_end}",
-        })
+        return receipt, receipts.sign(receipt, self.meter_key, self.client.chain_id, self.client.address)
 
-    def _refused_delivery(self, key: JobKey, refusal: TxRejected) -> None:
+    @staticmethod
+    def _delivery_record(receipt: EnergyReceipt, signature: bytes, tx: dict | None) -> dict:
+        """What the journal keeps of a delivery (served at /receipts/{job_id})."""
+        fields = receipt.model_dump() | {"result_hash": "0x" + receipt.result_hash.hex()}
+        return {"receipt": fields, "signature": "0x" + signature.hex(),
+                "deliver_tx": None if tx is None else tx["transactionHash"].to_0x_hex()}
+
+    def _refused_delivery(self, entry: Entry, refusal: TxRejected) -> None:
         """Why the market refused a delivery decides what happens to the job. A refused
         delivery was never mined, so its meter reading is dropped: later jobs deliver meanwhile
         and this one takes a fresh reading above theirs when it is retried."""
+        key = entry.key
         on_chain = self.client.job(key.job_id)
         if on_chain.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
-            self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since)
+            receipt, signature = self._signed_receipt(key, entry.data)  # the reading it was sent with
+            self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since,
+                                 **self._delivery_record(receipt, signature, None))
             log.info("job was delivered before a restart", extra={"job_id": key.job_id})
             return
         self.register.discard(str(key))
@@ -450,6 +462,17 @@ class Worker:
         if entry is None or "sha256" not in entry.data:
             return None
         return Result(entry.data["requester"], bytes.fromhex(entry.data["sha256"]), entry.data["cid"])
+
+    def _receipt_of(self, job_id: int) -> dict | None:
+        entry = self.journal.get(JobKey(self.client.chain_id, self.client.address, job_id))
+        if entry is None or "receipt" not in entry.data:
+            return None
+        data = entry.data
+        return {
+            "receipt": data["receipt"], "signature": data["signature"], "deliver_tx": data["deliver_tx"],
+            "result_cid": data["cid"], "chain_id": self.client.chain_id, "market": self.client.address,
+            "metadata": {"meter": data["meter"], "estimated": data["estimated"], "batch_size": data["batch"]},
+        }
 
     def health(self) -> dict:
         site = self._site

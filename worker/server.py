@@ -3,7 +3,8 @@
 `GET /results/{job_id}?expiry=<unix s>&signature=<0x… 65 bytes>` returns the PNG when the
 signature is the job's requester's EIP-712 ResultDownload for (job id, expiry) on this chain
 and market: 404 for a job this worker has no result for, 401 for an expired or malformed
-permission, 403 for anyone else's signature."""
+permission, 403 for anyone else's signature. `GET /receipts/{job_id}` shows a delivered
+job's signed EnergyReceipt and its metadata (the meter, and whether it is an estimate)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,13 @@ class Result(NamedTuple):
 ResultLookup = Callable[[int], "Result | None"]  # job id -> its result, if this worker made one
 
 
+ReceiptLookup = Callable[[int], "dict | None"]  # job id -> its delivered receipt and metadata
+
+
 def create_app(
     lookup: ResultLookup, read_png: Callable[[bytes], bytes | None], *, chain_id: int, market: str,
-    health: Callable[[], dict], metrics_registry, clock: Callable[[], float] = time.time,
+    health: Callable[[], dict], metrics_registry, receipts: ReceiptLookup = lambda job_id: None,
+    clock: Callable[[], float] = time.time,
 ):
     from fastapi import FastAPI, HTTPException, Query, Response
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -53,6 +58,15 @@ def create_app(
         return Response(png, media_type="image/png", headers={
             "ETag": f'"{found.sha256.hex()}"', "X-Result-CID": found.cid, "Cache-Control": "private, max-age=3600",
         })
+
+    @app.get("/receipts/{job_id}")
+    def receipt(job_id: int):
+        """The delivered EnergyReceipt with its signature and metadata (which meter measured
+        it, and whether that is an estimate). Public: all of it but the metadata is on chain."""
+        found = receipts(job_id)
+        if found is None:
+            raise HTTPException(404, f"no delivered receipt for job {job_id} here")
+        return found
 
     @app.get("/health")
     def healthz():

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from eth_account import Account
 
-from degen import downloads
-from degen.models import JobState
+from degen import downloads, receipts
+from degen.models import EnergyReceipt, JobState
 from tests.conftest import MODEL_ID, MODEL_NAME
 from degen.processes import Process, degen, free_port, running
 from worker.config import WorkerConfig, to_toml
@@ -94,7 +94,7 @@ def download(url, job_id, key, chain, market):
 
 
 def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
-    start_worker, create_job, market, requester, attacker, chain, site_id,
+    start_worker, create_job, market, requester, attacker, chain, site_id, meter,
 ):
     since = chain.blocks.height
     worker = start_worker()
@@ -113,6 +113,12 @@ def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
     assert hashlib.sha256(png.content).digest() == bytes(delivered.result_hash)
     assert download(url, job_id, Account.from_key(attacker.private_key), chain, market).status_code == 403
     assert download(url, job_id + 1, Account.from_key(requester.private_key), chain, market).status_code == 404
+    published = httpx.get(f"{url}/receipts/{job_id}", timeout=10).json()
+    receipt = EnergyReceipt.model_validate(published["receipt"])
+    assert receipt.energy_mwh == delivered.energy_mwh and receipt.meter_end == delivered.meter_end
+    assert receipts.signer_of(receipt, bytes.fromhex(published["signature"][2:]), chain.chain_id, market.address) == meter.address
+    assert published["metadata"] == {"meter": f"power-model:{MODEL_WATTS}W (estimate)", "estimated": True, "batch_size": 1}
+    assert httpx.get(f"{url}/receipts/{job_id + 1}", timeout=10).status_code == 404
     health = httpx.get(f"{url}/health", timeout=10).json()
     assert health["jobs"] == {"delivered": 1} and health["meter"]["estimated"] is True
     assert health["site"]["pv_watts"] == 6000
@@ -170,6 +176,7 @@ def test_a_worker_killed_at_any_step_delivers_exactly_once_after_restart(
     delivered = events(market.JobDelivered, job_id, chain, since)
     assert len(delivered) == 1
     assert market.meter_register(site_id) == delivered[0].meter_end  # the persisted register went on from there
+    assert entry.data["receipt"]["meter_end"] == delivered[0].meter_end  # the published receipt is the delivered one
 
 
 def test_a_reorged_out_job_is_not_worked_on(worker_config, start_worker, create_job, market, chain, tmp_path):
