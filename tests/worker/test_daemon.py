@@ -239,3 +239,34 @@ def test_a_refused_delivery_does_not_hold_up_the_others(
     green_delivery, = events(market.JobDelivered, green_job, chain, since)
     assert green_delivery.meter_end - green_delivery.energy_mwh >= plain.meter_end
     assert market.job(green_job).state == market.job(plain_job).state == JobState.DELIVERED
+
+
+@pytest.mark.parametrize(
+    "key_file, key, message",
+    [
+        ("meter.key", "0x" + "22" * 32, "is not site 1's registered meter"),
+        ("provider.key", "0x" + "33" * 32, "belongs to 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC, not this worker's account"),
+    ],
+)
+def test_a_worker_that_does_not_fit_the_chain_stops_with_the_reason(worker_config, start_worker, tmp_path, key_file, key, message):
+    config = worker_config()
+    (tmp_path / key_file).write_text(key)
+    worker = start_worker(config, wait_ready=False)
+    assert worker.popen.wait(120) == 1
+    assert message in worker.output and "Traceback" not in worker.output
+
+
+def test_a_missing_config_is_a_clear_error(tmp_path):
+    worker = Process(degen("worker", "run", "--config", str(tmp_path / "nowhere.toml")))
+    assert worker.popen.wait(120) == 1
+    assert "Error: cannot read the worker config" in worker.output
+
+
+def test_the_worker_settles_once_the_challenge_window_has_passed(start_worker, create_job, market, chain, provider, token):
+    worker = start_worker()
+    job_id = create_job(params=SMALL, challenge_window=60)
+    worker.wait_for(rf"job delivered job_id={job_id}\b", timeout=120)
+    balance = token.balanceOf(provider)
+    chain.pending_timestamp += 61  # nobody disputed; the window closes
+    worker.wait_for(rf"job settled job_id={job_id}\b", timeout=60)
+    assert market.job(job_id).state == JobState.SETTLED and token.balanceOf(provider) > balance

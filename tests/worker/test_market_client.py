@@ -86,3 +86,16 @@ def test_a_nonce_taken_by_another_sender_is_recovered(client_for, provider, crea
     with caplog.at_level("WARNING", logger="worker.market"):
         assert client.send("accept", second, offer_id)["status"] == 1
     assert "nonce taken by another sender; re-signing" in caplog.text
+
+
+def test_transient_rpc_failures_are_retried_with_back_off_then_raised(caplog):
+    import requests
+    from web3 import HTTPProvider, Web3
+
+    from degen.processes import free_port
+
+    dead = Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
+    with caplog.at_level("WARNING", logger="worker.market"), pytest.raises(requests.ConnectionError):
+        MarketClient(dead, "0x" + "00" * 20, [], "0x" + "00" * 20, [], Account.create(), retries=2, backoff_s=0.01)
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["rpc failed", "rpc failed"]
+    assert "retry 1/2 in 0.0 s" in caplog.records[0].getMessage() and "retry 2/2" in caplog.records[1].getMessage()
