@@ -28,3 +28,28 @@ def test_gas_table_comes_from_the_benchmark():
     gas = (ROOT / "docs/gas.md").read_text()
     assert "Produced by `bench/gas.py`" in gas
     assert re.search(r"Lifecycle create \+ accept \+ deliver \+ settle: [\d,]+ gas", gas)
+
+
+def test_performance_table_comes_from_the_worker_benchmark():
+    performance = (ROOT / "docs/performance.md").read_text()
+    assert "Produced by `bench/worker.py`" in performance
+    for row in ("direct pipeline calls", "worker (max_batch 1)", "worker, batching (max_batch 8)"):
+        assert re.search(rf"^\| {re.escape(row)} \| [\d.]+ \| [\d.]+ \| [\d.]+× \|", performance, flags=re.M), row
+
+
+def test_readme_documents_every_cli_command():
+    from click import Group
+
+    from degen.cli import main
+
+    readme = (ROOT / "README.md").read_text()
+
+    def commands(group, prefix):
+        for name, command in group.commands.items():
+            if isinstance(command, Group):
+                yield from commands(command, f"{prefix} {name}")
+            else:
+                yield f"{prefix} {name}"
+
+    missing = [command for command in commands(main, "degen") if command not in readme]
+    assert not missing, f"README.md does not show: {missing}"

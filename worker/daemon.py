@@ -4,7 +4,8 @@ Three threads share one SQLite journal:
 - the chain loop, every `poll_interval_s` or as soon as a result is ready:
   1. follow JobCreated (backfill, confirmations, reorgs) and record new jobs as SEEN;
   2. decide each SEEN job: valid params, one of our offers, the policy and, for green jobs,
-     the site's energy; check the job on chain, simulate `accept`, accept → ACCEPTED, queue it;
+     the site's energy (a green job waits while the energy is short, until its deadline slack
+     runs out); simulate `accept`, accept → ACCEPTED, queue it;
   3. deliver each GENERATED job in order: take its meter reading, sign the EnergyReceipt with
      the meter key, simulate, send → DELIVERED;
   4. settle each DELIVERED job once its challenge window has passed → SETTLED;
@@ -13,8 +14,9 @@ Three threads share one SQLite journal:
   split the energy → GENERATED.
 - the result server (FastAPI under uvicorn).
 
-Every step first looks at the job on chain, so after `kill -9` a restart resumes each job
-where the journal left it: accepted jobs are finished once, no job is accepted twice."""
+Every transaction is simulated first, and when the market refuses one the worker reads the
+job and acts on what the chain says; so after `kill -9` a restart resumes each job where the
+journal left it: accepted jobs are finished once, no job is accepted twice."""
 
 from __future__ import annotations
 
@@ -83,6 +85,7 @@ class Worker:
         self._stop = threading.Event()
         self._result_ready = threading.Event()
         self._site: SiteState | None = None
+        self._waiting: dict[JobKey, str] = {}  # green jobs the site's energy holds back, and why
         self._site_read_at = 0.0
         self._clock_offset = 0.0
         self._threads: list[threading.Thread] = []
@@ -202,6 +205,12 @@ class Worker:
             )
             if decision.accept:
                 break
+        if not decision.accept and decision.for_now:
+            if self._waiting.get(key) != decision.reason:  # say it once, and again when it changes
+                self._waiting[key] = decision.reason
+                log.info("job waits for green energy", extra={"job_id": key.job_id, "reason": decision.reason})
+            return
+        self._waiting.pop(key, None)
         if not decision.accept:
             return self._skip(key, decision.reason)
         try:
@@ -314,6 +323,8 @@ class Worker:
             except TxRejected as exc:
                 log.warning("settle refused", extra={"job_id": key.job_id, "reason": exc.reason})
                 return
+        elif on_chain.state == JobState.DISPUTED:
+            return  # the arbiter decides; checked again next round
         elif on_chain.state != JobState.SETTLED:
             self._fail(key, f"the job is {on_chain.state.name} on chain after delivery")
             return
@@ -330,7 +341,7 @@ class Worker:
         except SunSpecError as exc:
             self._site = None
             self.metrics.site_errors.inc()
-            log.warning("site unreadable; green jobs wait", extra={"error": str(exc)})
+            log.warning("site unreadable; green jobs wait for a reading", extra={"error": str(exc)})
             return
         self.metrics.pv_watts.set(self._site.pv_watts)
         self.metrics.battery_soc.set(self._site.battery_soc_pct)

@@ -2,7 +2,8 @@
 
 `choose` checks a job against the worker's own offer (model, image size, steps, price,
 green flag) and the time it has left; `energy_allows` is the site's energy policy for
-green jobs: battery above its reserve, or PV alone covering the GPU's draw."""
+green jobs: battery above its reserve, or PV alone covering the GPU's draw. Energy refusals
+are `for_now`: the sun may rise or the battery fill before the job's deadline."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from degen.models import GenerationParams, Offer
 class Decision:
     accept: bool
     reason: str
+    for_now: bool = False  # a refusal that may turn (the site's energy): ask again later
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def energy_allows(policy: Policy, site: SiteState) -> Decision:
         False,
         f"battery at {site.battery_soc_pct:.0f}% is at or below the {policy.battery_reserve_pct:.0f}% reserve "
         f"and PV {site.pv_watts:.0f} W does not cover the GPU's {policy.gpu_watts:.0f} W",
+        for_now=True,
     )
 
 
@@ -81,7 +84,7 @@ def choose(
         if not offer.green:
             return Decision(False, f"the job is green and offer {offer.offer_id} is not")
         if site is None:
-            return Decision(False, "the job is green and the site's energy state is unknown")
+            return Decision(False, "the job is green and the site's energy state is unknown", for_now=True)
         energy = energy_allows(policy, site)
         if not energy.accept:
             return energy

@@ -146,8 +146,10 @@ def test_green_jobs_are_refused_at_low_state_of_charge(worker_config, start_work
     with running(night, ready="SunSpec site simulator on"):
         worker = start_worker(worker_config(offers=(green_offer,), site={"modbus_port": port}))
         job_id = create_job(offer_id=green_offer, green=True, params=SMALL)
-        worker.wait_for(rf"job skipped job_id={job_id} reason=.battery at 20% is at or below the 30% reserve")
+        worker.wait_for(rf"job waits for green energy job_id={job_id} reason=.battery at 20% is at or below the 30% reserve")
+        time.sleep(1.5)  # several rounds: still waiting, said once
     assert market.job(job_id).state == JobState.OPEN
+    assert worker.output.count(f"job waits for green energy job_id={job_id} ") == 1
 
 
 @pytest.mark.parametrize("kill_at", ["seen", "accept-sent", "accepted", "generated", "metered", "deliver-sent", "delivered"])
@@ -270,3 +272,19 @@ def test_the_worker_settles_once_the_challenge_window_has_passed(start_worker, c
     chain.pending_timestamp += 61  # nobody disputed; the window closes
     worker.wait_for(rf"job settled job_id={job_id}\b", timeout=60)
     assert market.job(job_id).state == JobState.SETTLED and token.balanceOf(provider) > balance
+
+
+def test_a_green_job_waits_until_the_site_has_the_energy(worker_config, start_worker, create_job, market, green_offer):
+    """At night on a low battery the green job waits; the site is then replaced by a sunny one
+    on the same port (the agent reconnects) and the job is taken before its deadline."""
+    port = free_port()
+    site = ["site", "simulate", "--port", str(port), "--speed", "0"]
+    with running(degen(*site, "--start-hour", "22", "--soc", "20"), ready="SunSpec site simulator on"):
+        worker = start_worker(worker_config(offers=(green_offer,), site={"modbus_port": port}))
+        job_id = create_job(offer_id=green_offer, green=True, params=SMALL)
+        worker.wait_for(rf"job waits for green energy job_id={job_id} reason=.battery at 20%")
+    worker.wait_for(rf"site unreadable; green jobs wait for a reading")
+    with running(degen(*site, "--start-hour", "12", "--soc", "20"), ready="SunSpec site simulator on"):
+        worker.wait_for(rf"job accepted job_id={job_id} .*why=.within the offer's terms on green energy", timeout=60)
+        worker.wait_for(rf"job delivered job_id={job_id}\b", timeout=120)
+    assert market.job(job_id).state == JobState.DELIVERED

@@ -41,6 +41,11 @@ def test_refusals_say_why(kwargs, reason):
     assert not decision.accept and decision.reason.startswith(reason)
 
 
+def test_only_energy_refusals_are_for_now():
+    assert decide(green=True, site=NIGHT_LOW).for_now and decide(green=True, site=None).for_now
+    assert not decide(left=119).for_now and not decide(max_price=99).for_now
+
+
 def test_energy_policy():
     assert energy_allows(POLICY, SiteState(pv_watts=0, battery_soc_pct=31)).accept
     assert not energy_allows(POLICY, SiteState(pv_watts=449, battery_soc_pct=30)).accept
