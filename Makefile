@@ -32,7 +32,7 @@ run: setup
 
 ## test: run the whole test suite against a real anvil
 test: setup
-	ape test tests/ --network $(NETWORK) $(PYTEST_ARGS)
+	ape test tests/ --network $(NETWORK) -rs $(PYTEST_ARGS)
 
 ## bench: measure gas per operation on anvil and write docs/gas.md
 bench: setup

@@ -1,4 +1,5 @@
 """The network operator's daemon (`degen oracle run`): ingests signed meter samples,
 issues RECs, verifies delivered results, arbitrates disputes and keeps the market moving.
 
-Nothing runs from here yet: the daemon is built in the issue "Oracle"."""
+Built in the issue "Oracle"; so far the acceptance rules for signed meter samples
+(`rules.py`) and the sample store on SQLite or PostgreSQL (`store.py`)."""

@@ -1,0 +1,70 @@
+"""Whether the oracle accepts a meter sample: pure rules, each refusal with the HTTP status
+the ingest API answers and a reason a site operator can act on.
+
+A sample is compared with the site as the registry has it (meter key, PV peak, status) and
+with the site's previous accepted sample. The register may only grow, and by no more than the
+reported power allows: between two samples the energy is at most
+`max(p_prev, p_now, 10% of peak) × Δt × 1.25 + 1 Wh` (headroom for clouds passing between
+samples) and never more than the PV peak over Δt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from degen.errors import DegenError
+from degen.telemetry import MeterSample
+
+MAX_AGE_S = 7 * 86_400    # older samples are refused: issuance for them may have closed
+MAX_FUTURE_S = 60         # clock skew tolerated
+JUMP_HEADROOM = 1.25
+JUMP_FLOOR_OF_PEAK = 0.10
+JUMP_SLACK_WH = 1
+
+
+class SampleRejected(DegenError, ValueError):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@dataclass(frozen=True)
+class SiteRecord:
+    """What the registry says about a site."""
+
+    meter: str
+    pv_peak_watts: int
+    active: bool
+
+
+def check(sample: MeterSample, signer: str, site: SiteRecord | None, previous: MeterSample | None, now: int) -> None:
+    """Raises SampleRejected unless `sample`, signed by `signer`, may be stored after
+    `previous` (the site's latest accepted sample before it in time, if any)."""
+    if site is None:
+        raise SampleRejected(404, f"site {sample.site_id} is not registered")
+    if not site.active:
+        raise SampleRejected(403, f"site {sample.site_id} is not active")
+    if signer.lower() != site.meter.lower():
+        raise SampleRejected(401, f"the sample is not signed by site {sample.site_id}'s meter key")
+    if sample.timestamp > now + MAX_FUTURE_S:
+        raise SampleRejected(422, f"timestamp {sample.timestamp} is {sample.timestamp - now} s in the future")
+    if sample.timestamp < now - MAX_AGE_S:
+        raise SampleRejected(422, f"timestamp {sample.timestamp} is older than {MAX_AGE_S // 86_400} days")
+    if sample.pv_watts > site.pv_peak_watts:
+        raise SampleRejected(422, f"{sample.pv_watts} W is above the site's PV peak of {site.pv_peak_watts} W")
+    if previous is None:
+        return
+    if sample.timestamp <= previous.timestamp:
+        raise SampleRejected(409, f"timestamp {sample.timestamp} is not after the site's last sample at {previous.timestamp}")
+    if sample.register_wh < previous.register_wh:
+        raise SampleRejected(409, f"the register went backwards: {sample.register_wh} Wh after {previous.register_wh} Wh")
+    gained, seconds = sample.register_wh - previous.register_wh, sample.timestamp - previous.timestamp
+    if gained > max_gain_wh(previous.pv_watts, sample.pv_watts, site.pv_peak_watts, seconds):
+        raise SampleRejected(
+            422, f"the register gained {gained} Wh in {seconds} s, impossible at {previous.pv_watts}..{sample.pv_watts} W"
+        )
+
+
+def max_gain_wh(p_prev: int, p_now: int, peak: int, seconds: int) -> int:
+    """The most energy the register may gain between two samples (see the module docstring)."""
+    power = max(p_prev, p_now, JUMP_FLOOR_OF_PEAK * peak) * JUMP_HEADROOM
+    return int(min(power, peak) * seconds / 3600) + JUMP_SLACK_WH
