@@ -31,6 +31,7 @@ from web3.exceptions import Web3RPCError
 
 from degen import receipts
 from degen.errors import InvalidInput
+from degen.http import ServerThread
 from degen.models import EnergyReceipt, JobState, Offer
 from worker.compute import BatchQueue, Pipelines, Task, generate
 from worker.config import WorkerConfig
@@ -42,7 +43,7 @@ from worker.metrics import WorkerMetrics
 from worker.policy import SiteState, choose
 from worker.register import MeterRegister
 from worker.results import ResultStore
-from worker.server import Result, ServerThread, create_app
+from worker.server import Result, create_app
 from worker.site_agent import SiteAgent
 from worker.sunspec import SunSpecError
 

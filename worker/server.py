@@ -8,7 +8,6 @@ job's signed EnergyReceipt and its metadata (the meter, and whether it is an est
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Callable, NamedTuple
 
@@ -77,27 +76,3 @@ def create_app(
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-class ServerThread:
-    """Runs the app under uvicorn in a daemon thread; `port` is known once started."""
-
-    def __init__(self, app, host: str, port: int):
-        import uvicorn
-
-        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, name="result-server", daemon=True)
-        self.host = host
-
-    def start(self, timeout_s: float = 10.0) -> int:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise OSError(f"the result server could not start on {self.host}")
-            time.sleep(0.02)
-        return self._server.servers[0].sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)

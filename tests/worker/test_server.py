@@ -11,7 +11,8 @@ from eth_account import Account
 from degen import downloads
 from worker.metrics import WorkerMetrics
 from worker.results import ResultStore
-from worker.server import Result, ServerThread, create_app
+from degen.http import ServerThread
+from worker.server import Result, create_app
 
 CHAIN_ID = 31337
 MARKET = "0x" + "ab" * 20

@@ -1,0 +1,67 @@
+"""The oracle's telemetry ingest: `POST /samples` takes a site's signed meter sample.
+
+201 stored; 200 when the very same sample was stored before (site agents may retry); 409 for
+a different sample at a stored timestamp; every other refusal is the status and reason of
+`oracle.rules`, and 422 for a malformed body."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from degen import telemetry
+from degen.errors import InvalidInput
+from degen.telemetry import MeterSample
+from oracle import rules
+from oracle.rules import SiteRecord
+from oracle.store import SampleStore
+
+class SignedSample(BaseModel):
+    """The request body: a MeterSample's fields and the meter key's 65-byte signature."""
+
+    site_id: int
+    timestamp: int
+    pv_watts: int
+    register_wh: int
+    battery_soc_permille: int
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+SiteLookup = Callable[[int], "SiteRecord | None"]  # site id -> the registry's record, None if unknown
+
+
+def create_app(store: SampleStore, sites: SiteLookup, *, chain_id: int, registry: str, clock: Callable[[], float] = time.time):
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI(title="DeGEN oracle", docs_url=None, redoc_url=None)
+    one_at_a_time = threading.Lock()  # a site's samples are checked against the one before
+
+    @app.post("/samples", status_code=201)
+    def ingest(body: SignedSample):
+        try:
+            sample = MeterSample(**body.model_dump(exclude={"signature"}))
+        except InvalidInput as exc:
+            raise HTTPException(422, str(exc)) from None
+        signature = bytes.fromhex(body.signature[2:])
+        try:
+            signer = telemetry.signer_of(sample, signature, chain_id, registry)
+        except InvalidInput as exc:
+            raise HTTPException(401, str(exc)) from None
+        with one_at_a_time:
+            stored = store.get(sample.site_id, sample.timestamp)
+            if stored is not None:
+                if stored == (sample, signature):
+                    return JSONResponse({"stored": False, "duplicate": True}, status_code=200)
+                raise HTTPException(409, f"site {sample.site_id} already has a different sample at {sample.timestamp}")
+            try:
+                rules.check(sample, signer, sites(sample.site_id), store.latest(sample.site_id), now=int(clock()))
+            except rules.SampleRejected as exc:
+                raise HTTPException(exc.status, exc.reason) from None
+            store.add(sample, signature, signer)
+        return {"stored": True, "duplicate": False}
+
+    return app
