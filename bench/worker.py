@@ -30,7 +30,7 @@ from ape import accounts, chain, networks, project
 from eth_account import Account
 
 from degen import deployments
-from degen.deploy import AKRE, deploy_all
+from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import JobState, JobTerms, model_id
 from degen.processes import Process, degen, free_port, running
 from worker.compute import Pipelines, Task, generate
@@ -60,12 +60,8 @@ class Market:
         self.offer = market.create_offer(
             self.site, model_id(MODEL_NAME), 1024, 1024, 50, AKRE, 30 * AKRE, AKRE, False, sender=self.provider
         ).return_value
-        deployments.save(deployments.Deployment(
-            network="ethereum:local", chain_id=chain.chain_id, block=chain.blocks.height, deployer=self.deployer.address,
-            token=token.address, registry=registry.address, market=market.address, rec_token=self.c.rec.address,
-            certificate=self.c.certificate.address, treasury=self.deployer.address, fee_bps=market.fee_bps(),
-            dispute_bond=market.dispute_bond(),
-        ), directory)
+        deployments.save(record_of(self.c, network="ethereum:local", chain_id=chain.chain_id, block=chain.blocks.height,
+                                   deployer=self.deployer.address), directory)
 
     def post(self, params: list[tuple]) -> list[int]:
         terms = JobTerms(offer_id=self.offer, max_price=10 * AKRE, deadline=chain.pending_timestamp + 3600).as_tuple()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from degen.contracts import Deployed
+from degen.deployments import Deployment
 
 AKRE = 10**18
 DEFAULT_INITIAL_SUPPLY = 1_000_000_000 * AKRE
@@ -41,3 +42,14 @@ def deploy_all(
         rec.grantRole(rec.ISSUER_ROLE(), oracle, sender=deployer)
         market.grantRole(market.ARBITER_ROLE(), oracle, sender=deployer)
     return Deployed(token, registry, market, rec, certificate)
+
+
+def record_of(deployed: Deployed, *, network: str, chain_id: int, block: int, deployer: str) -> Deployment:
+    """The deployment file's record of `deployed` (fee and bond as the market holds them now)."""
+    market = deployed.market
+    return Deployment(
+        network=network, chain_id=chain_id, block=block, deployer=deployer,
+        token=deployed.token.address, registry=deployed.registry.address, market=market.address,
+        rec_token=deployed.rec.address, certificate=deployed.certificate.address,
+        treasury=market.treasury(), fee_bps=market.fee_bps(), dispute_bond=market.dispute_bond(),
+    )

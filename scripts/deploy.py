@@ -9,7 +9,7 @@ from ape import accounts, chain, networks, project
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 
 from degen import deployments
-from degen.deploy import DEFAULT_DISPUTE_BOND, DEFAULT_FEE_BPS, AKRE, deploy_all
+from degen.deploy import DEFAULT_DISPUTE_BOND, DEFAULT_FEE_BPS, AKRE, deploy_all, record_of
 
 
 def _deployer(account):
@@ -35,19 +35,9 @@ def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
     contracts = deploy_all(
         project, deployer, treasury=treasury, fee_bps=fee_bps, dispute_bond=dispute_bond, oracle=oracle
     )
-    record = deployments.Deployment(
-        network=f"{ecosystem.name}:{network.name}",
-        chain_id=chain.chain_id,
-        block=chain.blocks.height,
+    record = record_of(
+        contracts, network=f"{ecosystem.name}:{network.name}", chain_id=chain.chain_id, block=chain.blocks.height,
         deployer=deployer.address,
-        token=contracts.token.address,
-        registry=contracts.registry.address,
-        market=contracts.market.address,
-        rec_token=contracts.rec.address,
-        certificate=contracts.certificate.address,
-        treasury=contracts.market.treasury(),
-        fee_bps=contracts.market.fee_bps(),
-        dispute_bond=contracts.market.dispute_bond(),
     )
     path = deployments.save(record)
     gas = sum(chain.blocks[n].gas_used for n in range(first_block + 1, chain.blocks.height + 1))

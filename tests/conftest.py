@@ -84,14 +84,10 @@ def contracts(project, deployer, treasury, arbiter, requester, provider, attacke
 def deployment_dir(contracts, deployer, chain, tmp_path_factory):
     """This session's deployment as a deployments file, for the CLI and daemons in their own processes."""
     from degen import deployments
+    from degen.deploy import record_of
 
-    record = deployments.Deployment(
-        network="ethereum:local", chain_id=chain.chain_id, block=chain.blocks.height, deployer=deployer.address,
-        token=contracts.token.address, registry=contracts.registry.address, market=contracts.market.address,
-        rec_token=contracts.rec.address, certificate=contracts.certificate.address,
-        treasury=contracts.market.treasury(), fee_bps=contracts.market.fee_bps(),
-        dispute_bond=contracts.market.dispute_bond(),
-    )
+    record = record_of(contracts, network="ethereum:local", chain_id=chain.chain_id, block=chain.blocks.height,
+                       deployer=deployer.address)
     directory = tmp_path_factory.mktemp("deployments")
     deployments.save(record, directory)
     return directory

@@ -122,7 +122,7 @@ class Worker:
         log.info("result server listening", extra={"url": f"http://{self.config.server.host}:{self.server_port}"})
         self._start_compute()
         for entry in self.journal.at_step(self.client.chain_id, self.client.address, Step.ACCEPTED):
-            self._enqueue(entry)
+            self._requeue(entry)
         log.info(
             "worker ready",
             extra={"provider": self.client.account.address, "offers": sorted(self.offers), "site": self.config.site.site_id,
@@ -229,7 +229,7 @@ class Worker:
         self.journal.advance(key, Step.ACCEPTED, offer_id=offer.offer_id, accepted_at=accepted_at, model=task.model_id.hex())
         _kill_point("accepted")
         self.metrics.jobs.labels(step="accepted").inc()
-        self._enqueue(self.journal.get(key))
+        self._queue(Queued(key, task, accepted_at))
 
     def _candidate_offers(self, offer_id: int, model_id: bytes) -> list[Offer] | str:
         if offer_id:
@@ -354,10 +354,14 @@ class Worker:
         """The generation a job asks for; a directed job runs its offer's model."""
         return Task.of(job_id, model_id, data["prompt"], data["params"])
 
-    def _enqueue(self, entry: Entry) -> None:
+    def _requeue(self, entry: Entry) -> None:
+        """Queues a job the journal holds as ACCEPTED (after a restart)."""
         data = entry.data
         task = self._task(entry.key.job_id, data, bytes.fromhex(data["model"]))
-        self.queue.put(Queued(entry.key, task, data["accepted_at"]))
+        self._queue(Queued(entry.key, task, data["accepted_at"]))
+
+    def _queue(self, item: Queued) -> None:
+        self.queue.put(item)
         self.metrics.queue.set(len(self.queue))
 
     def _start_compute(self) -> None:
@@ -469,14 +473,17 @@ class Worker:
         if not active:
             log.warning("the site is not active: the market refuses its accepts and deliveries", extra={"site": self.config.site.site_id})
 
+    def _entry(self, job_id: int) -> Entry | None:
+        return self.journal.get(JobKey(self.client.chain_id, self.client.address, job_id))
+
     def _result_of(self, job_id: int) -> Result | None:
-        entry = self.journal.get(JobKey(self.client.chain_id, self.client.address, job_id))
+        entry = self._entry(job_id)
         if entry is None or "sha256" not in entry.data:
             return None
         return Result(entry.data["requester"], bytes.fromhex(entry.data["sha256"]), entry.data["cid"])
 
     def _receipt_of(self, job_id: int) -> dict | None:
-        entry = self.journal.get(JobKey(self.client.chain_id, self.client.address, job_id))
+        entry = self._entry(job_id)
         if entry is None or "receipt" not in entry.data:
             return None
         data = entry.data

@@ -54,7 +54,7 @@ class Follower:
                 "requester": job.requester, "offer_id": job.offer_id, "model_id": job.model_id.hex(),
                 "max_price": str(job.max_price), "min_collateral": str(job.min_collateral), "deadline": job.deadline,
                 "challenge_window": job.challenge_window, "green": job.green, "prompt": job.prompt,
-                "params": job.params, "block_hash": job.block_hash,
+                "params": job.params,
             }
             if self.journal.seen(self.key(job.job_id), job.block_number, **fields):
                 result.new.append(job)
