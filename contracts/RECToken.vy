@@ -57,7 +57,7 @@ ISSUER_ROLE: public(constant(bytes32)) = keccak256("ISSUER_ROLE")
 # @dev The longest period one issuance may cover.
 MAX_PERIOD: public(constant(uint256)) = 31 * 86400
 # @dev The most issuances in one batch.
-MAX_BATCH: public(constant(uint256)) = 32
+MAX_BATCH: public(constant(uint256)) = 128
 # @dev Bit layout of an issuance word: site id (64 bits) | period start (40)
 # | period end (40) | issued at (40) | energy mWh (72).
 _START_SHIFT: constant(uint256) = 64

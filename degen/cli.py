@@ -176,10 +176,12 @@ def balance(address: str, network: str, directory: Path):
 
 def _register_process_commands() -> None:
     """The daemons' commands live with their processes."""
+    from oracle.cli import oracle
     from worker.cli import site, worker
 
     main.add_command(site)
     main.add_command(worker)
+    main.add_command(oracle)
 
 
 _register_process_commands()

@@ -1,8 +1,11 @@
 """EIP-712 download permissions: a requester signs (job id, expiry) to fetch a result from
-the provider's endpoint. Bound to the chain and the market, so a signature for one job on
+the provider's endpoint; so may the market's arbiter (the oracle), who checks results and
+decides disputes. Bound to the chain and the market, so a signature for one job on
 one market opens nothing else; short-lived, so a leaked one soon stops working."""
 
 from __future__ import annotations
+
+from typing import Callable
 
 from eth_keys.exceptions import BadSignature
 
@@ -40,10 +43,12 @@ def sign(key, job_id: int, expiry: int, chain_id: int, market: str) -> bytes:
 
 
 def check(
-    requester: str, job_id: int, expiry: int, signature: bytes, *, chain_id: int, market: str, now: int
-) -> None:
-    """Raises DownloadExpired (401) or DownloadDenied (403) unless `signature` is the
-    requester's, for this job, and valid now."""
+    requester: str, job_id: int, expiry: int, signature: bytes, *, chain_id: int, market: str, now: int,
+    is_arbiter: Callable[[str], bool] = lambda address: False,
+) -> str:
+    """Returns the signer, or raises DownloadExpired (401) or DownloadDenied (403) unless
+    `signature` is the requester's (or an account `is_arbiter` accepts), for this job, and
+    valid now."""
     if not now <= expiry <= now + MAX_VALIDITY:
         raise DownloadExpired(f"the download permission expired or reaches past {MAX_VALIDITY} s ahead")
     if len(signature) != 65:
@@ -52,5 +57,6 @@ def check(
         signer = eip712.recover(typed_data(job_id, expiry, chain_id, market), signature)
     except (BadSignature, ValueError) as exc:
         raise DownloadExpired(f"the download signature cannot be recovered: {exc}") from None
-    if signer.lower() != requester.lower():
-        raise DownloadDenied(f"only job {job_id}'s requester may download its result")
+    if signer.lower() != requester.lower() and not is_arbiter(signer):
+        raise DownloadDenied(f"only job {job_id}'s requester or the market's arbiter may download its result")
+    return signer

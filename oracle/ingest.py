@@ -1,4 +1,5 @@
-"""The oracle's telemetry ingest: `POST /samples` takes a site's signed meter sample.
+"""The oracle's HTTP API: `POST /samples` takes a site's signed meter sample; `/health` and
+`/metrics` (Prometheus) show the daemon.
 
 201 stored; 200 when the very same sample was stored before (site agents may retry); 409 for
 a different sample at a stored timestamp; every other refusal is the status and reason of
@@ -16,6 +17,7 @@ from degen import telemetry
 from degen.errors import InvalidInput
 from degen.telemetry import MeterSample
 from oracle import rules
+from oracle.metrics import OracleMetrics
 from oracle.rules import SiteRecord
 from oracle.store import SampleStore
 
@@ -33,12 +35,32 @@ class SignedSample(BaseModel):
 SiteLookup = Callable[[int], "SiteRecord | None"]  # site id -> the registry's record, None if unknown
 
 
-def create_app(store: SampleStore, sites: SiteLookup, *, chain_id: int, registry: str, clock: Callable[[], float] = time.time):
-    from fastapi import FastAPI, HTTPException
+def create_app(
+    store: SampleStore, sites: SiteLookup, *, chain_id: int, registry: str, clock: Callable[[], float] = time.time,
+    health: Callable[[], dict] = lambda: {"status": "ok"}, metrics: OracleMetrics | None = None,
+):
+    from fastapi import FastAPI, HTTPException, Request, Response
     from fastapi.responses import JSONResponse
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+    metrics = metrics or OracleMetrics()
     app = FastAPI(title="DeGEN oracle", docs_url=None, redoc_url=None)
     one_at_a_time = threading.Lock()  # a site's samples are checked against the one before
+
+    @app.middleware("http")
+    async def count_samples(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path == "/samples":
+            metrics.samples.labels(status=str(response.status_code)).inc()
+        return response
+
+    @app.get("/health")
+    def healthz():
+        return health()
+
+    @app.get("/metrics")
+    def metrics_page():
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/samples", status_code=201)
     def ingest(body: SignedSample):

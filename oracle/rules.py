@@ -34,6 +34,7 @@ class SiteRecord:
     meter: str
     pv_peak_watts: int
     active: bool
+    battery_wh: int = 0
 
 
 def check(sample: MeterSample, signer: str, site: SiteRecord | None, previous: MeterSample | None, now: int) -> None:

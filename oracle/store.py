@@ -62,6 +62,11 @@ class SampleStore:
             ).first()
         return None if row is None else _sample(row)
 
+    def site_ids(self) -> list[int]:
+        """Every site that has posted a sample."""
+        with self.engine.connect() as db:
+            return [row[0] for row in db.execute(select(samples.c.site_id).distinct().order_by(samples.c.site_id))]
+
     def between(self, site_id: int, start: int, end: int) -> list[tuple[MeterSample, bytes]]:
         """A site's samples with start <= timestamp <= end, oldest first."""
         with self.engine.connect() as db:

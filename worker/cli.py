@@ -86,58 +86,44 @@ def run(config_path: Path, log_level: str):
     Example:
       degen worker run --config worker.toml
     """
+    with _console_progress() as progress:
+        run_daemon(lambda: build_worker(config_path), log_level, progress=progress)
+
+
+def run_daemon(build, log_level: str, **attributes) -> None:
+    """Builds a daemon (worker or oracle), sets it up and runs it until Ctrl-C or SIGTERM,
+    then stops it cleanly; setup problems become a one-line error."""
     from worker import logs
 
     logs.setup(log_level)
     try:
-        daemon = build_worker(config_path)
+        daemon = build()
     except (DegenError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    with _console_progress() as progress:
-        daemon.progress = progress
-        signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
-        try:
-            daemon.setup()
-            daemon.run_forever()
-        except DegenError as exc:
-            raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            pass
-        finally:
-            daemon.stop()
+    for name, value in attributes.items():
+        setattr(daemon, name, value)
+    signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
+    try:
+        daemon.setup()
+        daemon.run_forever()
+    except (DegenError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        daemon.stop()
 
 
 def build_worker(config_path: Path):
     """The worker a config describes, connected to its chain (nothing started yet)."""
-    import os
-    import sys
-
-    from web3 import HTTPProvider, Web3
-
-    from degen import deployments
     from worker import config as worker_config
     from worker.compute import Pipelines
     from worker.daemon import Worker
-    from worker.market import MarketClient, abi_of
     from worker.meter import make_meter
     from worker.site_agent import SiteAgent
 
     config = worker_config.load(config_path)
-    deployment = deployments.load(config.chain.network, config.chain.deployments)
-    # ape-vyper finds the compiler on PATH; the venv's bin holds it.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    from ape import Project
-
-    project = Project(Path(__file__).resolve().parents[1])
-    web3 = Web3(HTTPProvider(config.chain.rpc_url, request_kwargs={"timeout": 30}))
-    if not web3.is_connected():
-        raise OSError(f"no JSON-RPC node answers at {config.chain.rpc_url}")
-    client = MarketClient(
-        web3, deployment.market, abi_of(project.JobMarket.contract_type),
-        deployment.registry, abi_of(project.SiteRegistry.contract_type), config.provider_account(),
-    )
-    if client.chain_id != deployment.chain_id:
-        raise ValueError(f"{config.chain.rpc_url} serves chain {client.chain_id}, the deployment is on chain {deployment.chain_id}")
+    client, deployment, _ = connect(config.chain, config.provider_account())
     site = config.site
     return Worker(
         config, client,
@@ -146,6 +132,35 @@ def build_worker(config_path: Path):
         SiteAgent(site.modbus_host, site.modbus_port, site.modbus_device_id),
         start_block=deployment.block,
     )
+
+
+def connect(chain, account):
+    """A MarketClient for `account` on the deployment `chain` (a ChainConfig) names, checked
+    to be the chain the node serves; also the deployment and the project's contract types."""
+    import os
+    import sys
+
+    from web3 import HTTPProvider, Web3
+
+    from degen import deployments
+    from worker.market import MarketClient, abi_of
+
+    deployment = deployments.load(chain.network, chain.deployments)
+    # ape-vyper finds the compiler on PATH; the venv's bin holds it.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    from ape import Project
+
+    project = Project(Path(__file__).resolve().parents[1])
+    web3 = Web3(HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
+    if not web3.is_connected():
+        raise OSError(f"no JSON-RPC node answers at {chain.rpc_url}")
+    client = MarketClient(
+        web3, deployment.market, abi_of(project.JobMarket.contract_type),
+        deployment.registry, abi_of(project.SiteRegistry.contract_type), account,
+    )
+    if client.chain_id != deployment.chain_id:
+        raise ValueError(f"{chain.rpc_url} serves chain {client.chain_id}, the deployment is on chain {deployment.chain_id}")
+    return client, deployment, project
 
 
 def _console_progress():

@@ -88,6 +88,14 @@ class Pipelines:
     def knows(self, model_id: bytes) -> bool:
         return model_id in self._sources
 
+    def setup(self) -> dict:
+        """What decides the exact bytes of an image besides the job: device and library
+        versions. Two machines with the same setup make byte-identical images from one seed;
+        an arbiter compares exactly then, perceptually otherwise."""
+        from importlib.metadata import version
+
+        return {"device": self.device, "torch": version("torch"), "diffusers": version("diffusers")}
+
     def get(self, model_id: bytes):
         with self._lock:
             if model_id not in self._loaded:

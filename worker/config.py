@@ -89,13 +89,13 @@ class WorkerConfig(_Section):
         return {model_id(name): source for name, source in self.models.items()}
 
     def provider_account(self):
-        return _load_key(self.account.provider_key_file, "provider")
+        return load_key(self.account.provider_key_file, "provider")
 
     def meter_account(self):
-        return _load_key(self.account.meter_key_file, "meter")
+        return load_key(self.account.meter_key_file, "meter")
 
 
-def _load_key(path: Path, role: str):
+def load_key(path: Path, role: str):
     try:
         return Account.from_key(path.expanduser().read_text().strip())
     except OSError as exc:
@@ -106,26 +106,42 @@ def _load_key(path: Path, role: str):
 
 def load(path: Path) -> WorkerConfig:
     """Reads and validates `path`; relative paths in it are relative to its folder."""
+    return _relative_to(read(path, WorkerConfig, "worker"), Path(path).resolve().parent)
+
+
+def read(path: Path, schema: type[_Section], daemon: str):
+    """A daemon's TOML config file validated against `schema`; every problem is an
+    InvalidInput naming the file and the key."""
     try:
         raw = tomllib.loads(Path(path).read_text())
     except OSError as exc:
-        raise InvalidInput(f"cannot read the worker config {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot read the {daemon} config {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{path} is not valid TOML: {exc}") from None
     try:
-        config = WorkerConfig.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InvalidInput(f"{path}: {problems}") from None
-    return _relative_to(config, Path(path).resolve().parent)
+
+
+def resolver(base: Path):
+    """Makes a config path absolute: relative paths are relative to the config's folder."""
+    def resolve(p: Path) -> Path:
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else base / p
+
+    return resolve
+
+
+def model_sources(models: dict[str, str], base: Path) -> dict[str, str]:
+    """Model sources that are folders next to the config, made absolute; hub ids kept."""
+    return {name: str(base / src) if (base / src).exists() else src for name, src in models.items()}
 
 
 def _relative_to(config: WorkerConfig, base: Path) -> WorkerConfig:
-    def resolve(p: Path) -> Path:
-        p = p.expanduser()
-        return p if p.is_absolute() else base / p
-
-    models = {name: str(resolve(Path(src))) if (base / src).exists() else src for name, src in config.models.items()}
+    resolve = resolver(base)
+    models = model_sources(config.models, base)
     return config.model_copy(update={
         "data_dir": resolve(config.data_dir),
         "models": models,

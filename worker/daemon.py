@@ -50,6 +50,7 @@ from worker.sunspec import SunSpecError
 log = logging.getLogger("worker")
 
 MAX_CLOCK_WAIT_S = 5.0  # longest wait for the chain's clock to pass a receipt's end
+ARBITER_CACHE_S = 60.0  # how long the market's answer to "is this the arbiter?" is reused
 KILL_AT_ENV = "DEGEN_WORKER_KILL_AT"  # crash tests: SIGKILL the worker at this point
 
 
@@ -86,7 +87,8 @@ class Worker:
         self._stop = threading.Event()
         self._result_ready = threading.Event()
         self._site: SiteState | None = None
-        self._waiting: dict[JobKey, str] = {}  # green jobs the site's energy holds back, and why
+        self._waiting: dict[JobKey, str] = {}
+        self._arbiters: dict[str, tuple[bool, float]] = {}  # address -> (arbiter?, when asked)  # green jobs the site's energy holds back, and why
         self._site_read_at = 0.0
         self._clock_offset = 0.0
         self._threads: list[threading.Thread] = []
@@ -116,6 +118,7 @@ class Worker:
         app = create_app(
             self._result_of, self.store.get, chain_id=self.client.chain_id, market=self.client.address,
             health=self.health, metrics_registry=self.metrics.registry, receipts=self._receipt_of,
+            is_arbiter=self._is_arbiter,
         )
         self._server = ServerThread(app, self.config.server.host, self.config.server.port)
         self.server_port = self._server.start()
@@ -473,6 +476,15 @@ class Worker:
         if not active:
             log.warning("the site is not active: the market refuses its accepts and deliveries", extra={"site": self.config.site.site_id})
 
+    def _is_arbiter(self, address: str) -> bool:
+        """Whether the market names `address` its arbiter, asked at most once a minute per
+        address (a revoked arbiter loses access within that minute)."""
+        now, address = time.monotonic(), address.lower()
+        known = self._arbiters.get(address)
+        if known is None or now - known[1] > ARBITER_CACHE_S:
+            known = self._arbiters[address] = (self.client.is_arbiter(address), now)
+        return known[0]
+
     def _entry(self, job_id: int) -> Entry | None:
         return self.journal.get(JobKey(self.client.chain_id, self.client.address, job_id))
 
@@ -490,7 +502,8 @@ class Worker:
         return {
             "receipt": data["receipt"], "signature": data["signature"], "deliver_tx": data["deliver_tx"],
             "result_cid": data["cid"], "chain_id": self.client.chain_id, "market": self.client.address,
-            "metadata": {"meter": data["meter"], "estimated": data["estimated"], "batch_size": data["batch"]},
+            "metadata": {"meter": data["meter"], "estimated": data["estimated"], "batch_size": data["batch"],
+                         "setup": self.pipelines.setup()},
         }
 
     def health(self) -> dict:

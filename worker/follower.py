@@ -1,5 +1,6 @@
-"""Follows JobCreated on the market: backfills from the journal's last processed block,
-stays `confirmations` blocks behind the head, and detects reorgs.
+"""Follows the market's events: backfills from the journal's last processed block, stays
+`confirmations` blocks behind the head, and detects reorgs. The worker follows JobCreated;
+the oracle subclasses `fetch` and `record` for the events it watches.
 
 eth_getLogs polling never reports removed logs, so the follower does what a node's removed
 flag would tell: it keeps the hash of each block it processed and, before every poll,
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 class Poll:
     head: int
     processed_to: int
-    new: list[CreatedJob] = field(default_factory=list)
+    new: list = field(default_factory=list)  # events recorded for the first time
     forgotten: list[JobKey] = field(default_factory=list)
 
 
@@ -39,8 +40,8 @@ class Follower:
         return self.journal.last_block(self.client.chain_id, self.client.address, default=self.start_block - 1)
 
     def poll(self) -> Poll:
-        """Processes the next range of confirmed blocks: records each new JobCreated in the
-        journal (step SEEN, with the event's fields) and returns what changed."""
+        """Processes the next range of confirmed blocks: records each new event in the journal
+        and returns what changed."""
         forgotten = self._rewind_if_reorged()
         head = self.client.head()
         last = self.last_processed
@@ -49,19 +50,27 @@ class Follower:
         if safe <= last:
             return result
         to_block = min(safe, last + self.max_range)
-        for job in self.client.created_jobs(last + 1, to_block):
-            fields = {
-                "requester": job.requester, "offer_id": job.offer_id, "model_id": job.model_id.hex(),
-                "max_price": str(job.max_price), "min_collateral": str(job.min_collateral), "deadline": job.deadline,
-                "challenge_window": job.challenge_window, "green": job.green, "prompt": job.prompt,
-                "params": job.params,
-            }
-            if self.journal.seen(self.key(job.job_id), job.block_number, **fields):
-                result.new.append(job)
+        for event in self.fetch(last + 1, to_block):
+            if self.record(event):
+                result.new.append(event)
         block_hash = self.client.block_hash(to_block)
         self.journal.set_last_block(self.client.chain_id, self.client.address, to_block, block_hash)
         result.processed_to = to_block
         return result
+
+    def fetch(self, from_block: int, to_block: int) -> list:
+        """The events of a block range, in chain order."""
+        return self.client.created_jobs(from_block, to_block)
+
+    def record(self, job: CreatedJob) -> bool:
+        """Writes one event to the journal; False when it was known (a replay)."""
+        fields = {
+            "requester": job.requester, "offer_id": job.offer_id, "model_id": job.model_id.hex(),
+            "max_price": str(job.max_price), "min_collateral": str(job.min_collateral), "deadline": job.deadline,
+            "challenge_window": job.challenge_window, "green": job.green, "prompt": job.prompt,
+            "params": job.params,
+        }
+        return self.journal.seen(self.key(job.job_id), job.block_number, **fields)
 
     def _rewind_if_reorged(self) -> list[JobKey]:
         processed = self.journal.processed(self.client.chain_id, self.client.address)

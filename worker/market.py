@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import requests
 from eth_utils import to_checksum_address
@@ -48,6 +48,13 @@ class CreatedJob:
     params: dict  # width, height, steps, guidance_x100, seed
     block_number: int
     block_hash: str
+
+
+class MarketEvent(NamedTuple):
+    name: str
+    args: dict
+    block_number: int
+    log_index: int
 
 
 def _reason(exc: ContractLogicError) -> str:
@@ -101,6 +108,14 @@ class MarketClient:
             ))
         return jobs
 
+    def events(self, names: list[str], from_block: int, to_block: int) -> list[MarketEvent]:
+        """The market's events called `names` in a block range, in chain order."""
+        found = []
+        for name in names:
+            logs = self._retry(lambda: getattr(self.market.events, name)().get_logs(from_block=from_block, to_block=to_block))
+            found += [MarketEvent(name, dict(e["args"]), e["blockNumber"], e["logIndex"]) for e in logs]
+        return sorted(found, key=lambda e: (e.block_number, e.log_index))
+
     def job(self, job_id: int) -> Job:
         return Job(job_id=job_id, **self._struct("job", job_id))
 
@@ -113,27 +128,39 @@ class MarketClient:
     def meter_register(self, site_id: int) -> int:
         return self._retry(lambda: self.market.functions.meter_register(site_id).call())
 
+    def is_arbiter(self, address: str) -> bool:
+        """Whether `address` holds the market's ARBITER_ROLE (the oracle)."""
+        role = self._retry(lambda: self.market.functions.ARBITER_ROLE().call())
+        return self._retry(lambda: self.market.functions.hasRole(role, to_checksum_address(address)).call())
+
     def site_meter(self, site_id: int) -> tuple[str, int, bool]:
         """(meter key address, max GPU watts, active) as the registry holds them."""
         return tuple(self._retry(lambda: self.registry.functions.meter_of(site_id).call()))
 
-    def _struct(self, function: str, *args) -> dict:
-        fn = getattr(self.market.functions, function)(*args)
+    def site(self, site_id: int) -> dict:
+        """The registry's full record of a site (all fields zero for unknown ids)."""
+        return self._struct("site", site_id, on=self.registry)
+
+    def _struct(self, function: str, *args, on=None) -> dict:
+        fn = getattr((on or self.market).functions, function)(*args)
         names = [c["name"] for c in fn.abi["outputs"][0]["components"]]
         return dict(zip(names, self._retry(fn.call)))
 
     # ---- transactions --------------------------------------------------------------------
 
-    def send(self, function: str, *args) -> dict:
-        """Simulates `function(*args)` from the worker's account, then signs and sends it and
-        waits for the receipt. Raises TxRejected with the contract's reason if it would
-        revert or did; retries transient RPC failures with back-off."""
-        fn = getattr(self.market.functions, function)(*args)
+    def send(self, function: str, *args, to=None, gas_budget: int | None = None) -> dict:
+        """Simulates `function(*args)` on the market (or the web3 contract `to`) from the
+        client's account, then signs and sends it and waits for the receipt. Raises
+        TxRejected with the contract's reason if it would revert or did, or if it needs more
+        than `gas_budget`; retries transient RPC failures with back-off."""
+        fn = getattr((to or self.market).functions, function)(*args)
         sender = self.account.address
         try:
             gas = self._retry(lambda: fn.estimate_gas({"from": sender}, block_identifier="pending"))
         except ContractLogicError as exc:
             raise TxRejected(function, _reason(exc)) from None
+        if gas_budget is not None and gas > gas_budget:
+            raise TxRejected(function, f"gas budget: needs {gas}, {gas_budget} left")
         with self._nonce_lock:
             for attempt in range(2):
                 if self._next_nonce is None:

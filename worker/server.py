@@ -1,8 +1,8 @@
 """The worker's HTTP endpoint: results for their requesters, health, and metrics.
 
 `GET /results/{job_id}?expiry=<unix s>&signature=<0x… 65 bytes>` returns the PNG when the
-signature is the job's requester's EIP-712 ResultDownload for (job id, expiry) on this chain
-and market: 404 for a job this worker has no result for, 401 for an expired or malformed
+signature is the job's requester's (or the market arbiter's) EIP-712 ResultDownload for
+(job id, expiry) on this chain and market: 404 for a job this worker has no result for, 401 for an expired or malformed
 permission, 403 for anyone else's signature. `GET /receipts/{job_id}` shows a delivered
 job's signed EnergyReceipt and its metadata (the meter, and whether it is an estimate)."""
 
@@ -29,7 +29,7 @@ ReceiptLookup = Callable[[int], "dict | None"]  # job id -> its delivered receip
 def create_app(
     lookup: ResultLookup, read_png: Callable[[bytes], bytes | None], *, chain_id: int, market: str,
     health: Callable[[], dict], metrics_registry, receipts: ReceiptLookup = lambda job_id: None,
-    clock: Callable[[], float] = time.time,
+    is_arbiter: Callable[[str], bool] = lambda address: False, clock: Callable[[], float] = time.time,
 ):
     from fastapi import FastAPI, HTTPException, Query, Response
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -49,7 +49,8 @@ def create_app(
         except ValueError:
             raise HTTPException(401, "the signature is not hex") from None
         try:
-            downloads.check(found.requester, job_id, expiry, raw, chain_id=chain_id, market=market, now=int(clock()))
+            downloads.check(found.requester, job_id, expiry, raw, chain_id=chain_id, market=market, now=int(clock()),
+                            is_arbiter=is_arbiter)
         except downloads.DownloadExpired as exc:
             raise HTTPException(401, str(exc)) from None
         except downloads.DownloadDenied as exc:

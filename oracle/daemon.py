@@ -1,0 +1,396 @@
+"""The oracle daemon (`degen oracle run`): the operator's side of the market.
+
+Two threads share one database (SQLite or PostgreSQL):
+- the HTTP API (FastAPI under uvicorn): `POST /samples` from site agents, `/health`, `/metrics`;
+- the chain loop, every `poll_interval_s`:
+  1. follow the market's job events (backfill, confirmations, reorgs) into the journal;
+  2. keeper: `expire` jobs past their deadline and `settle` deliveries past their challenge
+     window, within a gas budget per round;
+  3. verify each new delivery: download the result with the arbiter's credential, compare its
+     sha256 with the on-chain hash, and check the receipt's energy against the site's
+     telemetry;
+  4. decide each dispute: the result must be served and match its hash, and the oracle's own
+     re-run with the job's seed must give the same image (exactly on the same setup,
+     perceptually otherwise); then `resolve`;
+  5. every `issuance.interval_s`: issue RECs for closed site-periods (`oracle.issuance`).
+
+Nothing is sent without reading the chain first: each transaction is simulated, and RECs are
+issued only from a site's on-chain high-water mark on, so a restart after `kill -9` (even
+between sending and recording) never expires, resolves or issues anything twice."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import threading
+import time
+
+import requests
+from web3.exceptions import Web3RPCError
+
+from degen import downloads, telemetry
+from degen.http import ServerThread
+from degen.models import JobState, SiteStatus
+from oracle import issuance, perceptual
+from oracle.config import OracleConfig
+from oracle.ingest import create_app
+from oracle.journal import OracleJournal, Phase, Watched
+from oracle.metrics import OracleMetrics
+from oracle.rules import SiteRecord
+from oracle.store import SampleStore, engine_for
+from worker.compute import Pipelines, Task, generate
+from worker.follower import Follower
+from worker.market import MarketClient, MarketEvent, TxRejected
+
+log = logging.getLogger("oracle")
+
+KILL_AT_ENV = "DEGEN_ORACLE_KILL_AT"  # crash tests: SIGKILL the oracle at this point
+DOWNLOAD_VALIDITY_S = 300
+WATCHED_EVENTS = ["JobCreated", "JobAccepted", "JobDelivered", "JobDisputed",
+                  "JobSettled", "JobCancelled", "JobExpired", "JobResolved"]
+FINAL_EVENTS = {"JobSettled": "settled", "JobCancelled": "cancelled", "JobExpired": "expired", "JobResolved": "resolved"}
+
+
+def _kill_point(name: str) -> None:
+    if os.environ.get(KILL_AT_ENV) == name:
+        log.critical("killed at %s", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class OracleSetupError(ValueError):
+    """The oracle's account lacks a role it needs."""
+
+
+class MarketEvents(Follower):
+    """The follower of every job event the oracle acts on."""
+
+    def fetch(self, from_block: int, to_block: int) -> list[MarketEvent]:
+        return self.client.events(WATCHED_EVENTS, from_block, to_block)
+
+    def record(self, event: MarketEvent) -> bool:
+        args, journal = event.args, self.journal
+        if event.name == "JobCreated":
+            return journal.record(
+                args["job_id"], Phase.CREATED, requester=args["requester"], deadline=args["deadline"],
+                challenge_window=args["challenge_window"], prompt=args["prompt"], params=dict(args["params"]),
+                green=args["green"],
+            )
+        if event.name == "JobAccepted":
+            return journal.record(args["job_id"], Phase.ACCEPTED)
+        if event.name == "JobDelivered":
+            return journal.record(
+                args["job_id"], Phase.DELIVERED, site_id=args["site_id"], result_hash=args["result_hash"].hex(),
+                energy_mwh=args["energy_mwh"], started_at=args["started_at"], finished_at=args["finished_at"],
+                delivered_at=self.client.block_timestamp(event.block_number),
+            )
+        if event.name == "JobDisputed":
+            return journal.record(args["job_id"], Phase.DISPUTED)
+        journal.finish(args["job_id"], FINAL_EVENTS[event.name])
+        return False
+
+
+class Oracle:
+    def __init__(self, config: OracleConfig, client: MarketClient, rec, *, start_block: int, pipelines: Pipelines | None = None):
+        self.config, self.client, self.rec, self.start_block = config, client, rec, start_block
+        self.pipelines = pipelines or Pipelines(config.model_sources(), device=None if config.verify.device == "auto" else config.verify.device)
+        self.metrics = OracleMetrics()
+        self._stop = threading.Event()
+        self._sites: dict[int, tuple[SiteRecord | None, float]] = {}
+        self._sites_lock = threading.Lock()
+        self._issued_at = 0.0
+        self._server: ServerThread | None = None
+        self.server_port: int | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def setup(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = engine_for(self.config.database_url())
+        self.store = SampleStore(self.engine)
+        self.journal = OracleJournal(self.engine, self.client.chain_id, self.client.address)
+        self._check_roles()
+        chain = self.config.chain
+        self.follower = MarketEvents(
+            self.client, self.journal, confirmations=chain.confirmations,
+            start_block=chain.start_block if chain.start_block is not None else self.start_block,
+            max_range=chain.max_block_range,
+        )
+        app = create_app(self.store, self.site, chain_id=self.client.chain_id, registry=self.client.registry.address,
+                         health=self.health, metrics=self.metrics)
+        self._server = ServerThread(app, self.config.ingest.host, self.config.ingest.port)
+        self.server_port = self._server.start()
+        log.info("oracle ready", extra={
+            "account": self.client.account.address, "api": f"http://{self.config.ingest.host}:{self.server_port}",
+            "database": self.engine.url.render_as_string(hide_password=True), "from_block": self.follower.last_processed + 1,
+        })
+
+    def _check_roles(self) -> None:
+        account = self.client.account.address
+        issuer = self.rec.functions.ISSUER_ROLE().call()
+        if not self.rec.functions.hasRole(issuer, account).call():
+            raise OracleSetupError(f"{account} lacks ISSUER_ROLE on RECToken {self.rec.address}: it cannot issue RECs")
+        if not self.client.is_arbiter(account):
+            raise OracleSetupError(f"{account} lacks ARBITER_ROLE on JobMarket {self.client.address}: it cannot resolve disputes")
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                log.error("chain unreachable, retrying", extra={"error": str(exc)})
+            except Web3RPCError as exc:
+                log.error("node error, retrying", extra={"error": str(exc)})
+            self._stop.wait(self.config.chain.poll_interval_s)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self) -> None:
+        self.request_stop()
+        if self._server is not None:
+            self._server.stop()
+        if getattr(self, "engine", None) is not None:
+            self.engine.dispose()
+
+    def step(self) -> None:
+        """One round of the chain loop (see the module docstring)."""
+        self._follow()
+        now = self.client.chain_time()
+        self._keep(now)
+        for watched in self.journal.at_phase(Phase.DELIVERED):
+            if "verified" not in watched.data:
+                self._verify(watched)
+        for watched in self.journal.at_phase(Phase.DISPUTED):
+            self._arbitrate(watched)
+        if time.monotonic() - self._issued_at >= self.config.issuance.interval_s:
+            self.issue(now)
+            self._issued_at = time.monotonic()
+
+    def _follow(self) -> None:
+        while True:
+            poll = self.follower.poll()
+            self.metrics.head.set(poll.head)
+            self.metrics.processed_block.set(poll.processed_to)
+            if poll.processed_to >= poll.head - self.config.chain.confirmations:
+                return
+
+    # ---- sites ---------------------------------------------------------------------------
+
+    def site(self, site_id: int) -> SiteRecord | None:
+        """The registry's record of a site (None if unknown), reused for `site_cache_s`."""
+        with self._sites_lock:
+            cached = self._sites.get(site_id)
+            if cached is not None and time.monotonic() - cached[1] < self.config.ingest.site_cache_s:
+                return cached[0]
+        fields = self.client.site(site_id)
+        record = None if int(fields["owner"], 16) == 0 else SiteRecord(
+            meter=fields["meter"], pv_peak_watts=fields["pv_peak_watts"], active=fields["status"] == SiteStatus.ACTIVE,
+            battery_wh=fields["battery_wh"],
+        )
+        with self._sites_lock:
+            self._sites[site_id] = (record, time.monotonic())
+        return record
+
+    # ---- keeper --------------------------------------------------------------------------
+
+    def _keep(self, now: int) -> None:
+        """Expires overdue jobs and settles deliveries past their window, oldest first, until
+        the round's gas budget is spent."""
+        budget = self.config.keeper.gas_budget
+        due = [(w, "expire") for phase in (Phase.CREATED, Phase.ACCEPTED) for w in self.journal.at_phase(phase)
+               if now > w.data.get("deadline", now)]
+        due += [(w, "settle") for w in self.journal.at_phase(Phase.DELIVERED)
+                if now > w.data["delivered_at"] + w.data.get("challenge_window", 0)]
+        for watched, action in sorted(due, key=lambda item: item[0].job_id):
+            state = self.client.job(watched.job_id).state
+            expected = JobState.DELIVERED if action == "settle" else JobState.OPEN | JobState.ACCEPTED
+            if not state & expected:
+                self._finish_from_chain(watched.job_id, state)
+                continue
+            try:
+                receipt = self.client.send(action, watched.job_id, gas_budget=budget)
+            except TxRejected as exc:
+                if exc.reason.startswith("gas budget"):
+                    log.info("keeper gas budget spent for this round", extra={"left": budget, "next_job": watched.job_id})
+                    return
+                log.warning("keeper call refused", extra={"job_id": watched.job_id, "action": action, "reason": exc.reason})
+                continue
+            budget -= receipt["gasUsed"]
+            self.metrics.keeper.labels(action=action).inc()
+            self.metrics.keeper_gas.inc(receipt["gasUsed"])
+            self.journal.finish(watched.job_id, "expired" if action == "expire" else "settled")
+            log.info(f"job {action}d by the keeper", extra={"job_id": watched.job_id, "gas": receipt["gasUsed"]})
+
+    def _finish_from_chain(self, job_id: int, state: JobState) -> None:
+        """A job the chain has moved on without us (its event is on its way, or was reorged)."""
+        if state & (JobState.SETTLED | JobState.CANCELLED | JobState.EXPIRED | JobState.REFUNDED):
+            self.journal.finish(job_id, state.name.lower())
+        elif state == 0:
+            self.journal.finish(job_id, "gone")  # only on a branch that was reorged away
+
+    # ---- verification --------------------------------------------------------------------
+
+    def _download(self, job_id: int, site_id: int) -> bytes | None:
+        """The job's result from its site's endpoint, with the arbiter's credential; None when
+        the site has no endpoint configured or does not serve it."""
+        base = self.config.endpoint(site_id)
+        if base is None:
+            return None
+        expiry = self.client.chain_time() + DOWNLOAD_VALIDITY_S
+        signature = downloads.sign(self.client.account, job_id, expiry, self.client.chain_id, self.client.address)
+        try:
+            response = requests.get(f"{base}/results/{job_id}", params={"expiry": expiry, "signature": "0x" + signature.hex()},
+                                    timeout=self.config.verify.download_timeout_s)
+        except requests.RequestException as exc:
+            log.warning("result download failed", extra={"job_id": job_id, "url": base, "error": str(exc)})
+            return None
+        if response.status_code != 200:
+            log.warning("result not served", extra={"job_id": job_id, "url": base, "status": response.status_code})
+            return None
+        return response.content
+
+    def _verify(self, watched: Watched) -> None:
+        data, job_id = watched.data, watched.job_id
+        png = self._download(job_id, data["site_id"])
+        if png is None:
+            attempts = data.get("download_attempts", 0) + 1
+            outcome = "unreachable" if attempts >= self.config.verify.attempts else None
+            self.journal.note(job_id, download_attempts=attempts, **({"verified": outcome} if outcome else {}))
+            if outcome:
+                self.metrics.verified.labels(outcome=outcome).inc()
+                log.warning("delivered result unreachable", extra={"job_id": job_id, "attempts": attempts})
+            return
+        outcome = "ok" if hashlib.sha256(png).hexdigest() == data["result_hash"] else "hash-mismatch"
+        energy = self._energy_check(job_id, data)
+        self.journal.note(job_id, verified=outcome, energy_check=energy)
+        self.metrics.verified.labels(outcome=outcome).inc()
+        level = logging.INFO if outcome == "ok" else logging.WARNING
+        log.log(level, "delivery verified" if outcome == "ok" else "delivered result does not match its hash",
+                extra={"job_id": job_id, "outcome": outcome, "energy_check": energy})
+
+    def _energy_check(self, job_id: int, data: dict) -> str:
+        """Whether the receipt's energy fits what the site's telemetry says was available over
+        the job (PV at its highest sampled power, plus the battery's charge at the start)."""
+        site = self.site(data["site_id"])
+        interval = 2 * telemetry.SAMPLE_INTERVAL_S
+        samples = [s for s, _ in self.store.between(data["site_id"], data["started_at"] - interval, data["finished_at"] + interval)]
+        if site is None or not samples:
+            return "no-telemetry"
+        before = [s for s in samples if s.timestamp <= data["started_at"]] or samples[:1]
+        pv_wh = max(s.pv_watts for s in samples) * (data["finished_at"] - data["started_at"]) / 3600
+        battery_wh = site.battery_wh * before[-1].battery_soc_permille / 1000
+        if data["energy_mwh"] > (pv_wh + battery_wh) * 1000:
+            self.metrics.receipt_mismatches.inc()
+            log.warning("receipt claims more energy than the site had", extra={
+                "job_id": job_id, "energy_mwh": data["energy_mwh"], "available_mwh": int((pv_wh + battery_wh) * 1000),
+            })
+            return "exceeds-telemetry"
+        return "ok"
+
+    # ---- disputes ------------------------------------------------------------------------
+
+    def _arbitrate(self, watched: Watched) -> None:
+        job_id, data = watched.job_id, watched.data
+        job = self.client.job(job_id)
+        if job.state != JobState.DISPUTED:
+            return self._finish_from_chain(job_id, job.state)
+        provider_wins, why = self._judge(job_id, data, job)
+        if provider_wins is None:
+            return  # cannot decide yet (logged); asked again next round
+        try:
+            self.client.send("resolve", job_id, provider_wins)
+        except TxRejected as exc:
+            log.warning("resolve refused", extra={"job_id": job_id, "reason": exc.reason})
+            return
+        _kill_point("resolve-sent")
+        winner = "provider" if provider_wins else "requester"
+        self.journal.finish(job_id, f"resolved: {winner} wins ({why})")
+        self.metrics.disputes.labels(winner=winner).inc()
+        log.info("dispute resolved", extra={"job_id": job_id, "winner": winner, "why": why})
+
+    def _judge(self, job_id: int, data: dict, job) -> tuple[bool | None, str]:
+        png = self._download(job_id, data["site_id"])
+        if png is None:
+            attempts = data.get("dispute_attempts", 0) + 1
+            self.journal.note(job_id, dispute_attempts=attempts)
+            if attempts < self.config.verify.attempts:
+                return None, "result not served yet"
+            return False, "the provider does not serve the result"
+        if hashlib.sha256(png).hexdigest() != data["result_hash"]:
+            return False, "the served result does not match the delivered hash"
+        model = self.client.offer(job.offer_id).model_id
+        if not self.pipelines.knows(model):
+            log.error("cannot re-run a disputed job: its model is not configured", extra={"job_id": job_id, "model": "0x" + model.hex()})
+            return None, "model not configured"
+        task = Task.of(job_id, model, data["prompt"], data["params"])
+        rerun = generate(self.pipelines.get(model), [task])[0]
+        if rerun == png:
+            return True, "re-run gives the identical image"
+        setup = self._provider_setup(job_id, data["site_id"])
+        if setup == self.pipelines.setup():
+            return False, "re-run on the provider's declared setup gives a different image"
+        distance = perceptual.distance(rerun, png)
+        if distance <= perceptual.MATCH_THRESHOLD:
+            return True, f"re-run matches perceptually (distance {distance}/{perceptual.BITS})"
+        return False, f"re-run differs (perceptual distance {distance}/{perceptual.BITS})"
+
+    def _provider_setup(self, job_id: int, site_id: int) -> dict | None:
+        """The device and library versions the provider's worker declares for a delivery."""
+        base = self.config.endpoint(site_id)
+        try:
+            response = requests.get(f"{base}/receipts/{job_id}", timeout=self.config.verify.download_timeout_s)
+            return response.json()["metadata"]["setup"] if response.status_code == 200 else None
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            return None
+
+    # ---- issuance ------------------------------------------------------------------------
+
+    def issue(self, now: int) -> list[issuance.SitePeriod]:
+        """Issues RECs for every site-period that is ready, batched across sites."""
+        ready = []
+        for site_id in self.store.site_ids():
+            site = self.site(site_id)
+            if site is None or not site.active:
+                continue
+            mark = self.rec.functions.high_water_mark(site_id).call()
+            samples = self.store.between(site_id, mark, now)
+            ready += issuance.ready_periods(
+                site_id, samples, high_water_mark=mark, pv_peak_watts=site.pv_peak_watts, now=now,
+                rules=self.config.issuance.rules(), chain_id=self.client.chain_id, registry=self.client.registry.address,
+            )
+        ready.sort(key=lambda period: (period.start, period.site_id))  # a site's periods in order, across batches
+        issued = []
+        size = self.config.issuance.max_batch
+        for first in range(0, len(ready), size):
+            issued += self._issue_batch(ready[first:first + size])
+        return issued
+
+    def _issue_batch(self, batch: list[issuance.SitePeriod]) -> list[issuance.SitePeriod]:
+        try:
+            receipt = self.client.send("issue_batch", [period.request() for period in batch], to=self.rec)
+        except TxRejected as exc:
+            if len(batch) == 1:
+                log.warning("issuance refused", extra={"site": batch[0].site_id, "period": batch[0].start, "reason": exc.reason})
+                return []
+            log.warning("batch issuance refused; issuing one by one", extra={"periods": len(batch), "reason": exc.reason})
+            return [period for one in batch for period in self._issue_batch([one])]
+        _kill_point("issue-sent")
+        for period in batch:
+            self.metrics.site_periods.inc()
+            self.metrics.issued_mwh.inc(period.energy_mwh)
+            log.info("RECs issued", extra={
+                "site": period.site_id, "period": f"{period.start}..{period.end}", "energy_mwh": period.energy_mwh,
+                "samples": len(period.samples), "root": "0x" + period.evidence_root.hex()[:16],
+            })
+        log.info("issuance batch mined", extra={"periods": len(batch), "gas": receipt["gasUsed"],
+                                                  "tx": receipt["transactionHash"].to_0x_hex()})
+        return batch
+
+    def health(self) -> dict:
+        return {
+            "status": "ok", "chain_id": self.client.chain_id, "market": self.client.address,
+            "account": self.client.account.address, "processed_block": self.follower.last_processed,
+            "jobs": self.journal.counts(), "sites": len(self.store.site_ids()),
+        }

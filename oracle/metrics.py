@@ -1,0 +1,23 @@
+"""The oracle's Prometheus metrics, in a registry of its own (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class OracleMetrics:
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.samples = Counter("degen_oracle_samples", "Meter samples posted, by HTTP status answered", ["status"], registry=r)
+        self.site_periods = Counter("degen_oracle_site_periods_issued", "Site-periods RECs were issued for", registry=r)
+        self.issued_mwh = Counter("degen_oracle_issued_mwh", "Energy issued as RECs, mWh", registry=r)
+        self.keeper = Counter("degen_oracle_keeper_actions", "Keeper transactions, by function", ["action"], registry=r)
+        self.keeper_gas = Counter("degen_oracle_keeper_gas", "Gas used by keeper transactions", registry=r)
+        self.verified = Counter("degen_oracle_verifications", "Delivered results checked, by outcome", ["outcome"], registry=r)
+        self.disputes = Counter("degen_oracle_disputes_resolved", "Disputes decided, by winner", ["winner"], registry=r)
+        self.receipt_mismatches = Counter(
+            "degen_oracle_receipt_telemetry_mismatches", "Receipts claiming more energy than the site's telemetry allows", registry=r,
+        )
+        self.head = Gauge("degen_oracle_chain_head", "Latest block seen", registry=r)
+        self.processed_block = Gauge("degen_oracle_processed_block", "Last block whose events were processed", registry=r)
