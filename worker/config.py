@@ -44,6 +44,11 @@ class SiteConfig(_Section):
     read_interval_s: float = Field(5.0, gt=0, le=3600)
 
 
+class TelemetryConfig(_Section):
+    oracle_url: str = Field(pattern=r"^https?://")  # the oracle's API (POST /samples)
+    interval_s: float = Field(300.0, gt=0, le=3600)  # the oracle expects a sample every 5 minutes
+
+
 class PolicyConfig(_Section):
     battery_reserve_pct: float = Field(30.0, ge=0, le=100)
     gpu_watts: float = Field(450.0, gt=0)
@@ -76,6 +81,7 @@ class WorkerConfig(_Section):
     policy: PolicyConfig = PolicyConfig()
     compute: ComputeConfig = ComputeConfig()
     server: ServerConfig = ServerConfig()
+    telemetry: TelemetryConfig | None = None  # signed meter samples to the oracle (off without it)
 
     @field_validator("offers")
     @classmethod

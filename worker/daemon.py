@@ -44,6 +44,7 @@ from worker.policy import SiteState, choose
 from worker.register import MeterRegister
 from worker.results import ResultStore
 from worker.server import Result, create_app
+from worker.reporter import TelemetryReporter
 from worker.site_agent import SiteAgent
 from worker.sunspec import SunSpecError
 
@@ -124,6 +125,7 @@ class Worker:
         self.server_port = self._server.start()
         log.info("result server listening", extra={"url": f"http://{self.config.server.host}:{self.server_port}"})
         self._start_compute()
+        self._start_reporter()
         for entry in self.journal.at_step(self.client.chain_id, self.client.address, Step.ACCEPTED):
             self._requeue(entry)
         log.info(
@@ -391,6 +393,28 @@ class Worker:
         ready.wait()
         if failure:
             raise WorkerSetupError(f"cannot load the configured models: {failure[0]}") from failure[0]
+
+    def _start_reporter(self) -> None:
+        """Starts the thread that posts the site's signed meter samples to the oracle."""
+        if self.config.telemetry is None or self.site_agent is None:
+            return
+        self.reporter = TelemetryReporter(
+            self.config.telemetry.oracle_url, self.config.data_dir / "telemetry.sqlite", site_id=self.config.site.site_id,
+            meter_key=self.meter_key, chain_id=self.client.chain_id, registry=self.client.registry.address,
+        )
+        thread = threading.Thread(target=self._report_loop, name="telemetry", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _report_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reporter.record(self.site_agent.read(), int(time.time()))
+            except SunSpecError as exc:
+                log.warning("site unreadable; no meter sample this round", extra={"error": str(exc)})
+            self.reporter.flush()
+            self._stop.wait(self.config.telemetry.interval_s)
+        self.reporter.close()
 
     def _compute_loop(self) -> None:
         while not self._stop.is_set():

@@ -1,0 +1,73 @@
+"""Which periods are issued and how much: a simulated solar day's periods add up to the
+day's integral within one sample's resolution, and gaps, late periods and the high-water
+mark are handled conservatively."""
+
+import math
+
+from eth_account import Account
+
+from degen import telemetry
+from degen.telemetry import MeterSample
+from oracle.issuance import Rules, energy_mwh, ready_periods
+from worker.site_sim import SiteSimulator
+
+CHAIN_ID, REGISTRY = 31337, "0x" + "ab" * 20
+METER = Account.from_key(b"\x11" * 32)
+PEAK = 6_000
+DAY = 1_800_000_000 // 86_400 * 86_400  # a midnight, UTC
+STEP = telemetry.SAMPLE_INTERVAL_S
+
+
+def simulated_day(pv_peak_watts: float = PEAK, every: int = STEP) -> list[tuple[MeterSample, bytes]]:
+    """A clear day from the site simulator, sampled every 5 minutes from midnight to midnight."""
+    seconds = [0.0]
+    site = SiteSimulator(pv_peak_watts=pv_peak_watts, start_hour=0, clock=lambda: seconds[0])
+    samples = []
+    for t in range(0, 86_400 + 1, every):
+        seconds[0] = t
+        state = site.advance()
+        sample = MeterSample(site_id=1, timestamp=DAY + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
+                             battery_soc_permille=round(state.battery_soc_pct * 10))
+        samples.append((sample, telemetry.sign(sample, METER, CHAIN_ID, REGISTRY)))
+    return samples
+
+
+def periods(samples, now=DAY + 2 * 86_400, mark=0, rules=Rules()):
+    return ready_periods(1, samples, high_water_mark=mark, pv_peak_watts=10_000, now=now, rules=rules,
+                         chain_id=CHAIN_ID, registry=REGISTRY)
+
+
+def test_a_solar_day_is_issued_hour_by_hour_and_adds_up_to_its_integral():
+    issued = periods(simulated_day())
+    assert [p.start for p in issued] == [DAY + h * 3600 for h in range(6, 18)]  # nights carry no energy
+    assert all(len(p.samples) == 13 for p in issued)  # both boundaries of each hour
+    integral_wh = PEAK * 12 * 2 / math.pi  # ∫ peak·sin(π(h-6)/12) dh over 6..18 h
+    resolution_wh = PEAK * STEP / 3600
+    assert abs(sum(p.energy_mwh for p in issued) / 1000 - integral_wh) <= resolution_wh
+    noon = next(p for p in issued if p.start == DAY + 11 * 3600)
+    assert noon.energy_mwh == (noon.samples[-1][0].register_wh - noon.samples[0][0].register_wh) * 1000
+
+
+def test_a_gap_across_a_boundary_is_issued_to_neither_side():
+    day = [s for s in simulated_day() if not DAY + 11 * 3600 < s[0].timestamp < DAY + 12 * 3600 + 600]
+    issued = {p.start: p for p in periods(day)}
+    full = {p.start: p for p in periods(simulated_day())}
+    assert DAY + 11 * 3600 not in issued  # only its opening sample is left: nothing is proven
+    assert issued[DAY + 12 * 3600].energy_mwh < full[DAY + 12 * 3600].energy_mwh  # starts at its first sample
+    assert sum(p.energy_mwh for p in issued.values()) < sum(p.energy_mwh for p in full.values())
+
+
+def test_periods_wait_for_the_grace_time_and_start_at_the_high_water_mark():
+    day = simulated_day()
+    just_closed = DAY + 13 * 3600 + 599
+    assert [p.start for p in periods(day, now=just_closed)][-1] == DAY + 11 * 3600  # 12:00-13:00 waits for late samples
+    assert [p.start for p in periods(day, mark=DAY + 15 * 3600)] == [DAY + h * 3600 for h in range(15, 18)]
+    unaligned = periods(day, mark=DAY + 15 * 3600 + 1)  # an issuance ended mid-hour: the next aligned hour
+    assert unaligned[0].start == DAY + 16 * 3600
+
+
+def test_energy_is_capped_by_the_pv_peak_and_needs_two_samples():
+    sample = MeterSample(site_id=1, timestamp=DAY, pv_watts=0, register_wh=0, battery_soc_permille=0)
+    later = sample.model_copy(update={"timestamp": DAY + 3600, "register_wh": 50_000})
+    assert energy_mwh([(sample, b"")], 10_000, DAY, DAY + 3600) == 0
+    assert energy_mwh([(sample, b""), (later, b"")], 10_000, DAY, DAY + 3600) == 10_000 * 1000

@@ -1,0 +1,90 @@
+"""The site agent's telemetry: every `interval_s` it reads the inverter and battery, signs a
+MeterSample with the site's meter key and posts it to the oracle.
+
+Samples go through an outbox in SQLite first, so none is lost while the oracle is down or
+the worker restarts: each round posts the outbox oldest first and stops at the first failure
+(retrying next round). The oracle answers 201 for a stored sample and 200 for one it already
+has (a retry after a lost answer); a sample it refuses for good (4xx) is dropped with its
+reason in the log, since sending it again would be refused again."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from degen import telemetry
+from degen.telemetry import MeterSample
+from worker.policy import SiteState
+
+log = logging.getLogger("worker.telemetry")
+
+
+def sample_of(state: SiteState, site_id: int, timestamp: int) -> MeterSample:
+    return MeterSample(
+        site_id=site_id, timestamp=timestamp, pv_watts=max(0, round(state.pv_watts)), register_wh=state.lifetime_wh,
+        battery_soc_permille=min(1000, max(0, round(state.battery_soc_pct * 10))),
+    )
+
+
+class TelemetryReporter:
+    def __init__(self, oracle_url: str, outbox: Path, *, site_id: int, meter_key, chain_id: int, registry: str,
+                 timeout_s: float = 10.0):
+        self.url = oracle_url.rstrip("/") + "/samples"
+        self.site_id, self.meter_key, self.chain_id, self.registry = site_id, meter_key, chain_id, registry
+        self.timeout_s = timeout_s
+        outbox.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(outbox, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS outbox (timestamp INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        self._lock = threading.Lock()
+
+    def record(self, state: SiteState, timestamp: int) -> None:
+        """Signs the site's state as the sample at `timestamp` and puts it in the outbox."""
+        sample = sample_of(state, self.site_id, timestamp)
+        signature = telemetry.sign(sample, self.meter_key, self.chain_id, self.registry)
+        body = json.dumps(sample.model_dump() | {"signature": "0x" + signature.hex()})
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?)", (timestamp, body))
+
+    def pending(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def flush(self) -> int:
+        """Posts the outbox oldest first; returns how many samples left it."""
+        with self._lock:
+            rows = self._db.execute("SELECT timestamp, body FROM outbox ORDER BY timestamp").fetchall()
+        sent = 0
+        for timestamp, body in rows:
+            try:
+                response = requests.post(self.url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
+            except requests.RequestException as exc:
+                log.warning("oracle unreachable; samples kept for later", extra={"url": self.url, "pending": len(rows) - sent, "error": str(exc)})
+                break
+            if response.status_code >= 500:
+                log.warning("oracle failed; samples kept for later", extra={"status": response.status_code, "pending": len(rows) - sent})
+                break
+            if response.status_code >= 400:
+                log.error("sample refused by the oracle", extra={"timestamp": timestamp, "status": response.status_code,
+                                                                  "reason": _detail(response)})
+            with self._lock:
+                self._db.execute("DELETE FROM outbox WHERE timestamp = ?", (timestamp,))
+            sent += 1
+        return sent
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _detail(response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text[:200]
