@@ -99,7 +99,7 @@ class Oracle:
         self._stop = threading.Event()
         self._sites: dict[int, tuple[SiteRecord | None, float]] = {}
         self._sites_lock = threading.Lock()
-        self._issued_at = 0.0
+        self._issued_at = time.monotonic()  # the first issuance round comes one interval after start
         self._server: ServerThread | None = None
         self.server_port: int | None = None
 
@@ -253,6 +253,11 @@ class Oracle:
 
     def _verify(self, watched: Watched) -> None:
         data, job_id = watched.data, watched.job_id
+        if self.config.endpoint(data["site_id"]) is None:
+            self.journal.note(job_id, verified="no-endpoint")
+            self.metrics.verified.labels(outcome="no-endpoint").inc()
+            log.warning("no endpoint configured for the site; delivery not verified", extra={"job_id": job_id, "site": data["site_id"]})
+            return
         png = self._download(job_id, data["site_id"])
         if png is None:
             attempts = data.get("download_attempts", 0) + 1

@@ -1,0 +1,235 @@
+"""`degen oracle run` end to end, as a real process on 127.0.0.1 against anvil, with its
+store on SQLite and on PostgreSQL: a simulated solar day posted as signed samples is issued
+hour by hour (never twice, even when the oracle is killed between sending and recording),
+`degen oracle proof` proves a sample against the on-chain root, the keeper expires and
+settles on time within its gas budget, and disputes are decided by re-running the job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import signal
+import subprocess
+import time
+from contextlib import nullcontext
+
+import httpx
+import pytest
+from eth_account import Account
+
+from degen import telemetry
+from degen.http import ServerThread
+from degen.models import GenerationParams, JobState
+from degen.processes import Process, degen
+from oracle import merkle
+from oracle.config import OracleConfig
+from tests.conftest import MODEL_ID, MODEL_NAME
+from tests.oracle.conftest import database_url, postgres_schema
+from tests.oracle.test_issuance import PEAK, STEP
+from worker.compute import Pipelines, Task, generate
+from worker.config import to_toml
+from worker.server import Result, create_app
+from worker.site_sim import SiteSimulator
+
+READY = "oracle ready"
+SMALL = GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=5)
+
+
+@pytest.fixture
+def oracle_key(contracts, deployer):
+    """The operator's key, funded and holding the issuer and arbiter roles."""
+    key = Account.from_key(b"\x33" * 32)
+    deployer.transfer(key.address, 10**20)
+    contracts.rec.grantRole(contracts.rec.ISSUER_ROLE(), key.address, sender=deployer)
+    contracts.market.grantRole(contracts.market.ARBITER_ROLE(), key.address, sender=deployer)
+    return key
+
+
+@pytest.fixture
+def oracle_config(tmp_path, deployment_dir, chain, oracle_key, tiny_model):
+    """Writes an oracle.toml; keyword arguments replace keys of a section."""
+    (tmp_path / "oracle.key").write_text(oracle_key.key.hex())
+    start_block = chain.blocks.height + 1
+
+    def write(database: str = "", **sections) -> str:
+        config = {
+            "data_dir": "oracle-data", "database": database, "models": {MODEL_NAME: str(tiny_model)},
+            "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(deployment_dir),
+                      "poll_interval_s": 0.2, "start_block": start_block},
+            "account": {"key_file": "oracle.key"},
+            "ingest": {"port": 0, "site_cache_s": 0},
+            "issuance": {"interval_s": 0.5},
+            "keeper": {},
+            "verify": {"device": "cpu", "attempts": 2},
+            "endpoints": {},
+        }
+        for section, values in sections.items():
+            config[section] = values if section == "endpoints" else {**config[section], **values}
+        path = tmp_path / "oracle.toml"
+        path.write_text(to_toml(OracleConfig.model_validate(config)))
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def start_oracle(oracle_config):
+    started: list[Process] = []
+
+    def start(config: str | None = None, kill_at: str | None = None) -> Process:
+        process = Process(degen("oracle", "run", "--config", config or oracle_config()), {"DEGEN_ORACLE_KILL_AT": kill_at} if kill_at else {})
+        started.append(process)
+        if kill_at is None:
+            process.wait_for(READY, timeout=60)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def api_url(oracle: Process) -> str:
+    return oracle.wait_for(r"oracle ready .*api=(\S+)").group(1)
+
+
+def solar_day(site_id: int, day: int, meter, chain_id: int, registry: str) -> list[dict]:
+    """A clear 6 kW day from the site simulator as signed sample bodies, every 5 minutes."""
+    seconds = [0.0]
+    site = SiteSimulator(pv_peak_watts=PEAK, start_hour=0, clock=lambda: seconds[0])
+    bodies = []
+    for t in range(0, 86_400 + 1, STEP):
+        seconds[0] = t
+        state = site.advance()
+        fields = dict(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
+                      battery_soc_permille=round(state.battery_soc_pct * 10))
+        signature = telemetry.sign(telemetry.MeterSample(**fields), meter, chain_id, registry)
+        bodies.append(fields | {"signature": "0x" + signature.hex()})
+    return bodies
+
+
+def wait_until(condition, timeout: float, process: Process):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, process.output
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_solar_day_is_issued_once_even_when_killed_between_send_and_record(
+    backend, tmp_path, oracle_config, start_oracle, rec, registry, site_id, meter, chain,
+):
+    with postgres_schema() if backend == "postgresql" else nullcontext() as schema:
+        database = database_url(backend, schema, tmp_path)
+        day = (int(time.time()) // 86_400 - 2) * 86_400  # the day before yesterday, UTC
+        samples = solar_day(site_id, day, meter, chain.chain_id, registry.address)
+        ingesting = start_oracle(oracle_config(database, issuance={"interval_s": 3600}))
+        with httpx.Client(base_url=api_url(ingesting), timeout=10) as api:
+            statuses = [api.post("/samples", json=body).status_code for body in samples]
+        assert statuses == [201] * len(samples)
+        ingesting.stop()
+
+        config = oracle_config(database, issuance={"interval_s": 0.5, "max_batch": 4})
+        doomed = start_oracle(config, kill_at="issue-sent")
+        doomed.wait_for("killed at issue-sent", timeout=60)
+        assert doomed.popen.wait(30) == -signal.SIGKILL
+        assert rec.high_water_mark(site_id) > 0  # a batch was mined, and never recorded as logged
+
+        oracle = start_oracle(config)
+        wait_until(lambda: rec.high_water_mark(site_id) == day + 18 * 3600, 60, oracle)
+        issued = [log for log in rec.Issued.range(0, chain.blocks.height + 1) if log.site_id == site_id]
+        assert sorted(log.period_start for log in issued) == [day + h * 3600 for h in range(6, 18)]  # each hour once
+        total_mwh = sum(log.energy_mwh for log in issued)
+        register = {body["timestamp"]: body["register_wh"] for body in samples}
+        assert total_mwh == (register[day + 18 * 3600] - register[day + 6 * 3600]) * 1000
+        integral_wh = PEAK * 12 * 2 / math.pi  # computed independently of the simulator
+        assert abs(total_mwh / 1000 - integral_wh) <= PEAK * STEP / 3600
+        assert rec.site_issued(site_id) == total_mwh
+
+        noon = day + 12 * 3600
+        proof = subprocess.run(degen("oracle", "proof", "--config", config, str(site_id), str(noon), "4"),
+                               capture_output=True, text=True, timeout=120)
+        assert proof.returncode == 0, proof.stderr
+        printed = json.loads(proof.stdout)
+        assert printed["verified"] is True and printed["sample"]["timestamp"] == noon + 4 * STEP
+        on_chain = rec.issuance(printed["issuance_id"]).evidence_root
+        leaf, siblings = bytes.fromhex(printed["leaf"][2:]), [bytes.fromhex(node[2:]) for node in printed["proof"]]
+        assert merkle.verify(leaf, siblings, bytes(on_chain))
+        out_of_range = subprocess.run(degen("oracle", "proof", "--config", config, str(site_id), str(noon), "13"),
+                                      capture_output=True, text=True, timeout=120)
+        assert out_of_range.returncode == 1 and "leaf index 13 is outside 0..12" in out_of_range.stderr
+
+        metrics = httpx.get(f"{api_url(oracle)}/metrics", timeout=10).text
+        assert "degen_oracle_site_periods_issued_total" in metrics
+        oracle.stop()
+
+
+def test_the_keeper_expires_and_settles_on_time_within_its_gas_budget(
+    oracle_config, start_oracle, accepted_job, delivered_job, market, chain,
+):
+    overdue = accepted_job(deadline=chain.pending_timestamp + 300)
+    delivered = delivered_job(challenge_window=600)
+    settled_later = delivered_job(challenge_window=600)
+    oracle = start_oracle(oracle_config(keeper={"gas_budget": 150_000}))  # about two keeper calls per round
+    time.sleep(1.5)  # several rounds before anything is due: nothing is touched
+    assert market.job(overdue).state == JobState.ACCEPTED and market.job(delivered).state == JobState.DELIVERED
+
+    chain.pending_timestamp += 700
+    chain.mine()
+    for job_id, action in ((overdue, "expired"), (delivered, "settled"), (settled_later, "settled")):
+        oracle.wait_for(rf"job {action} by the keeper job_id={job_id}\b", timeout=60)
+    assert market.job(overdue).state == JobState.EXPIRED
+    assert market.job(delivered).state == market.job(settled_later).state == JobState.SETTLED
+    assert "keeper gas budget spent for this round" in oracle.output
+
+
+@pytest.fixture
+def provider_endpoint(market, chain):
+    """Bob's result server (the worker's FastAPI app) serving whatever PNG a test puts in
+    `results`, with the same arbiter check the worker uses."""
+    from worker.market import MarketClient, abi_of
+    from web3 import HTTPProvider, Web3
+
+    results: dict[int, tuple[str, bytes]] = {}
+    client = MarketClient(Web3(HTTPProvider(chain.provider.uri)), market.address, abi_of(market.contract_type),
+                          market.address, abi_of(market.contract_type), None)
+    pngs = {}
+
+    def lookup(job_id):
+        if job_id not in results:
+            return None
+        requester, png = results[job_id]
+        digest = hashlib.sha256(png).digest()
+        pngs[digest] = png
+        return Result(requester, digest, "cid")
+
+    app = create_app(lookup, pngs.get, chain_id=chain.chain_id, market=market.address, health=dict,
+                     metrics_registry=None, is_arbiter=client.is_arbiter)
+    server = ServerThread(app, "127.0.0.1", 0)
+    port = server.start()
+    yield f"http://127.0.0.1:{port}", results
+    server.stop()
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_a_dispute_is_won_by_a_correct_result_and_lost_by_a_tampered_one(
+    tampered, oracle_config, start_oracle, provider_endpoint, accepted_job, make_receipt, sign, market, provider,
+    requester, token, tiny_model, site_id, chain,
+):
+    url, results = provider_endpoint
+    job_id = accepted_job(params=SMALL, prompt="a lighthouse at dusk", challenge_window=3600)
+    task = Task.of(job_id, MODEL_ID, "a lighthouse at dusk", SMALL)
+    pipeline = Pipelines({MODEL_ID: str(tiny_model)}, device="cpu").get(MODEL_ID)
+    served = Task.of(job_id, MODEL_ID, "a lighthouse at dusk", SMALL.model_copy(update={"seed": 6})) if tampered else task
+    png = generate(pipeline, [served])[0]
+    results[job_id] = (requester.address, png)
+    receipt = make_receipt(job_id, result=png)
+    market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+    token.approve(market, market.dispute_bond(), sender=requester)
+    market.dispute(job_id, sender=requester)
+
+    oracle = start_oracle(oracle_config(endpoints={str(site_id): url}))
+    winner = "requester" if tampered else "provider"
+    line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner={winner} why=(.*)", timeout=120)
+    assert market.job(job_id).state == (JobState.REFUNDED if tampered else JobState.SETTLED)
+    assert ("perceptual distance" in line.group(1)) if tampered else ("identical image" in line.group(1))
