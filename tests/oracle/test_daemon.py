@@ -233,3 +233,19 @@ def test_a_dispute_is_won_by_a_correct_result_and_lost_by_a_tampered_one(
     line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner={winner} why=(.*)", timeout=120)
     assert market.job(job_id).state == (JobState.REFUNDED if tampered else JobState.SETTLED)
     assert ("perceptual distance" in line.group(1)) if tampered else ("identical image" in line.group(1))
+
+
+def test_deliveries_are_verified_with_the_arbiter_credential(
+    oracle_config, start_oracle, provider_endpoint, accepted_job, make_receipt, sign, market, provider, requester, site_id,
+):
+    url, results = provider_endpoint
+    honest, lying = accepted_job(), accepted_job()
+    for job_id, served in ((honest, b"the delivered png"), (lying, b"something else")):
+        results[job_id] = (requester.address, served)
+        receipt = make_receipt(job_id, result=b"the delivered png", energy_mwh=100)
+        market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+    oracle = start_oracle(oracle_config(endpoints={str(site_id): url}))
+    oracle.wait_for(rf"delivery verified job_id={honest} outcome=ok", timeout=60)
+    oracle.wait_for(rf"delivered result does not match its hash job_id={lying} outcome=hash-mismatch", timeout=60)
+    metrics = httpx.get(f"{api_url(oracle)}/metrics", timeout=10).text
+    assert 'degen_oracle_verifications_total{outcome="hash-mismatch"} 1.0' in metrics

@@ -17,6 +17,7 @@ from eth_account import Account
 from degen import downloads, receipts
 from degen.models import EnergyReceipt, JobState
 from tests.conftest import MODEL_ID, MODEL_NAME
+from degen.http import ServerThread
 from degen.processes import Process, degen, free_port, running
 from worker.config import WorkerConfig, to_toml
 from worker.journal import JobKey, Journal, Step
@@ -53,7 +54,7 @@ def worker_config(tmp_path, deployment_dir, provider, meter, offer_id, tiny_mode
             "server": {"port": 0},
         }
         for section, values in sections.items():
-            config[section] = {**config[section], **values}
+            config[section] = {**config.get(section, {}), **values}
         path = tmp_path / "worker.toml"
         path.write_text(to_toml(WorkerConfig.model_validate(config)))
         return str(path)
@@ -93,11 +94,31 @@ def download(url, job_id, key, chain, market):
     return httpx.get(f"{url}/results/{job_id}", params={"expiry": expiry, "signature": signature}, timeout=10)
 
 
+@pytest.fixture
+def oracle_api(chain, registry, tmp_path):
+    """The oracle's sample API on 127.0.0.1 (in this process), checking sites on the chain."""
+    from oracle.ingest import create_app
+    from oracle.rules import SiteRecord
+    from oracle.store import SampleStore, engine_for
+
+    def site(site_id):
+        record = registry.site(site_id)
+        return SiteRecord(record.meter, record.pv_peak_watts, record.status == 2, record.battery_wh)
+
+    store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
+    server = ServerThread(create_app(store, site, chain_id=chain.chain_id, registry=registry.address), "127.0.0.1", 0)
+    port = server.start()
+    yield f"http://127.0.0.1:{port}", store
+    server.stop()
+    store.engine.dispose()
+
+
 def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
-    start_worker, create_job, market, requester, attacker, chain, site_id, meter,
+    worker_config, start_worker, create_job, market, requester, attacker, arbiter, chain, site_id, meter, oracle_api,
 ):
     since = chain.blocks.height
-    worker = start_worker()
+    oracle_url, samples = oracle_api
+    worker = start_worker(worker_config(telemetry={"oracle_url": oracle_url, "interval_s": 0.5}))
     url = server_url(worker)
     register_before = market.meter_register(site_id)
     job_id = create_job(params=SMALL)
@@ -112,18 +133,23 @@ def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     assert hashlib.sha256(png.content).digest() == bytes(delivered.result_hash)
     assert download(url, job_id, Account.from_key(attacker.private_key), chain, market).status_code == 403
+    assert download(url, job_id, Account.from_key(arbiter.private_key), chain, market).content == png.content
     assert download(url, job_id + 1, Account.from_key(requester.private_key), chain, market).status_code == 404
     published = httpx.get(f"{url}/receipts/{job_id}", timeout=10).json()
     receipt = EnergyReceipt.model_validate(published["receipt"])
     assert receipt.energy_mwh == delivered.energy_mwh and receipt.meter_end == delivered.meter_end
     assert receipts.signer_of(receipt, bytes.fromhex(published["signature"][2:]), chain.chain_id, market.address) == meter.address
+    setup = published["metadata"].pop("setup")
     assert published["metadata"] == {"meter": f"power-model:{MODEL_WATTS}W (estimate)", "estimated": True, "batch_size": 1}
+    assert setup["device"] == "cpu" and setup["torch"] and setup["diffusers"]
     assert httpx.get(f"{url}/receipts/{job_id + 1}", timeout=10).status_code == 404
     health = httpx.get(f"{url}/health", timeout=10).json()
     assert health["jobs"] == {"delivered": 1} and health["meter"]["estimated"] is True
     assert health["site"]["pv_watts"] == 6000
     metrics = httpx.get(f"{url}/metrics", timeout=10).text
     assert 'degen_worker_jobs_total{step="delivered"} 1.0' in metrics
+    posted = samples.between(site_id, 0, 2**62)  # the site agent's signed samples reached the oracle
+    assert posted and posted[-1][0].pv_watts == 6000 and posted[-1][0].battery_soc_permille == 800
 
 
 def test_jobs_the_worker_cannot_run_are_skipped_with_a_logged_reason(start_worker, create_job, market):

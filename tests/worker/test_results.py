@@ -64,3 +64,15 @@ def test_download_permission():
         downloads.check(requester.address, 7, expiry, signature[:64], chain_id=31337, market=MARKET, now=now)
     with pytest.raises(downloads.DownloadExpired):
         downloads.check(requester.address, 7, expiry, b"\x00" * 65, chain_id=31337, market=MARKET, now=now)
+
+
+def test_the_market_arbiter_may_download_too():
+    requester, arbiter, attacker = (Account.from_key(bytes([b]) * 32) for b in (0x41, 0x43, 0x42))
+    now, expiry = 1_000_000, 1_000_600
+    is_arbiter = lambda address: address == arbiter.address  # noqa: E731 - the worker asks the market's roles
+    signer = downloads.check(requester.address, 7, expiry, downloads.sign(arbiter, 7, expiry, 31337, MARKET),
+                             chain_id=31337, market=MARKET, now=now, is_arbiter=is_arbiter)
+    assert signer == arbiter.address
+    with pytest.raises(downloads.DownloadDenied, match="requester or the market's arbiter"):
+        downloads.check(requester.address, 7, expiry, downloads.sign(attacker, 7, expiry, 31337, MARKET),
+                        chain_id=31337, market=MARKET, now=now, is_arbiter=is_arbiter)

@@ -1,0 +1,43 @@
+"""The site agent's telemetry outbox against the oracle's real ingest API on 127.0.0.1:
+samples recorded while the oracle is down are kept and posted in order once it is up, a
+retry of a stored sample is harmless, and a sample refused for good is dropped."""
+
+import time
+
+from eth_account import Account
+
+from degen.http import ServerThread
+from degen.processes import free_port
+from oracle.ingest import create_app
+from oracle.rules import SiteRecord
+from oracle.store import SampleStore, engine_for
+from worker.policy import SiteState
+from worker.reporter import TelemetryReporter
+
+CHAIN_ID, REGISTRY = 31337, "0x" + "ab" * 20
+METER = Account.from_key(b"\x11" * 32)
+
+
+def test_samples_wait_in_the_outbox_while_the_oracle_is_down(tmp_path):
+    port = free_port()
+    reporter = TelemetryReporter(f"http://127.0.0.1:{port}", tmp_path / "telemetry.sqlite", site_id=1, meter_key=METER,
+                                 chain_id=CHAIN_ID, registry=REGISTRY, timeout_s=2)
+    now = int(time.time())
+    for i, (watts, register) in enumerate([(1_000, 5_000), (1_200, 5_090), (1_100, 5_180)]):
+        reporter.record(SiteState(pv_watts=watts, battery_soc_pct=61.26, lifetime_wh=register), now - 900 + 300 * i)
+    assert reporter.flush() == 0 and reporter.pending() == 3  # nobody listens yet
+
+    store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
+    server = ServerThread(create_app(store, {1: SiteRecord(METER.address, 6_000, True)}.get, chain_id=CHAIN_ID, registry=REGISTRY),
+                          "127.0.0.1", port)
+    server.start()
+    try:
+        assert reporter.flush() == 3 and reporter.pending() == 0
+        stored = [sample for sample, _ in store.between(1, 0, now)]
+        assert [s.register_wh for s in stored] == [5_000, 5_090, 5_180] and stored[0].battery_soc_permille == 613
+        reporter.record(SiteState(pv_watts=1_000, battery_soc_pct=60, lifetime_wh=4_000), now)  # register went backwards
+        assert reporter.flush() == 1 and reporter.pending() == 0  # refused (409) and dropped, not retried forever
+        assert len(store.between(1, 0, now)) == 3
+    finally:
+        server.stop()
+        reporter.close()
