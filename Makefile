@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup run test bench bench-worker compile clean
+.PHONY: setup run test bench bench-worker bench-oracle compile clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed
@@ -41,6 +41,10 @@ bench: setup
 ## bench-worker: worker throughput vs direct pipeline calls (tiny model, anvil) -> docs/performance.md
 bench-worker: setup
 	python bench/worker.py --network $(NETWORK)
+
+## bench-oracle: oracle ingest rate and REC issuance gas per site-period -> docs/performance.md
+bench-oracle: setup
+	python bench/oracle.py --network $(NETWORK)
 
 clean:
 	rm -rf .build .pytest_cache $(VENV) node_modules

@@ -26,6 +26,8 @@ from pathlib import Path
 # `worker` package it measures.
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: `bench.report`
+
 from ape import accounts, chain, networks, project
 from eth_account import Account
 
@@ -36,6 +38,8 @@ from degen.processes import Process, degen, free_port, running
 from worker.compute import Pipelines, Task, generate
 from worker.config import WorkerConfig, to_toml
 from worker.tiny_model import write_tiny_pipeline
+
+from bench.report import replace_section
 
 MODEL_NAME = "tiny-sd"
 DIRECT, WORKER, BATCHED = "direct pipeline calls", "worker (max_batch 1)", "worker, batching (max_batch 8)"
@@ -130,8 +134,6 @@ def render(jobs: int, steps: int, size: int, runs: dict[str, list[float]]) -> st
     direct_runs = runs[DIRECT]
     rounds = len(direct_runs)
     lines = [
-        "# Performance",
-        "",
         f"Produced by `bench/worker.py` (`make bench-worker`) on {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()} CPU ({_cpus()} cores), no GPU: {jobs} jobs of {size}x{size} px, "
         f"{steps} steps on the tiny random Stable Diffusion pipeline, anvil as the chain, {rounds} rounds.",
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
                 print(f"round {round_}: " + ", ".join(f"{name} {seconds[-1]:.2f} s" for name, seconds in runs.items()), flush=True)
     table = render(args.jobs, args.steps, args.size, runs)
     print(table)
-    args.out.write_text(table)
+    replace_section(args.out, "Worker", table)
     return 0
 
 

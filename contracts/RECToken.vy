@@ -90,7 +90,6 @@ struct Issuance:
     period_start: uint256
     period_end: uint256
     energy_mwh: uint256
-    evidence_root: bytes32
     issued_at: uint256
 
 
@@ -98,9 +97,10 @@ struct Issuance:
 issuance_count: public(uint256)
 # @dev Every mWh ever issued.
 total_issued: public(uint256)
-# @dev Per issuance: the packed word and the evidence root.
+# @dev Per issuance: the packed word. The evidence root lives in the Issued
+# event only: no rule reads it on chain, and storing it would cost every
+# site-period another 22,100 gas.
 _issuance_word: HashMap[uint256, uint256]
-_evidence_root: HashMap[uint256, bytes32]
 # @dev Per site: high-water mark (end of its last issued period) | energy issued.
 _site_word: HashMap[uint256, uint256]
 
@@ -259,7 +259,8 @@ def high_water_mark(site_id: uint256) -> uint256:
 @external
 def issuance(issuance_id: uint256) -> Issuance:
     """
-    @notice An issuance record (zero for unknown ids).
+    @notice An issuance record (zero for unknown ids); its evidence root is in
+            the Issued event of the same id.
     @param issuance_id The issuance.
     @return Issuance The record.
     """
@@ -269,7 +270,6 @@ def issuance(issuance_id: uint256) -> Issuance:
         period_start=(word >> _START_SHIFT) % 2**40,
         period_end=(word >> _END_SHIFT) % 2**40,
         energy_mwh=word >> _ENERGY_SHIFT,
-        evidence_root=self._evidence_root[issuance_id],
         issued_at=(word >> _ISSUED_SHIFT) % 2**40,
     )
 
@@ -306,7 +306,6 @@ def _issue(request: IssuanceRequest) -> uint256:
         | (block.timestamp << _ISSUED_SHIFT)
         | (request.energy_mwh << _ENERGY_SHIFT)
     )
-    self._evidence_root[issuance_id] = request.evidence_root
     issued_to_site: uint256 = (site_word >> _ISSUED_TOTAL_SHIFT) + request.energy_mwh
     self._site_word[request.site_id] = request.period_end | (issued_to_site << _ISSUED_TOTAL_SHIFT)
     self.total_issued += request.energy_mwh

@@ -50,9 +50,12 @@ def offer(market: Any, offer_id: int) -> Offer:
 
 
 def issuance(rec: Any, issuance_id: int) -> Issuance:
+    """An issuance record, with the evidence root from its Issued event."""
     if not 0 < issuance_id <= rec.issuance_count():
         raise InvalidInput(f"there is no issuance {issuance_id}")
-    return Issuance(issuance_id=issuance_id, **_fields(rec.issuance(issuance_id)))
+    record = _fields(rec.issuance(issuance_id))
+    issued = next(iter(rec.Issued.range(0, rec.chain_manager.blocks.height + 1, search_topics={"issuance_id": issuance_id})))
+    return Issuance(issuance_id=issuance_id, evidence_root=bytes(issued.evidence_root), **record)
 
 
 def certificate(certificates: Any, certificate_id: int) -> Certificate:

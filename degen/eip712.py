@@ -44,3 +44,14 @@ def sign(typed: dict, key) -> bytes:
 
 def recover(typed: dict, signature: bytes) -> str:
     return Account.recover_message(_signable(typed), signature=signature)
+
+
+def domain_separator(*, name: str, version: str, chain_id: int, contract: str) -> bytes:
+    """hashStruct(EIP712Domain) of a domain, as `message` builds it."""
+    return _signable(message("Empty", [], {}, name=name, version=version, chain_id=chain_id, contract=contract)).header
+
+
+def recover_digest(digest_: bytes, signature: bytes) -> str:
+    """The signer of a 32-byte digest (for callers that hash their typed data themselves).
+    Raises ValueError for a malformed signature, high-s included, as `recover` does."""
+    return Account._recover_hash(digest_, signature=signature)

@@ -7,6 +7,9 @@ generation register in Wh, the battery's state of charge in per mille."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from eth_utils import keccak
 from pydantic import Field
 
 from degen import eip712
@@ -46,11 +49,29 @@ def sign(sample: MeterSample, meter, chain_id: int, registry: str) -> bytes:
     return eip712.sign(typed_data(sample, chain_id, registry), meter)
 
 
+_TYPE_HASH = keccak(b"MeterSample(uint256 site_id,uint64 timestamp,uint32 pv_watts,uint64 register_wh,uint16 battery_soc_permille)")
+
+
+@lru_cache(maxsize=64)
+def _domain_separator(chain_id: int, registry: str) -> bytes:
+    return eip712.domain_separator(name=DOMAIN_NAME, version=DOMAIN_VERSION, chain_id=chain_id, contract=registry)
+
+
+def digest(sample: MeterSample, chain_id: int, registry: str) -> bytes:
+    """The EIP-712 digest of a sample, computed directly (every field is a uint, so the struct
+    hash is keccak(type hash ‖ 32-byte words)); equal to `eip712.digest(typed_data(...))`,
+    which a test holds it to, and about 50x faster — the oracle checks every sample."""
+    words = b"".join(value.to_bytes(32, "big") for value in (
+        sample.site_id, sample.timestamp, sample.pv_watts, sample.register_wh, sample.battery_soc_permille,
+    ))
+    return keccak(b"\x19\x01" + _domain_separator(chain_id, registry.lower()) + keccak(_TYPE_HASH + words))
+
+
 def signer_of(sample: MeterSample, signature: bytes, chain_id: int, registry: str) -> str:
     """The address that signed `sample`; raises InvalidInput for a malformed signature."""
     if len(signature) != 65:
         raise InvalidInput(f"a sample signature is 65 bytes, got {len(signature)}")
     try:
-        return eip712.recover(typed_data(sample, chain_id, registry), signature)
+        return eip712.recover_digest(digest(sample, chain_id, registry), signature)
     except ValueError as exc:
         raise InvalidInput(f"the sample signature cannot be recovered: {exc}") from None

@@ -35,6 +35,36 @@ class SignedSample(BaseModel):
 SiteLookup = Callable[[int], "SiteRecord | None"]  # site id -> the registry's record, None if unknown
 
 
+class Ingest:
+    """What `POST /samples` does with a body, without HTTP: check it and store it once."""
+
+    def __init__(self, store: SampleStore, sites: SiteLookup, *, chain_id: int, registry: str, clock: Callable[[], float] = time.time):
+        self.store, self.sites, self.chain_id, self.registry, self.clock = store, sites, chain_id, registry, clock
+        self._one_at_a_time = threading.Lock()  # a site's samples are checked against the one before
+
+    def __call__(self, body: SignedSample) -> bool:
+        """True when stored, False for the very same sample again; raises SampleRejected with
+        the status and reason of every refusal."""
+        try:
+            sample = MeterSample(**body.model_dump(exclude={"signature"}))
+        except InvalidInput as exc:
+            raise rules.SampleRejected(422, str(exc)) from None
+        signature = bytes.fromhex(body.signature[2:])
+        try:
+            signer = telemetry.signer_of(sample, signature, self.chain_id, self.registry)
+        except InvalidInput as exc:
+            raise rules.SampleRejected(401, str(exc)) from None
+        with self._one_at_a_time:
+            stored = self.store.get(sample.site_id, sample.timestamp)
+            if stored is not None:
+                if stored == (sample, signature):
+                    return False
+                raise rules.SampleRejected(409, f"site {sample.site_id} already has a different sample at {sample.timestamp}")
+            rules.check(sample, signer, self.sites(sample.site_id), self.store.latest(sample.site_id), now=int(self.clock()))
+            self.store.add(sample, signature, signer)
+        return True
+
+
 def create_app(
     store: SampleStore, sites: SiteLookup, *, chain_id: int, registry: str, clock: Callable[[], float] = time.time,
     health: Callable[[], dict] = lambda: {"status": "ok"}, metrics: OracleMetrics | None = None,
@@ -44,8 +74,8 @@ def create_app(
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     metrics = metrics or OracleMetrics()
+    accept = Ingest(store, sites, chain_id=chain_id, registry=registry, clock=clock)
     app = FastAPI(title="DeGEN oracle", docs_url=None, redoc_url=None)
-    one_at_a_time = threading.Lock()  # a site's samples are checked against the one before
 
     @app.middleware("http")
     async def count_samples(request: Request, call_next):
@@ -65,25 +95,11 @@ def create_app(
     @app.post("/samples", status_code=201)
     def ingest(body: SignedSample):
         try:
-            sample = MeterSample(**body.model_dump(exclude={"signature"}))
-        except InvalidInput as exc:
-            raise HTTPException(422, str(exc)) from None
-        signature = bytes.fromhex(body.signature[2:])
-        try:
-            signer = telemetry.signer_of(sample, signature, chain_id, registry)
-        except InvalidInput as exc:
-            raise HTTPException(401, str(exc)) from None
-        with one_at_a_time:
-            stored = store.get(sample.site_id, sample.timestamp)
-            if stored is not None:
-                if stored == (sample, signature):
-                    return JSONResponse({"stored": False, "duplicate": True}, status_code=200)
-                raise HTTPException(409, f"site {sample.site_id} already has a different sample at {sample.timestamp}")
-            try:
-                rules.check(sample, signer, sites(sample.site_id), store.latest(sample.site_id), now=int(clock()))
-            except rules.SampleRejected as exc:
-                raise HTTPException(exc.status, exc.reason) from None
-            store.add(sample, signature, signer)
+            stored = accept(body)
+        except rules.SampleRejected as exc:
+            raise HTTPException(exc.status, exc.reason) from None
+        if not stored:
+            return JSONResponse({"stored": False, "duplicate": True}, status_code=200)
         return {"stored": True, "duplicate": False}
 
     return app

@@ -6,7 +6,7 @@ so a site agent may retry freely."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, create_engine, select
+from sqlalchemy import BigInteger, event, Column, Integer, LargeBinary, MetaData, String, Table, create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -30,8 +30,17 @@ def engine_for(url: str, **options) -> Engine:
     """`sqlite:///path/oracle.sqlite` or `postgresql+psycopg://user@host/db` (`options` go to
     SQLAlchemy's create_engine); tables created if missing."""
     engine = create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
     return engine
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    """Write-ahead log: one fsync per stored sample instead of three, readers never blocked;
+    synchronous=FULL keeps every answered 201 on disk through a power cut."""
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
 
 
 class SampleStore:

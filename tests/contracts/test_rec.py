@@ -25,8 +25,7 @@ def test_issue_mints_to_the_site_owner(rec, deployer, provider, site_id, hour_ag
     assert (event.period_start, event.period_end, event.energy_mwh) == (hour_ago, hour_ago + HOUR, 5_000_000)
     assert event.evidence_root == EVIDENCE_ROOT
     record = rec.issuance(issuance_id)
-    assert (record.site_id, record.energy_mwh, record.evidence_root, record.issued_at) == (
-        site_id, 5_000_000, EVIDENCE_ROOT, tx.timestamp)
+    assert (record.site_id, record.energy_mwh, record.issued_at) == (site_id, 5_000_000, tx.timestamp)
     assert rec.balanceOf(provider) == 5_000_000 and rec.totalSupply() == 5_000_000
     assert rec.site_issued(site_id) == 5_000_000 and rec.total_issued() == 5_000_000
     assert rec.high_water_mark(site_id) == hour_ago + HOUR and rec.total_retired() == 0

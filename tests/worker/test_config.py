@@ -65,3 +65,13 @@ def test_the_example_config_in_the_repository_is_valid():
     assert config.offers == [1] and config.site.modbus_port == 5020
     assert config.compute == WorkerConfig.model_fields["compute"].default  # the file shows the defaults
     assert config.policy == WorkerConfig.model_fields["policy"].default
+
+
+def test_the_oracle_example_config_in_the_repository_is_valid():
+    from degen.processes import ROOT
+    from oracle.config import OracleConfig, load as load_oracle
+
+    config = load_oracle(ROOT / "oracle.example.toml")
+    assert config.endpoint(1) == "http://127.0.0.1:8700" and config.database_url().endswith("oracle-data/oracle.sqlite")
+    for section in ("ingest", "issuance", "keeper", "verify"):  # the file shows the defaults
+        assert getattr(config, section) == OracleConfig.model_fields[section].default, section
