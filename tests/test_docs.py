@@ -37,6 +37,13 @@ def test_performance_table_comes_from_the_worker_benchmark():
         assert re.search(rf"^\| {re.escape(row)} \| [\d.]+ \| [\d.]+ \| [\d.]+× \|", performance, flags=re.M), row
 
 
+def test_performance_has_the_oracle_benchmark():
+    performance = (ROOT / "docs/performance.md").read_text()
+    assert "Produced by `bench/oracle.py`" in performance and performance.count("Produced by") == 2
+    for size in (1, 10, 100):
+        assert re.search(rf"^\| issue_batch of {size}: gas per site-period \| [\d,]+ \|", performance, flags=re.M), size
+
+
 def test_readme_documents_every_cli_command():
     from click import Group
 
