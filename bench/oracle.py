@@ -5,7 +5,7 @@
 1. Ingest: signed 5-minute samples of many sites, each checked exactly as `POST /samples`
    checks it (EIP-712 signature recovery, the acceptance rules against the site's previous
    sample, the store's duplicate check and insert into SQLite), on one thread — and the same
-   through the HTTP API (uvicorn) with one client in the same process.
+   through the HTTP API (uvicorn) from one sequential client in another process.
 2. Issuance gas: `issue_batch` of 1, 10 and 100 site-periods (100 sites, each issued once
    before, so the figures are the steady state every later hour pays), receipt gas per
    site-period with the 21,000 base shared by the batch.
@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -60,10 +62,19 @@ def site_lookup():
     return sites.get
 
 
-def measure_ingest(count: int) -> tuple[float, float]:
-    """(samples/s direct, samples/s over HTTP)."""
+def post_all(url: str, payloads: list[dict]) -> float:
+    """Posts every sample in order from a client process of its own; returns the seconds taken."""
     import httpx
 
+    with httpx.Client(base_url=url, timeout=30) as client:
+        started = time.perf_counter()
+        for payload in payloads:
+            assert client.post("/samples", json=payload).status_code == 201
+        return time.perf_counter() - started
+
+
+def measure_ingest(count: int) -> tuple[float, float]:
+    """(samples/s direct, samples/s over HTTP)."""
     from degen.http import ServerThread
     from oracle.ingest import create_app
 
@@ -82,11 +93,8 @@ def measure_ingest(count: int) -> tuple[float, float]:
         server = ServerThread(create_app(store, site_lookup(), chain_id=CHAIN_ID, registry=REGISTRY), "127.0.0.1", 0)
         port = server.start()
         payloads = [body.model_dump() for body in bodies]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            started = time.perf_counter()
-            for payload in payloads:
-                assert client.post("/samples", json=payload).status_code == 201
-            http = count / (time.perf_counter() - started)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as client:
+            http = count / client.submit(post_all, f"http://127.0.0.1:{port}", payloads).result()
         server.stop()
         store.engine.dispose()
     return direct, http
@@ -131,7 +139,7 @@ def render(direct: float, http: float, gas: dict[int, int], count: int) -> str:
         "|---|---:|---|",
         f"| ingest, one thread (signature, rules, SQLite insert) | {direct:,.0f} samples/s | ≥ {INGEST_TARGET:,}/s "
         f"{'met' if direct >= INGEST_TARGET else 'NOT met'} |",
-        f"| ingest over HTTP (uvicorn, one client in the same process) | {http:,.0f} samples/s | |",
+        f"| ingest over HTTP (uvicorn, one sequential client in another process) | {http:,.0f} samples/s | |",
     ]
     for size, per_period in gas.items():
         verdict = f"≤ {GAS_TARGET:,} {'met' if per_period <= GAS_TARGET else 'NOT met'}" if size == max(BATCHES) else ""

@@ -325,6 +325,8 @@ class Oracle:
             return False, "the provider does not serve the result"
         if hashlib.sha256(png).hexdigest() != data["result_hash"]:
             return False, "the served result does not match the delivered hash"
+        if data.get("green") and self._energy_check(job_id, data) == "exceeds-telemetry":
+            return False, "a green receipt claims more energy than the site's telemetry had available"
         model = self.client.offer(job.offer_id).model_id
         if not self.pipelines.knows(model):
             log.error("cannot re-run a disputed job: its model is not configured", extra={"job_id": job_id, "model": "0x" + model.hex()})

@@ -214,6 +214,33 @@ def delivered_job(accepted_job, market, provider, make_receipt, sign):
     return delivered
 
 
+@pytest.fixture
+def processes():
+    """Starts child processes (`argv`, extra environment) for a test and stops every one of
+    them when it ends."""
+    from degen.processes import Process
+
+    started = []
+
+    def start(argv: list[str], env: dict | None = None) -> Process:
+        started.append(Process(argv, env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def write_config(path, schema, config: dict, sections: dict) -> str:
+    """Writes a daemon's TOML config: `config` with each of `sections` merged into its section."""
+    from worker.config import to_toml
+
+    for section, values in sections.items():
+        config[section] = {**config.get(section, {}), **values}
+    path.write_text(to_toml(schema.model_validate(config)))
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def reverts():
     return ape.reverts

@@ -13,7 +13,6 @@ import json
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import requests

@@ -24,13 +24,11 @@ from degen.models import GenerationParams, JobState
 from degen.processes import Process, degen
 from oracle import merkle
 from oracle.config import OracleConfig
-from tests.conftest import MODEL_ID, MODEL_NAME
+from tests.conftest import MODEL_ID, MODEL_NAME, write_config
 from tests.oracle.conftest import database_url, postgres_schema
-from tests.oracle.test_issuance import PEAK, STEP
+from tests.oracle.test_issuance import PEAK, STEP, simulated_day
 from worker.compute import Pipelines, Task, generate
-from worker.config import to_toml
 from worker.server import Result, create_app
-from worker.site_sim import SiteSimulator
 
 READY = "oracle ready"
 SMALL = GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=5)
@@ -62,50 +60,27 @@ def oracle_config(tmp_path, deployment_dir, chain, oracle_key, tiny_model):
             "issuance": {"interval_s": 0.5},
             "keeper": {},
             "verify": {"device": "cpu", "attempts": 2},
-            "endpoints": {},
         }
-        for section, values in sections.items():
-            config[section] = values if section == "endpoints" else {**config[section], **values}
-        path = tmp_path / "oracle.toml"
-        path.write_text(to_toml(OracleConfig.model_validate(config)))
-        return str(path)
+        return write_config(tmp_path / "oracle.toml", OracleConfig, config, sections)
 
     return write
 
 
 @pytest.fixture
-def start_oracle(oracle_config):
-    started: list[Process] = []
+def start_oracle(oracle_config, processes):
+    """Starts `degen oracle run` (ready, unless it is to be killed); stopped when the test ends."""
 
     def start(config: str | None = None, kill_at: str | None = None) -> Process:
-        process = Process(degen("oracle", "run", "--config", config or oracle_config()), {"DEGEN_ORACLE_KILL_AT": kill_at} if kill_at else {})
-        started.append(process)
+        process = processes(degen("oracle", "run", "--config", config or oracle_config()), {"DEGEN_ORACLE_KILL_AT": kill_at} if kill_at else {})
         if kill_at is None:
             process.wait_for(READY, timeout=60)
         return process
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 def api_url(oracle: Process) -> str:
     return oracle.wait_for(r"oracle ready .*api=(\S+)").group(1)
-
-
-def solar_day(site_id: int, day: int, meter, chain_id: int, registry: str) -> list[dict]:
-    """A clear 6 kW day from the site simulator as signed sample bodies, every 5 minutes."""
-    seconds = [0.0]
-    site = SiteSimulator(pv_peak_watts=PEAK, start_hour=0, clock=lambda: seconds[0])
-    bodies = []
-    for t in range(0, 86_400 + 1, STEP):
-        seconds[0] = t
-        state = site.advance()
-        fields = dict(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
-                      battery_soc_permille=round(state.battery_soc_pct * 10))
-        signature = telemetry.sign(telemetry.MeterSample(**fields), meter, chain_id, registry)
-        bodies.append(fields | {"signature": "0x" + signature.hex()})
-    return bodies
 
 
 def wait_until(condition, timeout: float, process: Process):
@@ -122,7 +97,8 @@ def test_a_solar_day_is_issued_once_even_when_killed_between_send_and_record(
     with postgres_schema() if backend == "postgresql" else nullcontext() as schema:
         database = database_url(backend, schema, tmp_path)
         day = (int(time.time()) // 86_400 - 2) * 86_400  # the day before yesterday, UTC
-        samples = solar_day(site_id, day, meter, chain.chain_id, registry.address)
+        samples = [sample.model_dump() | {"signature": "0x" + signature.hex()}
+                   for sample, signature in simulated_day(site_id, day, meter, chain.chain_id, registry.address)]
         ingesting = start_oracle(oracle_config(database, issuance={"interval_s": 3600}))
         with httpx.Client(base_url=api_url(ingesting), timeout=10) as api:
             statuses = [api.post("/samples", json=body).status_code for body in samples]
@@ -211,28 +187,78 @@ def provider_endpoint(market, chain):
     server.stop()
 
 
+@pytest.fixture
+def disputed_job(provider_endpoint, create_job, offer_id, chain, make_receipt, sign, market, provider, requester, token, tiny_model):
+    """Factory: a job delivered with the tiny model's image for `seed` (the job's own seed
+    unless told otherwise), served by Bob's endpoint, and disputed by the requester."""
+
+    def disputed(seed: int = SMALL.seed, **terms) -> int:
+        job_id = create_job(params=SMALL, prompt="a lighthouse at dusk", challenge_window=3600, **terms)
+        market.accept(job_id, terms.get("offer_id", offer_id), sender=provider)
+        chain.pending_timestamp += 60
+        served = Task.of(job_id, MODEL_ID, "a lighthouse at dusk", SMALL.model_copy(update={"seed": seed}))
+        png = generate(Pipelines({MODEL_ID: str(tiny_model)}, device="cpu").get(MODEL_ID), [served])[0]
+        provider_endpoint[1][job_id] = (requester.address, png)
+        receipt = make_receipt(job_id, result=png, energy_mwh=200)
+        market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+        token.approve(market, market.dispute_bond(), sender=requester)
+        market.dispute(job_id, sender=requester)
+        return job_id
+
+    return disputed
+
+
 @pytest.mark.parametrize("tampered", [False, True])
 def test_a_dispute_is_won_by_a_correct_result_and_lost_by_a_tampered_one(
-    tampered, oracle_config, start_oracle, provider_endpoint, accepted_job, make_receipt, sign, market, provider,
-    requester, token, tiny_model, site_id, chain,
+    tampered, oracle_config, start_oracle, provider_endpoint, disputed_job, market, site_id,
 ):
-    url, results = provider_endpoint
-    job_id = accepted_job(params=SMALL, prompt="a lighthouse at dusk", challenge_window=3600)
-    task = Task.of(job_id, MODEL_ID, "a lighthouse at dusk", SMALL)
-    pipeline = Pipelines({MODEL_ID: str(tiny_model)}, device="cpu").get(MODEL_ID)
-    served = Task.of(job_id, MODEL_ID, "a lighthouse at dusk", SMALL.model_copy(update={"seed": 6})) if tampered else task
-    png = generate(pipeline, [served])[0]
-    results[job_id] = (requester.address, png)
-    receipt = make_receipt(job_id, result=png)
-    market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
-    token.approve(market, market.dispute_bond(), sender=requester)
-    market.dispute(job_id, sender=requester)
-
-    oracle = start_oracle(oracle_config(endpoints={str(site_id): url}))
+    job_id = disputed_job(seed=6 if tampered else SMALL.seed)
+    oracle = start_oracle(oracle_config(endpoints={str(site_id): provider_endpoint[0]}))
     winner = "requester" if tampered else "provider"
     line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner={winner} why=(.*)", timeout=120)
     assert market.job(job_id).state == (JobState.REFUNDED if tampered else JobState.SETTLED)
     assert ("perceptual distance" in line.group(1)) if tampered else ("identical image" in line.group(1))
+
+
+def test_an_oracle_killed_after_resolving_does_not_resolve_again(
+    oracle_config, start_oracle, provider_endpoint, disputed_job, market, site_id, chain,
+):
+    since = chain.blocks.height
+    job_id = disputed_job()
+    config = oracle_config(endpoints={str(site_id): provider_endpoint[0]})
+    doomed = start_oracle(config, kill_at="resolve-sent")
+    doomed.wait_for("killed at resolve-sent", timeout=120)
+    assert doomed.popen.wait(30) == -signal.SIGKILL
+    oracle = start_oracle(config)
+    time.sleep(2)  # several rounds after the restart
+    assert market.job(job_id).state == JobState.SETTLED
+    assert len([log for log in market.JobResolved.range(since, chain.blocks.height + 1) if log.job_id == job_id]) == 1
+    assert "dispute resolved" not in oracle.output and "resolve refused" not in oracle.output
+    assert oracle.stop() == 0  # SIGTERM: the round finishes and the oracle exits cleanly
+
+
+def test_a_green_claim_beyond_the_sites_telemetry_loses_its_dispute(
+    tmp_path, oracle_config, start_oracle, provider_endpoint, disputed_job, green_offer, market, site_id, meter,
+    chain, registry,
+):
+    """A correct image, but delivered as green while the site's signed samples show a dark
+    sky and an empty battery: the green claim cannot be true."""
+    from oracle.store import SampleStore, engine_for
+
+    job_id = disputed_job(offer_id=green_offer, green=True)
+    job = market.job(job_id)
+    (tmp_path / "oracle-data").mkdir()
+    store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle-data' / 'oracle.sqlite'}"))
+    for timestamp in range(job.state_since - 3600, job.state_since + 301, 300):  # around the job
+        sample = telemetry.MeterSample(site_id=site_id, timestamp=timestamp, pv_watts=0, register_wh=1_000, battery_soc_permille=0)
+        store.add(sample, telemetry.sign(sample, meter, chain.chain_id, registry.address), meter.address)
+    store.engine.dispose()
+
+    oracle = start_oracle(oracle_config(endpoints={str(site_id): provider_endpoint[0]}))
+    line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner=(\w+) why=(.*)", timeout=120)
+    assert line.group(1) == "requester" and "more energy than the site's telemetry" in line.group(2)
+    assert market.job(job_id).state == JobState.REFUNDED
+    assert "receipt claims more energy than the site had" in oracle.output
 
 
 def test_deliveries_are_verified_with_the_arbiter_credential(

@@ -18,17 +18,18 @@ DAY = 1_800_000_000 // 86_400 * 86_400  # a midnight, UTC
 STEP = telemetry.SAMPLE_INTERVAL_S
 
 
-def simulated_day(pv_peak_watts: float = PEAK, every: int = STEP) -> list[tuple[MeterSample, bytes]]:
-    """A clear day from the site simulator, sampled every 5 minutes from midnight to midnight."""
+def simulated_day(site_id=1, day=DAY, meter=METER, chain_id=CHAIN_ID, registry=REGISTRY) -> list[tuple[MeterSample, bytes]]:
+    """A clear 6 kW day from the site simulator, sampled and signed every 5 minutes from
+    midnight to midnight."""
     seconds = [0.0]
-    site = SiteSimulator(pv_peak_watts=pv_peak_watts, start_hour=0, clock=lambda: seconds[0])
+    site = SiteSimulator(pv_peak_watts=PEAK, start_hour=0, clock=lambda: seconds[0])
     samples = []
-    for t in range(0, 86_400 + 1, every):
+    for t in range(0, 86_400 + 1, STEP):
         seconds[0] = t
         state = site.advance()
-        sample = MeterSample(site_id=1, timestamp=DAY + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
+        sample = MeterSample(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
                              battery_soc_permille=round(state.battery_soc_pct * 10))
-        samples.append((sample, telemetry.sign(sample, METER, CHAIN_ID, REGISTRY)))
+        samples.append((sample, telemetry.sign(sample, meter, chain_id, registry)))
     return samples
 
 

@@ -16,10 +16,10 @@ from eth_account import Account
 
 from degen import downloads, receipts
 from degen.models import EnergyReceipt, JobState
-from tests.conftest import MODEL_ID, MODEL_NAME
+from tests.conftest import MODEL_ID, MODEL_NAME, write_config
 from degen.http import ServerThread
 from degen.processes import Process, degen, free_port, running
-from worker.config import WorkerConfig, to_toml
+from worker.config import WorkerConfig
 from worker.journal import JobKey, Journal, Step
 from worker.register import MeterRegister
 
@@ -53,31 +53,23 @@ def worker_config(tmp_path, deployment_dir, provider, meter, offer_id, tiny_mode
             "compute": {"device": "cpu", "meter": "model", "model_watts": MODEL_WATTS, "max_batch": 4},
             "server": {"port": 0},
         }
-        for section, values in sections.items():
-            config[section] = {**config.get(section, {}), **values}
-        path = tmp_path / "worker.toml"
-        path.write_text(to_toml(WorkerConfig.model_validate(config)))
-        return str(path)
+        return write_config(tmp_path / "worker.toml", WorkerConfig, config, sections)
 
     return write
 
 
 @pytest.fixture
-def start_worker(worker_config):
+def start_worker(worker_config, processes):
     """Starts `degen worker run`; every worker started is stopped when the test ends."""
-    started: list[Process] = []
 
     def start(config: str | None = None, kill_at: str | None = None, wait_ready: bool = True) -> Process:
         env = {"DEGEN_WORKER_KILL_AT": kill_at} if kill_at else {}
-        process = Process(degen("worker", "run", "--config", config or worker_config()), env)
-        started.append(process)
+        process = processes(degen("worker", "run", "--config", config or worker_config()), env)
         if wait_ready:
             process.wait_for(READY, timeout=120)
         return process
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 def server_url(worker: Process) -> str:
@@ -309,7 +301,7 @@ def test_a_green_job_waits_until_the_site_has_the_energy(worker_config, start_wo
         worker = start_worker(worker_config(offers=(green_offer,), site={"modbus_port": port}))
         job_id = create_job(offer_id=green_offer, green=True, params=SMALL)
         worker.wait_for(rf"job waits for green energy job_id={job_id} reason=.battery at 20%")
-    worker.wait_for(rf"site unreadable; green jobs wait for a reading")
+    worker.wait_for(r"site unreadable; green jobs wait for a reading")
     with running(degen(*site, "--start-hour", "12", "--soc", "20"), ready="SunSpec site simulator on"):
         worker.wait_for(rf"job accepted job_id={job_id} .*why=.within the offer's terms on green energy", timeout=60)
         worker.wait_for(rf"job delivered job_id={job_id}\b", timeout=120)
