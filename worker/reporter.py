@@ -2,10 +2,11 @@
 MeterSample with the site's meter key and posts it to the oracle.
 
 Samples go through an outbox in SQLite first, so none is lost while the oracle is down or
-the worker restarts: each round posts the outbox oldest first and stops at the first failure
-(retrying next round). The oracle answers 201 for a stored sample and 200 for one it already
-has (a retry after a lost answer); a sample it refuses for good (4xx) is dropped with its
-reason in the log, since sending it again would be refused again."""
+the worker restarts: each round posts the outbox oldest first (`POST /samples/batch`, up to
+100 per request) and stops at the first failure (retrying next round). The oracle answers
+each sample 201 when stored and 200 when it already had it (a retry after a lost answer); a
+sample it refuses for good (4xx) is dropped with its reason in the log, since sending it
+again would be refused again."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from degen.telemetry import MeterSample
 from worker.policy import SiteState
 
 log = logging.getLogger("worker.telemetry")
+BATCH = 100  # samples per request when the outbox holds a backlog
 
 
 def sample_of(state: SiteState, site_id: int, timestamp: int) -> MeterSample:
@@ -34,7 +36,7 @@ def sample_of(state: SiteState, site_id: int, timestamp: int) -> MeterSample:
 class TelemetryReporter:
     def __init__(self, oracle_url: str, outbox: Path, *, site_id: int, meter_key, chain_id: int, registry: str,
                  timeout_s: float = 10.0):
-        self.url = oracle_url.rstrip("/") + "/samples"
+        self.url = oracle_url.rstrip("/") + "/samples/batch"
         self.site_id, self.meter_key, self.chain_id, self.registry = site_id, meter_key, chain_id, registry
         self.timeout_s = timeout_s
         outbox.parent.mkdir(parents=True, exist_ok=True)
@@ -56,25 +58,29 @@ class TelemetryReporter:
             return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     def flush(self) -> int:
-        """Posts the outbox oldest first; returns how many samples left it."""
+        """Posts the outbox oldest first, in batches; returns how many samples left it."""
         with self._lock:
             rows = self._db.execute("SELECT timestamp, body FROM outbox ORDER BY timestamp").fetchall()
         sent = 0
-        for timestamp, body in rows:
+        for first in range(0, len(rows), BATCH):
+            batch = rows[first:first + BATCH]
+            body = '{"samples": [' + ", ".join(row[1] for row in batch) + "]}"
             try:
                 response = requests.post(self.url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
             except requests.RequestException as exc:
                 log.warning("oracle unreachable; samples kept for later", extra={"url": self.url, "pending": len(rows) - sent, "error": str(exc)})
                 break
-            if response.status_code >= 500:
-                log.warning("oracle failed; samples kept for later", extra={"status": response.status_code, "pending": len(rows) - sent})
+            if response.status_code != 200:
+                log.warning("oracle failed; samples kept for later", extra={"status": response.status_code, "pending": len(rows) - sent,
+                                                                           "reason": _detail(response)})
                 break
-            if response.status_code >= 400:
-                log.error("sample refused by the oracle", extra={"timestamp": timestamp, "status": response.status_code,
-                                                                  "reason": _detail(response)})
+            for (timestamp, _), result in zip(batch, response.json()["results"]):
+                if result["status"] >= 400:  # refused for good: sending it again would be refused again
+                    log.error("sample refused by the oracle", extra={"timestamp": timestamp, "status": result["status"],
+                                                                      "reason": result["detail"]})
             with self._lock:
-                self._db.execute("DELETE FROM outbox WHERE timestamp = ?", (timestamp,))
-            sent += 1
+                self._db.executemany("DELETE FROM outbox WHERE timestamp = ?", [(row[0],) for row in batch])
+            sent += len(batch)
         return sent
 
     def close(self) -> None:

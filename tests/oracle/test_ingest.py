@@ -65,3 +65,34 @@ def test_a_malformed_signature_is_refused(api):
     response = api.post("/samples", json={"site_id": 1, "timestamp": NOW, "pv_watts": 1, "register_wh": 1,
                                           "battery_soc_permille": 1, "signature": "0x1234"})
     assert response.status_code == 422
+
+
+def body(key=METER, **changes) -> dict:
+    fields = dict(site_id=1, timestamp=NOW, pv_watts=3_000, register_wh=1_000_000, battery_soc_permille=600) | changes
+    return fields | {"signature": "0x" + telemetry.sign(MeterSample(**fields), key, CHAIN_ID, REGISTRY).hex()}
+
+
+def test_a_batch_is_answered_sample_by_sample_in_order(api):
+    batch = [
+        body(timestamp=NOW - 600),
+        body(timestamp=NOW - 600),                                  # the same again
+        body(timestamp=NOW - 300, register_wh=999_000),             # the register went backwards
+        body(timestamp=NOW - 300, register_wh=1_000_200),
+        body(timestamp=NOW, register_wh=1_000_250, site_id=9),      # unknown site
+    ]
+    response = api.post("/samples/batch", json={"samples": batch})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 200, 409, 201, 404]
+    assert "went backwards" in results[2]["detail"] and "not registered" in results[4]["detail"]
+    assert post(api, timestamp=NOW - 300, register_wh=1_000_200).status_code == 200  # stored by the batch
+    metrics = api.get("/metrics").text
+    assert 'degen_oracle_samples_total{status="201"} 2.0' in metrics
+    assert 'degen_oracle_samples_total{status="200"} 2.0' in metrics and 'status="409"} 1.0' in metrics
+
+
+def test_batches_are_bounded(api):
+    assert api.post("/samples/batch", json={"samples": []}).status_code == 422
+    too_many = [body(timestamp=NOW - i) for i in range(501)]
+    assert api.post("/samples/batch", json={"samples": too_many}).status_code == 422
+    assert 'degen_oracle_samples_total{status="422"} 2.0' in api.get("/metrics").text
