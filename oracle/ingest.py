@@ -14,6 +14,7 @@ from typing import Callable
 from pydantic import BaseModel, Field
 
 from degen import telemetry
+from degen.http import BodyLimit
 from degen.errors import InvalidInput
 from degen.telemetry import MeterSample
 from oracle import rules
@@ -33,6 +34,7 @@ class SignedSample(BaseModel):
 
 
 MAX_BATCH = 500
+MAX_BODY_BYTES = 256 * 1024  # a full batch is about 120 kB
 
 
 class SampleBatch(BaseModel):
@@ -142,4 +144,4 @@ def create_app(
             results.append({"status": status, "detail": detail})
         return {"results": results}
 
-    return app
+    return BodyLimit(app, MAX_BODY_BYTES)

@@ -96,3 +96,11 @@ def test_batches_are_bounded(api):
     too_many = [body(timestamp=NOW - i) for i in range(501)]
     assert api.post("/samples/batch", json={"samples": too_many}).status_code == 422
     assert 'degen_oracle_samples_total{status="422"} 2.0' in api.get("/metrics").text
+
+
+def test_oversized_or_unsized_bodies_are_refused_before_parsing(api):
+    huge = api.post("/samples/batch", content=b"{" + b" " * (300 * 1024) + b"}", headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413 and "over 262144 bytes" in huge.json()["detail"]
+    chunked = api.post("/samples", content=iter([b'{"site_id": 1}']), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 411
+    assert post(api).status_code == 201  # the server is fine
