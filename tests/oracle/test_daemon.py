@@ -275,3 +275,14 @@ def test_deliveries_are_verified_with_the_arbiter_credential(
     oracle.wait_for(rf"delivered result does not match its hash job_id={lying} outcome=hash-mismatch", timeout=60)
     metrics = httpx.get(f"{api_url(oracle)}/metrics", timeout=10).text
     assert 'degen_oracle_verifications_total{outcome="hash-mismatch"} 1.0' in metrics
+
+
+def test_an_oracle_without_its_roles_stops_with_the_reason(oracle_config, processes, tmp_path, contracts, deployer):
+    config = oracle_config()
+    contracts.market.revokeRole(contracts.market.ARBITER_ROLE(), Account.from_key(b"\x33" * 32).address, sender=deployer)
+    oracle = processes(degen("oracle", "run", "--config", config))
+    assert oracle.popen.wait(60) == 1
+    assert "lacks ARBITER_ROLE on JobMarket" in oracle.output and "cannot resolve disputes" in oracle.output
+    (tmp_path / "oracle.key").write_text("not a key")
+    oracle = processes(degen("oracle", "run", "--config", config))
+    assert oracle.popen.wait(60) == 1 and "the oracle key file" in oracle.output
