@@ -34,6 +34,9 @@ REGISTRAR_ROLE: public(constant(bytes32)) = keccak256("REGISTRAR_ROLE")
 MAX_WATTS: public(constant(uint256)) = 100_000_000
 MAX_BATTERY_WH: public(constant(uint256)) = 1_000_000_000
 
+# @dev The longest result endpoint URL a site may publish.
+MAX_ENDPOINT_BYTES: public(constant(uint256)) = 128
+
 # @dev Bit layout of the packed meter word read by the market on every
 # delivery: meter key (160 bits) | max GPU watts (32) | status (8).
 _GPU_SHIFT: constant(uint256) = 160
@@ -58,6 +61,9 @@ _meter_word: HashMap[uint256, uint256]
 # @dev The rest of each site's record.
 _info: HashMap[uint256, SiteInfo]
 
+# @dev Where each site's worker serves results (http or https URL; empty: none).
+endpoint_of: public(HashMap[uint256, String[MAX_ENDPOINT_BYTES]])
+
 
 # @dev Emitted when an owner registers a new site (status PENDING).
 event SiteRegistered:
@@ -80,6 +86,12 @@ event MeterRotated:
     site_id: indexed(uint256)
     old_meter: address
     new_meter: address
+
+
+# @dev Emitted when an owner publishes or clears the site's result endpoint.
+event EndpointSet:
+    site_id: indexed(uint256)
+    endpoint: String[MAX_ENDPOINT_BYTES]
 
 
 @deploy
@@ -173,6 +185,22 @@ def rotate_meter(site_id: uint256, new_meter: address):
     log MeterRotated(site_id=site_id, old_meter=meter, new_meter=new_meter)
 
 
+@external
+def set_endpoint(site_id: uint256, endpoint: String[MAX_ENDPOINT_BYTES]):
+    """
+    @notice Publishes the URL where the site's worker serves results to
+            requesters and the arbiter. Owner only. An http:// or https://
+            URL, or empty to clear it.
+    @param site_id The site.
+    @param endpoint The base URL, e.g. "https://gpu.example.org:8700".
+    """
+    assert self._info[site_id].owner == msg.sender, "registry: not site owner"
+    if len(endpoint) > 0:
+        assert self._is_web_url(endpoint), "registry: endpoint not http(s)"
+    self.endpoint_of[site_id] = endpoint
+    log EndpointSet(site_id=site_id, endpoint=endpoint)
+
+
 @view
 @external
 def site(site_id: uint256) -> ISiteRegistry.Site:
@@ -262,6 +290,19 @@ def _set_status(site_id: uint256, allowed_from: ISiteRegistry.SiteStatus, to: IS
     assert status in allowed_from, "registry: bad site status"
     self._meter_word[site_id] = self._pack(meter, gpu, to)
     log SiteStatusChanged(site_id=site_id, status=to, registrar=msg.sender)
+
+
+@pure
+@internal
+def _is_web_url(url: String[MAX_ENDPOINT_BYTES]) -> bool:
+    """
+    @dev Whether `url` starts with "http://" or "https://" and has a host after it.
+    """
+    if len(url) > 7 and slice(url, 0, 7) == "http://":
+        return True
+    if len(url) > 8:
+        return slice(url, 0, 8) == "https://"
+    return False
 
 
 @view

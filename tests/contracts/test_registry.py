@@ -97,3 +97,20 @@ def test_owner_rotates_the_meter(registry, provider, attacker, pending_site, cha
     site = registry.site(pending_site)
     assert site.meter.lower() == new_meter and site.meter_rotated_at == tx.timestamp
     assert site.status == SiteStatus.PENDING and site.max_gpu_watts == 450
+
+
+def test_the_owner_publishes_a_result_endpoint(registry, provider, attacker, pending_site, reverts):
+    tx = registry.set_endpoint(pending_site, "https://gpu.bob.example:8700", sender=provider)
+    assert registry.endpoint_of(pending_site) == "https://gpu.bob.example:8700"
+    assert tx.decode_logs(registry.EndpointSet)[0].endpoint == "https://gpu.bob.example:8700"
+    registry.set_endpoint(pending_site, "http://127.0.0.1:8700", sender=provider)
+    assert registry.endpoint_of(pending_site) == "http://127.0.0.1:8700"
+    with reverts("registry: not site owner"):
+        registry.set_endpoint(pending_site, "https://evil.example", sender=attacker)
+    for bad in ("ftp://x", "http://", "https://", "http", "javascript:alert(1)"):
+        with reverts("registry: endpoint not http(s)"):
+            registry.set_endpoint(pending_site, bad, sender=provider)
+    registry.set_endpoint(pending_site, "", sender=provider)  # cleared
+    assert registry.endpoint_of(pending_site) == ""
+    with reverts("registry: not site owner"):  # unknown sites have no owner
+        registry.set_endpoint(999, "https://x.example", sender=provider)
