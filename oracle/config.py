@@ -53,7 +53,7 @@ class OracleConfig(_Section):
     issuance: IssuanceConfig = IssuanceConfig()
     keeper: KeeperConfig = KeeperConfig()
     verify: VerifyConfig = VerifyConfig()
-    endpoints: dict[str, str] = {}  # site id -> the site's worker URL (results for verification)
+    endpoints: dict[str, str] = {}  # site id -> worker URL, overriding the one the site published on chain
     models: dict[str, str] = {}  # model name -> local directory or hub id (dispute re-runs)
 
     @field_validator("endpoints")

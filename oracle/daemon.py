@@ -193,6 +193,15 @@ class Oracle:
             self._sites[site_id] = (record, time.monotonic())
         return record
 
+    def endpoint(self, site_id: int) -> str | None:
+        """Where a site's worker serves results: the config's `[endpoints]` entry, else the
+        URL the owner published in the SiteRegistry."""
+        configured = self.config.endpoint(site_id)
+        if configured is not None:
+            return configured
+        published = self.client.registry.functions.endpoint_of(site_id).call()
+        return published.rstrip("/") or None
+
     # ---- keeper --------------------------------------------------------------------------
 
     def _keep(self, now: int) -> None:
@@ -235,7 +244,7 @@ class Oracle:
     def _download(self, job_id: int, site_id: int) -> bytes | None:
         """The job's result from its site's endpoint, with the arbiter's credential; None when
         the site has no endpoint configured or does not serve it."""
-        base = self.config.endpoint(site_id)
+        base = self.endpoint(site_id)
         if base is None:
             return None
         expiry = self.client.chain_time() + DOWNLOAD_VALIDITY_S
@@ -253,10 +262,10 @@ class Oracle:
 
     def _verify(self, watched: Watched) -> None:
         data, job_id = watched.data, watched.job_id
-        if self.config.endpoint(data["site_id"]) is None:
+        if self.endpoint(data["site_id"]) is None:
             self.journal.note(job_id, verified="no-endpoint")
             self.metrics.verified.labels(outcome="no-endpoint").inc()
-            log.warning("no endpoint configured for the site; delivery not verified", extra={"job_id": job_id, "site": data["site_id"]})
+            log.warning("the site publishes no endpoint; delivery not verified", extra={"job_id": job_id, "site": data["site_id"]})
             return
         png = self._download(job_id, data["site_id"])
         if png is None:
@@ -345,7 +354,7 @@ class Oracle:
 
     def _provider_setup(self, job_id: int, site_id: int) -> dict | None:
         """The device and library versions the provider's worker declares for a delivery."""
-        base = self.config.endpoint(site_id)
+        base = self.endpoint(site_id)
         try:
             response = requests.get(f"{base}/receipts/{job_id}", timeout=self.config.verify.download_timeout_s)
             return response.json()["metadata"]["setup"] if response.status_code == 200 else None

@@ -69,6 +69,7 @@ class ComputeConfig(_Section):
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8700, ge=0, le=65535)  # 0: any free port (tests)
+    public_url: str | None = Field(None, pattern=r"^https?://.+", max_length=128)  # published on chain at start
 
 
 class WorkerConfig(_Section):

@@ -124,6 +124,7 @@ class Worker:
         self._server = ServerThread(app, self.config.server.host, self.config.server.port)
         self.server_port = self._server.start()
         log.info("result server listening", extra={"url": f"http://{self.config.server.host}:{self.server_port}"})
+        self._publish_endpoint()
         self._start_compute()
         self._start_reporter()
         for entry in self.journal.at_step(self.client.chain_id, self.client.address, Step.ACCEPTED):
@@ -490,6 +491,19 @@ class Worker:
                 log.warning("offer is closed; it takes no jobs", extra={"offer_id": offer_id})
             offers[offer_id] = offer
         return offers
+
+    def _publish_endpoint(self) -> None:
+        """Makes the SiteRegistry name `[server] public_url` as the site's result endpoint (the
+        requesters' CLI and the oracle download from there); needs the site owner's account."""
+        url, site_id = self.config.server.public_url, self.config.site.site_id
+        if url is None or self.client.registry.functions.endpoint_of(site_id).call() == url:
+            return
+        try:
+            self.client.send("set_endpoint", site_id, url, to=self.client.registry)
+        except TxRejected as exc:
+            log.warning("cannot publish the result endpoint", extra={"url": url, "reason": exc.reason})
+            return
+        log.info("result endpoint published", extra={"site": site_id, "url": url})
 
     def _check_site(self) -> None:
         meter, self.max_gpu_watts, active = self.client.site_meter(self.config.site.site_id)

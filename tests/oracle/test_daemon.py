@@ -263,14 +263,16 @@ def test_a_green_claim_beyond_the_sites_telemetry_loses_its_dispute(
 
 def test_deliveries_are_verified_with_the_arbiter_credential(
     oracle_config, start_oracle, provider_endpoint, accepted_job, make_receipt, sign, market, provider, requester, site_id,
+    registry,
 ):
     url, results = provider_endpoint
+    registry.set_endpoint(site_id, url, sender=provider)  # the oracle finds it on chain
     honest, lying = accepted_job(), accepted_job()
     for job_id, served in ((honest, b"the delivered png"), (lying, b"something else")):
         results[job_id] = (requester.address, served)
         receipt = make_receipt(job_id, result=b"the delivered png", energy_mwh=100)
         market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
-    oracle = start_oracle(oracle_config(endpoints={str(site_id): url}))
+    oracle = start_oracle(oracle_config())
     oracle.wait_for(rf"delivery verified job_id={honest} outcome=ok", timeout=60)
     oracle.wait_for(rf"delivered result does not match its hash job_id={lying} outcome=hash-mismatch", timeout=60)
     metrics = httpx.get(f"{api_url(oracle)}/metrics", timeout=10).text

@@ -106,12 +106,15 @@ def oracle_api(chain, registry, tmp_path):
 
 
 def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
-    worker_config, start_worker, create_job, market, requester, attacker, arbiter, chain, site_id, meter, oracle_api,
+    worker_config, start_worker, create_job, market, registry, requester, attacker, arbiter, chain, site_id, meter, oracle_api,
 ):
     since = chain.blocks.height
     oracle_url, samples = oracle_api
-    worker = start_worker(worker_config(telemetry={"oracle_url": oracle_url, "interval_s": 0.5}))
+    worker = start_worker(worker_config(telemetry={"oracle_url": oracle_url, "interval_s": 0.5},
+                                        server={"public_url": "https://gpu.bob.example:8700"}))
     url = server_url(worker)
+    worker.wait_for("result endpoint published site=1 url=https://gpu.bob.example:8700")
+    assert registry.endpoint_of(site_id) == "https://gpu.bob.example:8700"
     register_before = market.meter_register(site_id)
     job_id = create_job(params=SMALL)
     worker.wait_for(rf"job delivered job_id={job_id}\b", timeout=120)
