@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup run test bench bench-worker bench-oracle compile clean
+.PHONY: setup run deploy test bench bench-worker bench-oracle compile clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed
@@ -26,8 +26,12 @@ node_modules/.installed: package.json
 compile: setup
 	ape compile
 
-## run: start a local anvil, deploy everything, print addresses and a summary, stop anvil
+## run: the whole story on a local anvil (Alice buys a green image from Bob), then stop everything
 run: setup
+	ape run demo --network $(NETWORK) $(DEMO_ARGS)
+
+## deploy: start a local anvil, deploy every contract, print the addresses, stop anvil
+deploy: setup
 	ape run deploy --network $(NETWORK)
 
 ## test: run the whole test suite against a real anvil

@@ -1,20 +1,17 @@
-"""The `degen` command line. Requester commands (offers, generate, jobs, ...) arrive with
-the end-to-end story; this module holds the entry point, the deployment view and the
-`degen rec` commands that read RECs, issuances and retirement certificates."""
+"""The `degen` command line: the entry point, the deployment view and the `degen rec`
+commands that read RECs, issuances and retirement certificates. The requester's commands
+live in `requester_cli.py`, the daemons' with their processes."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from degen import __version__, deployments
+from degen.cli_common import chain_options, connected, energy_text, time_text
 from degen.errors import DegenError
 from degen.models import Certificate, Issuance, Job
-
-MWH_PER_REC = 1_000_000  # 1 REC = 1 kWh = 10^6 mWh (6 decimals)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,34 +24,6 @@ def main():
       degen deployment
       degen rec show 1 --network ethereum:local:foundry
     """
-
-
-def chain_options(command):
-    """--network and --deployments for commands that read the contracts."""
-    command = click.option(
-        "--deployments", "directory", type=click.Path(path_type=Path), default=deployments.DEFAULT_DIR,
-        show_default=True, help="Folder of deployment files.",
-    )(command)
-    return click.option(
-        "--network", default="ethereum:local:foundry", show_default=True,
-        help="Ape network choice; its deployment file names the contracts.",
-    )(command)
-
-
-@contextmanager
-def connected(network: str, directory: Path):
-    """Connects to `network` through Ape and yields the deployment's contracts; SDK errors
-    become one-line CLI errors."""
-    try:
-        record = deployments.load(network, directory)
-        from ape import networks, project
-
-        from degen.contracts import at
-
-        with networks.parse_network_choice(network):
-            yield at(project, record)
-    except (DegenError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -75,22 +44,14 @@ def deployment(network: str, directory: Path):
         click.echo(f"{name:<{width}}  {value}")
 
 
-def _energy(mwh: int) -> str:
-    return f"{mwh:,} mWh ({mwh / MWH_PER_REC:g} REC = {mwh / MWH_PER_REC:g} kWh)"
-
-
-def _time(seconds: int) -> str:
-    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-
-
 def describe_certificate(cert: Certificate, job: Job | None) -> str:
     """The lines `degen rec show` prints."""
     name = f" ({cert.beneficiary_name})" if cert.beneficiary_name else ""
     lines = [
         f"Retirement certificate #{cert.certificate_id} (soulbound)",
         f"  beneficiary  {cert.beneficiary}{name}",
-        f"  energy       {_energy(cert.amount_mwh)}",
-        f"  retired at   {_time(cert.retired_at)}",
+        f"  energy       {energy_text(cert.amount_mwh)}",
+        f"  retired at   {time_text(cert.retired_at)}",
         f"  retired by   {cert.retired_by}",
         f"  reason       {cert.reason or '-'}",
     ]
@@ -107,10 +68,10 @@ def describe_certificate(cert: Certificate, job: Job | None) -> str:
 def describe_issuance(issuance: Issuance) -> str:
     return "\n".join([
         f"Issuance #{issuance.issuance_id} for site {issuance.site_id}",
-        f"  period         {_time(issuance.period_start)} .. {_time(issuance.period_end)}",
-        f"  energy         {_energy(issuance.energy_mwh)}",
+        f"  period         {time_text(issuance.period_start)} .. {time_text(issuance.period_end)}",
+        f"  energy         {energy_text(issuance.energy_mwh)}",
         f"  evidence root  0x{issuance.evidence_root.hex()}",
-        f"  issued at      {_time(issuance.issued_at)}",
+        f"  issued at      {time_text(issuance.issued_at)}",
     ])
 
 
@@ -166,7 +127,7 @@ def balance(address: str, network: str, directory: Path):
     with connected(network, directory) as deployed:
         rec_token, certificates = deployed.rec, deployed.certificate
         click.echo(address)
-        click.echo(f"  RECs          {_energy(rec_token.balanceOf(address))}")
+        click.echo(f"  RECs          {energy_text(rec_token.balanceOf(address))}")
         click.echo(f"  certificates  {certificates.balanceOf(address)}")
         click.echo(
             f"supply: issued {rec_token.total_issued():,} mWh, retired {rec_token.total_retired():,} mWh, "
@@ -174,17 +135,17 @@ def balance(address: str, network: str, directory: Path):
         )
 
 
-def _register_process_commands() -> None:
-    """The daemons' commands live with their processes."""
+def _register_commands() -> None:
+    """The requester's commands, and the daemons' (which live with their processes)."""
+    from degen import requester_cli
     from oracle.cli import oracle
     from worker.cli import site, worker
 
-    main.add_command(site)
-    main.add_command(worker)
-    main.add_command(oracle)
+    for command in requester_cli.COMMANDS + [site, worker, oracle]:
+        main.add_command(command)
 
 
-_register_process_commands()
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -27,28 +27,29 @@ def message(
     }
 
 
-def _signable(typed: dict) -> SignableMessage:
+def signable(typed: dict) -> SignableMessage:
+    """The typed data as eth-account's SignableMessage (what wallets and Ape accounts sign)."""
     return encode_typed_data(full_message=typed)
 
 
 def digest(typed: dict) -> bytes:
     """The 32-byte hash that is signed: keccak256(0x1901 ‖ domainSeparator ‖ structHash)."""
-    signable = _signable(typed)
-    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+    message_ = signable(typed)
+    return keccak(b"\x19" + message_.version + message_.header + message_.body)
 
 
 def sign(typed: dict, key) -> bytes:
     """A 65-byte (r, s, v) signature by `key` (a LocalAccount or a private key)."""
-    return bytes(Account.sign_message(_signable(typed), key.key if hasattr(key, "key") else key).signature)
+    return bytes(Account.sign_message(signable(typed), key.key if hasattr(key, "key") else key).signature)
 
 
 def recover(typed: dict, signature: bytes) -> str:
-    return Account.recover_message(_signable(typed), signature=signature)
+    return Account.recover_message(signable(typed), signature=signature)
 
 
 def domain_separator(*, name: str, version: str, chain_id: int, contract: str) -> bytes:
     """hashStruct(EIP712Domain) of a domain, as `message` builds it."""
-    return _signable(message("Empty", [], {}, name=name, version=version, chain_id=chain_id, contract=contract)).header
+    return signable(message("Empty", [], {}, name=name, version=version, chain_id=chain_id, contract=contract)).header
 
 
 def recover_digest(digest_: bytes, signature: bytes) -> str:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
-from degen import eip712, telemetry
+from degen import telemetry
 from degen.errors import InvalidInput
 from degen.telemetry import MeterSample
 
 
 def leaf(sample: MeterSample, signature: bytes, chain_id: int, registry: str) -> bytes:
-    digest = eip712.digest(telemetry.typed_data(sample, chain_id, registry))
-    return keccak(keccak(digest + signature))
+    return keccak(keccak(telemetry.digest(sample, chain_id, registry) + signature))
 
 
 def _parent(a: bytes, b: bytes) -> bytes:

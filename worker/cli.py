@@ -26,8 +26,9 @@ def site():
 @click.option("--soc", default=50.0, show_default=True, type=click.FloatRange(0, 100), help="Initial state of charge, %.")
 @click.option("--start-hour", default=12.0, show_default=True, type=click.FloatRange(0, 24), help="Simulated time of day at start.")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0), help="Simulated seconds per real second.")
+@click.option("--lifetime-wh", default=1_000_000, show_default=True, type=click.IntRange(0), help="The inverter's energy register at start.")
 @click.option("--report-every", default=10.0, show_default=True, type=click.FloatRange(0.1), help="Seconds between status lines.")
-def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, soc, start_hour, speed, report_every):
+def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, soc, start_hour, speed, lifetime_wh, report_every):
     """Serve a simulated PV + battery site over SunSpec Modbus TCP (models 1, 101, 124).
 
     Point a worker's `[site]` config at it to run the energy policy without hardware.
@@ -40,7 +41,7 @@ def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, s
 
     simulator = SiteSimulator(
         pv_peak_watts=pv_peak_watts, battery_wh=battery_wh, battery_watts=battery_watts, load_watts=load_watts,
-        soc_pct=soc, start_hour=start_hour, speed=speed,
+        soc_pct=soc, start_hour=start_hour, speed=speed, lifetime_wh=lifetime_wh,
     )
 
     def status() -> str:
@@ -137,20 +138,14 @@ def build_worker(config_path: Path):
 def connect(chain, account):
     """A MarketClient for `account` on the deployment `chain` (a ChainConfig) names, checked
     to be the chain the node serves; also the deployment and the project's contract types."""
-    import os
-    import sys
-
     from web3 import HTTPProvider, Web3
 
     from degen import deployments
+    from degen.cli_common import ape_project
     from worker.market import MarketClient, abi_of
 
     deployment = deployments.load(chain.network, chain.deployments)
-    # ape-vyper finds the compiler on PATH; the venv's bin holds it.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    from ape import Project
-
-    project = Project(Path(__file__).resolve().parents[1])
+    project = ape_project()
     web3 = Web3(HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
     if not web3.is_connected():
         raise OSError(f"no JSON-RPC node answers at {chain.rpc_url}")

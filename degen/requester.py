@@ -1,0 +1,239 @@
+"""What a requester does, through Ape: pick an offer, post a job (approving the escrow first),
+follow it until delivery, download the result from the provider's published endpoint with a
+wallet signature, check it against the chain, and settle. The `degen` CLI and the demo both
+run these; every refusal is a RequesterError with one sentence saying what to do."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+from degen import contracts, downloads, eip712
+from degen.contracts import Deployed
+from degen.errors import DegenError
+from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, check_prompt
+
+AKRE = 10**18
+POLL_S = 0.5
+DOWNLOAD_VALIDITY_S = 300
+
+
+class RequesterError(DegenError, RuntimeError):
+    """A requester's action cannot go ahead; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What JobDelivered said about a job."""
+
+    provider: str
+    site_id: int
+    result_hash: bytes
+    energy_mwh: int
+    started_at: int
+    finished_at: int
+    block: int
+
+
+@dataclass(frozen=True)
+class Settlement:
+    price: int
+    fee: int
+    refund: int
+
+
+def akre(amount: int) -> str:
+    """Base units as AKRE, e.g. 2.66 AKRE."""
+    return f"{amount / AKRE:,.6f}".rstrip("0").rstrip(".") + " AKRE"
+
+
+def active_offers(market) -> list[Offer]:
+    offers = (contracts.offer(market, offer_id) for offer_id in range(1, market.offer_count() + 1))
+    return [offer for offer in offers if offer.active]
+
+
+def choose_offer(market, params: GenerationParams, *, offer_id: int | None, model_id: bytes | None, green: bool) -> Offer:
+    """The offer a job goes to: the one named, else the cheapest active offer that fits
+    (model, size, steps, green) by base price."""
+    if offer_id is not None:
+        offer = contracts.offer(market, offer_id)
+        problem = _misfit(offer, params, model_id, green)
+        if problem:
+            raise RequesterError(f"offer {offer_id} {problem}")
+        return offer
+    fitting = [o for o in active_offers(market) if not _misfit(o, params, model_id, green)]
+    if not fitting:
+        wanted = f"{params.width}x{params.height}, {params.steps} steps{', green' if green else ''}"
+        raise RequesterError(f"no active offer serves {wanted}; see `degen offers`")
+    return min(fitting, key=lambda o: (o.base_price, o.price_per_kwh, o.offer_id))
+
+
+def _misfit(offer: Offer, params: GenerationParams, model_id: bytes | None, green: bool) -> str | None:
+    if not offer.active:
+        return "is closed"
+    if model_id is not None and offer.model_id != model_id:
+        return "serves another model"
+    if params.width > offer.max_width or params.height > offer.max_height:
+        return f"takes at most {offer.max_width}x{offer.max_height}"
+    if params.steps > offer.max_steps:
+        return f"takes at most {offer.max_steps} steps"
+    if green and not offer.green:
+        return "is not green"
+    return None
+
+
+def post_job(deployed: Deployed, account, prompt: str, params: GenerationParams, terms: JobTerms) -> tuple[int, int]:
+    """Approves the escrow if needed and creates the job; returns (job id, block)."""
+    check_prompt(prompt)
+    token, market = deployed.token, deployed.market
+    balance = token.balanceOf(account.address)
+    if balance < terms.max_price:
+        raise RequesterError(
+            f"insufficient balance: {account.address} has {akre(balance)}, the job escrows up to {akre(terms.max_price)}"
+        )
+    if token.allowance(account.address, market.address) < terms.max_price:
+        token.approve(market.address, terms.max_price, sender=account)
+    tx = _transact(market.create_job, terms.as_tuple(), prompt, params.as_tuple(), sender=account)
+    return tx.return_value, tx.block_number
+
+
+def follow(market, job_id: int, *, on_change: Callable[[Job], None], timeout_s: float | None = None) -> Job:
+    """Polls the job until it is delivered or ends; raises RequesterError when its deadline
+    passes undelivered (the escrow can then be reclaimed) or it ends otherwise."""
+    last, started = None, time.monotonic()
+    while True:
+        job = contracts.job(market, job_id)
+        if job.state != last:
+            last = job.state
+            on_change(job)
+        if job.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
+            return job
+        if job.state & (JobState.CANCELLED | JobState.EXPIRED | JobState.REFUNDED):
+            raise RequesterError(f"job {job_id} ended {job.state.name.lower()} without a delivery")
+        if market.chain_manager.pending_timestamp > job.deadline:
+            raise RequesterError(
+                f"job {job_id} passed its deadline undelivered; `degen cancel {job_id}` (open) or the keeper's expire refunds it"
+            )
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            raise RequesterError(f"job {job_id} is still {job.state.name.lower()} after {timeout_s:.0f} s; follow it with `degen job show {job_id}`")
+        time.sleep(POLL_S)
+
+
+def delivery(market, job_id: int, from_block: int) -> Delivery:
+    logs = list(market.JobDelivered.range(from_block, market.chain_manager.blocks.height + 1, search_topics={"job_id": job_id}))
+    if not logs:
+        raise RequesterError(f"job {job_id} has no delivery on chain")
+    args = logs[-1].event_arguments  # (`provider` as an attribute is Ape's network provider)
+    return Delivery(args["provider"], args["site_id"], bytes(args["result_hash"]), args["energy_mwh"], args["started_at"],
+                    args["finished_at"], logs[-1].block_number)
+
+
+def download(deployed: Deployed, account, job_id: int, found: Delivery, *, timeout_s: float = 30.0) -> bytes:
+    """The result from the provider's published endpoint, signed for by `account`, checked
+    against the delivered hash."""
+    endpoint = deployed.registry.endpoint_of(found.site_id).rstrip("/")
+    if not endpoint:
+        raise RequesterError(f"site {found.site_id} publishes no result endpoint; ask the provider {found.provider}")
+    chain_id = deployed.market.chain_manager.chain_id
+    expiry = int(deployed.market.chain_manager.pending_timestamp) + DOWNLOAD_VALIDITY_S
+    signature = sign_typed(account, downloads.typed_data(job_id, expiry, chain_id, deployed.market.address))
+    try:
+        response = requests.get(f"{endpoint}/results/{job_id}", params={"expiry": expiry, "signature": "0x" + signature.hex()},
+                                timeout=timeout_s)
+    except requests.RequestException as exc:
+        raise RequesterError(f"the provider's endpoint {endpoint} is unreachable ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise RequesterError(f"the provider's endpoint {endpoint} answered {response.status_code}: {_detail(response)}")
+    if hashlib.sha256(response.content).digest() != found.result_hash:
+        raise RequesterError(
+            f"hash mismatch: the image served for job {job_id} is not the one delivered on chain; "
+            f"dispute it with `degen dispute {job_id}` before its challenge window closes"
+        )
+    return response.content
+
+
+def settle(market, account, job_id: int) -> Settlement:
+    tx = _transact(market.settle, job_id, sender=account)
+    settled = tx.decode_logs(market.JobSettled)[0]
+    return Settlement(settled.price, settled.fee, settled.refund)
+
+
+def certificate_for(deployed: Deployed, job_id: int, block: int) -> int | None:
+    """The retirement certificate minted for a green job's delivery (in its block), if any."""
+    for log in deployed.rec.Retired.range(block, block + 1):
+        if log.job_id == job_id:
+            return log.certificate_id
+    return None
+
+
+def my_jobs(market, address: str) -> list[Job]:
+    logs = market.JobCreated.range(0, market.chain_manager.blocks.height + 1, search_topics={"requester": address})
+    return [contracts.job(market, log.job_id) for log in logs]
+
+
+def dispute(deployed: Deployed, account, job_id: int) -> int:
+    """Disputes a delivery (approving the bond first); returns the bond."""
+    market, token = deployed.market, deployed.token
+    job = contracts.job(market, job_id)
+    if job.requester.lower() != account.address.lower():
+        raise RequesterError(f"job {job_id} is not yours: only its requester {job.requester} may dispute it")
+    if job.state != JobState.DELIVERED:
+        raise RequesterError(f"job {job_id} is {job.state.name.lower()}: only a delivered job can be disputed")
+    bond = market.dispute_bond()
+    if token.balanceOf(account.address) < bond:
+        raise RequesterError(f"insufficient balance for the dispute bond of {akre(bond)}")
+    if token.allowance(account.address, market.address) < bond:
+        token.approve(market.address, bond, sender=account)
+    _transact(market.dispute, job_id, sender=account)
+    return bond
+
+
+def cancel(market, account, job_id: int) -> int:
+    """Cancels an open job of `account`; returns the refund."""
+    job = contracts.job(market, job_id)
+    if job.requester.lower() != account.address.lower():
+        raise RequesterError(f"job {job_id} is not yours: only its requester {job.requester} may cancel it")
+    if job.state != JobState.OPEN:
+        raise RequesterError(f"job {job_id} is {job.state.name.lower()}: only an open job can be cancelled")
+    return _transact(market.cancel, job_id, sender=account).decode_logs(market.JobCancelled)[0].refund
+
+
+def provider_share(settlement: Settlement) -> int:
+    return settlement.price - settlement.fee
+
+
+def sign_typed(account, typed: dict) -> bytes:
+    """A 65-byte EIP-712 signature by an Ape account (test, keyfile or hardware)."""
+    signed = account.sign_message(eip712.signable(typed))
+    if signed is None:
+        raise RequesterError(f"the account {account.address} declined to sign")
+    return signed.encode_rsv() if hasattr(signed, "encode_rsv") else bytes(signed.r) + bytes(signed.s) + bytes([signed.v])
+
+
+def _transact(function, *args, sender) -> Any:
+    """Sends a contract call through Ape; a revert becomes a RequesterError with its reason."""
+    from ape.exceptions import ContractLogicError
+
+    try:
+        return function(*args, sender=sender)
+    except ContractLogicError as exc:
+        raise RequesterError(f"the market refused: {exc.message or exc}") from None
+
+
+def _detail(response) -> str:
+    try:
+        return str(response.json().get("detail", ""))[:200]
+    except ValueError:
+        return response.text[:200]
+
+
+def save(png: bytes, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path
+

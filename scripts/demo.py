@@ -1,0 +1,244 @@
+"""The whole DeGEN story on a local chain, as real processes: Alice buys a green image from Bob.
+
+    make run                                           (= ape run demo --network ethereum:local:foundry)
+    ape run demo --network ethereum:local:foundry --keep-running   # then explore with the degen CLI
+    ape run demo --network ethereum:local:foundry --model stabilityai/sd-turbo --size 512 --steps 1
+
+Deploys the contracts (the oracle's account gets the registrar, issuer and arbiter roles),
+registers and activates Bob's site and a green offer, starts the site simulator, the oracle
+and Bob's worker, reports yesterday's solar day from Bob's site so the oracle issues his
+RECs, funds Alice, and runs `degen generate ... --green` as Alice. Every process it started
+is stopped at the end (with --keep-running, on Ctrl-C). Its files (keys, configs, model,
+state, the image) live in --workdir."""
+
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+import requests
+from ape import accounts, chain, project
+from ape.cli import ConnectedProviderCommand, network_option
+from eth_account import Account
+
+from degen import deployments, telemetry
+from degen.deploy import AKRE, deploy_all, record_of
+from degen.models import model_id
+from degen.processes import Process, degen, free_port, running
+from degen.requester import akre
+from worker.site_sim import SiteSimulator
+
+PROMPT = "A quick brown fox jumps over the lazy dog"
+MODEL_NAME = "tiny-sd"
+SITE = dict(pv_peak_watts=6_000, battery_wh=13_500, max_gpu_watts=450, region="BR")
+OFFER = dict(max_size=1024, max_steps=50, base_price=2 * AKRE, price_per_kwh=30 * AKRE, collateral=5 * AKRE)
+FUNDS = dict(bob=200 * AKRE, alice=100 * AKRE, stake=100 * AKRE)
+
+
+def step(number: int, text: str) -> None:
+    click.secho(f"\n[{number}/7] {text}", bold=True)
+
+
+@click.command(cls=ConnectedProviderCommand)
+@network_option()
+@click.option("--workdir", default=".demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Keys, configs, the model, daemon state and the image.")
+@click.option("--model", "model_source", help="A real Stable Diffusion model: local folder or hub id (default: a tiny generated one).")
+@click.option("--size", default=64, show_default=True, type=click.IntRange(64, 1024), help="Image side, px (multiple of 8).")
+@click.option("--steps", default=10, show_default=True, type=click.IntRange(1, 50))
+@click.option("--keep-running", is_flag=True, help="Leave anvil and the daemons running until Ctrl-C.")
+def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
+    """Alice buys a green image from Bob: the whole story on a local chain."""
+    if not network.is_dev:
+        raise click.UsageError("the demo runs on a local development network (ethereum:local:foundry)")
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    deployer, alice, bob, operator = (accounts.test_accounts[i] for i in (0, 1, 2, 5))
+    meter = Account.create()
+    (workdir / "meter.key").write_text(meter.key.hex())
+    (workdir / "bob.key").write_text(bob.private_key)
+    (workdir / "oracle.key").write_text(operator.private_key)
+
+    step(1, "Deploying the contracts")
+    first_block = chain.blocks.height
+    c = deploy_all(project, deployer, oracle=operator.address)
+    record = record_of(c, network=f"{ecosystem.name}:local", chain_id=chain.chain_id, block=first_block + 1, deployer=deployer.address)
+    deployments.save(record, workdir / "deployments")
+    click.echo(f"  market {c.market.address}, RECs {c.rec.address}, certificates {c.certificate.address}")
+
+    step(2, "Bob registers his site (6 kW PV, 13.5 kWh battery, a 450 W GPU) and a green offer")
+    c.token.transfer(bob, FUNDS["bob"], sender=deployer)
+    site_id = c.registry.register_site(meter.address, SITE["pv_peak_watts"], SITE["battery_wh"], SITE["max_gpu_watts"],
+                                       SITE["region"], sender=bob).return_value
+    c.registry.activate(site_id, sender=operator)
+    c.token.approve(c.market, 2**256 - 1, sender=bob)
+    c.market.deposit_stake(FUNDS["stake"], sender=bob)
+    offer_id = c.market.create_offer(site_id, model_id(MODEL_NAME), OFFER["max_size"], OFFER["max_size"], OFFER["max_steps"],
+                                     OFFER["base_price"], OFFER["price_per_kwh"], OFFER["collateral"], True, sender=bob).return_value
+    c.rec.approve(c.market, 2**256 - 1, sender=bob)  # delivering a green job retires his RECs
+    click.echo(f"  site {site_id} active; offer {offer_id}: {akre(OFFER['base_price'])} + {akre(OFFER['price_per_kwh'])}/kWh, green")
+
+    with ExitStack() as processes:
+        step(3, "Starting the oracle; Bob's site reports yesterday's solar day and the oracle issues his RECs")
+        model = model_source or str(tiny_model(workdir / "models" / MODEL_NAME))
+        oracle = processes.enter_context(running(
+            degen("oracle", "run", "--config", write_oracle_config(workdir, chain.provider.uri, model)), ready="oracle ready", timeout=120))
+        oracle_url = oracle.wait_for(r"api=(\S+)").group(1)
+        register_wh = report_yesterday(oracle_url, site_id, meter, record)
+        deadline = time.monotonic() + 120
+        while c.rec.high_water_mark(site_id) < (int(time.time()) // 86_400 - 1) * 86_400 + 18 * 3600:  # the day's last sunny hour
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"the oracle did not issue yesterday's RECs in 2 minutes:\n{oracle.output[-2000:]}")
+            time.sleep(0.5)
+        click.echo(f"  Bob holds {c.rec.balanceOf(bob) / 1e6:,.3f} REC (kWh), issued for {c.rec.issuance_count()} hourly periods")
+
+        step(4, "Starting Bob's site (simulated inverter and battery, noon) and his worker")
+        site_port, worker_port = free_port(), free_port()
+        processes.enter_context(running(
+            degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0", "--lifetime-wh", str(register_wh)),
+            ready="SunSpec site simulator on"))
+        worker = processes.enter_context(running(
+            degen("worker", "run", "--config", write_worker_config(workdir, chain.provider.uri, model, offer_id, site_id, site_port,
+                                                                 worker_port, oracle_url)),
+            ready="worker ready", timeout=300))
+        click.echo(f"  site simulator :{site_port}, worker http://127.0.0.1:{worker_port} "
+                   f"({'tiny generated model' if model_source is None else model}), oracle {oracle_url}")
+
+        step(5, "Alice gets 100 AKRE")
+        c.token.transfer(alice, FUNDS["alice"], sender=deployer)
+
+        step(6, f'Alice runs: degen generate "{PROMPT}" --green')
+        image = workdir / "fox.png"
+        buyer = Process(degen("generate", PROMPT, "--green", "--account", "TEST::1", "--width", str(size), "--height", str(size),
+                              "--steps", str(steps), "--seed", "42", "--out", str(image), "--network", "ethereum:local:foundry",
+                              "--deployments", str(workdir / "deployments")))
+        shown = 0
+        while buyer.popen.poll() is None or shown < len(buyer.lines):
+            for line in buyer.lines[shown:]:
+                click.echo(f"  {line}")
+            shown = len(buyer.lines)
+            time.sleep(0.2)
+        if buyer.popen.returncode != 0:
+            raise click.ClickException(f"degen generate failed; the worker said:\n{worker.output[-3000:]}")
+
+        step(7, "What happened")
+        job_id = c.market.job_count()
+        receipt = requests.get(f"http://127.0.0.1:{worker_port}/receipts/{job_id}", timeout=10).json()
+        settled = next(iter(c.market.JobSettled.range(first_block, chain.blocks.height + 1, search_topics={"job_id": job_id})))
+        retired = [log for log in c.rec.Retired.range(first_block, chain.blocks.height + 1) if log.job_id == job_id]
+        certificate_id = retired[0].certificate_id if retired else None
+        print_summary(image, receipt, settled, c, alice, bob, certificate_id)
+
+        if keep_running:
+            click.secho("\nEverything keeps running; try, in another shell:", bold=True)
+            for line in (f"degen offers --deployments {workdir / 'deployments'}",
+                         f"degen jobs --account TEST::1 --deployments {workdir / 'deployments'}",
+                         f"degen rec balance {bob.address} --deployments {workdir / 'deployments'}"):
+                click.echo(f"  {line}")
+            click.echo("Ctrl-C stops it all.")
+            try:
+                signal.pause()
+            except KeyboardInterrupt:
+                pass
+        click.echo("\nstopping the worker, the oracle and the site simulator")
+
+
+def tiny_model(directory: Path) -> Path:
+    from worker.tiny_model import write_tiny_pipeline
+
+    if not (directory / "model_index.json").exists():
+        write_tiny_pipeline(directory)
+    return directory
+
+
+def write_oracle_config(workdir: Path, rpc_url: str, model: str) -> str:
+    path = workdir / "oracle.toml"
+    path.write_text(f'''data_dir = "oracle-data"
+[chain]
+rpc_url = "{rpc_url}"
+network = "ethereum:local"
+deployments = "deployments"
+poll_interval_s = 0.5
+[account]
+key_file = "oracle.key"
+[ingest]
+port = 0
+[issuance]
+interval_s = 1.0
+[models]
+"{MODEL_NAME}" = "{model}"
+''')
+    return str(path)
+
+
+def write_worker_config(workdir: Path, rpc_url: str, model: str, offer_id: int, site_id: int, site_port: int, port: int,
+                        oracle_url: str) -> str:
+    path = workdir / "worker.toml"
+    path.write_text(f'''data_dir = "worker-data"
+offers = [{offer_id}]
+[models]
+"{MODEL_NAME}" = "{model}"
+[chain]
+rpc_url = "{rpc_url}"
+network = "ethereum:local"
+deployments = "deployments"
+poll_interval_s = 0.5
+[account]
+provider_key_file = "bob.key"
+meter_key_file = "meter.key"
+[site]
+site_id = {site_id}
+modbus_port = {site_port}
+read_interval_s = 1.0
+[server]
+port = {port}
+public_url = "http://127.0.0.1:{port}"
+[telemetry]
+oracle_url = "{oracle_url}"
+interval_s = 300
+''')
+    return str(path)
+
+
+def report_yesterday(oracle_url: str, site_id: int, meter, record) -> int:
+    """Yesterday's clear day at Bob's site, as the site agent would have reported it: a signed
+    sample every 5 minutes from the simulator's physics, posted in batches."""
+    day = (int(time.time()) // 86_400 - 1) * 86_400
+    seconds = [0.0]
+    site = SiteSimulator(pv_peak_watts=SITE["pv_peak_watts"], battery_wh=SITE["battery_wh"], start_hour=0, clock=lambda: seconds[0])
+    bodies = []
+    for t in range(0, 86_400 + 1, telemetry.SAMPLE_INTERVAL_S):
+        seconds[0] = t
+        state = site.advance()
+        sample = telemetry.MeterSample(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts),
+                                       register_wh=state.lifetime_wh, battery_soc_permille=round(state.battery_soc_pct * 10))
+        signature = telemetry.sign(sample, meter, record.chain_id, record.registry)
+        bodies.append(sample.model_dump() | {"signature": "0x" + signature.hex()})
+    for first in range(0, len(bodies), 100):
+        response = requests.post(f"{oracle_url}/samples/batch", json={"samples": bodies[first:first + 100]}, timeout=30)
+        response.raise_for_status()
+        refused = [r for r in response.json()["results"] if r["status"] >= 400]
+        if refused:
+            raise click.ClickException(f"the oracle refused yesterday's samples: {refused[0]}")
+    click.echo(f"  {len(bodies)} signed samples, {bodies[-1]['register_wh'] - bodies[0]['register_wh']:,} Wh generated")
+    return bodies[-1]["register_wh"]
+
+
+def print_summary(image: Path, receipt: dict, settled, c, alice, bob, certificate_id) -> None:
+    energy = receipt["receipt"]["energy_mwh"]
+    meter = receipt["metadata"]["meter"]
+    click.echo(f"  image         {image}")
+    click.echo(f"  receipt       {energy:,} mWh, meter {receipt['receipt']['meter_start']}..{receipt['receipt']['meter_end']} "
+               f"({meter}), signed by the site's meter key, verified on chain")
+    click.echo(f"  payment       {akre(settled.price)}: {akre(settled.price - settled.fee)} to Bob, "
+               f"{akre(settled.fee)} protocol fee; {akre(settled.refund)} back to Alice")
+    if certificate_id:
+        cert = c.certificate.certificate(certificate_id)
+        click.echo(f"  certificate   #{certificate_id} owned by Alice: {cert.amount_mwh:,} mWh retired for job {cert.job_id} "
+                   f"(soulbound; `degen rec show {certificate_id}`)")
+    click.echo(f"  balances      Alice {akre(c.token.balanceOf(alice))}, Bob {akre(c.token.balanceOf(bob))} "
+               f"(+ {akre(c.market.stake_of(bob)[0])} staked), Bob's RECs {c.rec.balanceOf(bob) / 1e6:,.3f}")
+
