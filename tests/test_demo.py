@@ -1,0 +1,45 @@
+"""The README's run command (`make run` = `ape run demo`) end to end, as real processes on
+127.0.0.1 (here on the test session's anvil): afterwards the chain shows the job settled,
+Bob paid base + energy × rate minus the fee, Alice refunded the rest, one certificate owned
+by Alice for the job's metered energy, and the image's sha256 equal to the delivered hash."""
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from degen import deployments
+from degen.models import JobState, fee_of, job_price
+from degen.processes import ROOT
+
+BASE_PRICE, PRICE_PER_KWH, MAX_PRICE = 2 * 10**18, 30 * 10**18, 10 * 10**18  # what the demo offers and escrows
+
+
+def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_path):
+    ape = Path(sys.executable).parent / "ape"
+    since = chain.blocks.height
+    run = subprocess.run([str(ape), "run", "demo", "--network", "ethereum:local:foundry", "--workdir", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "[7/7] What happened" in run.stdout and "stopping the worker, the oracle and the site simulator" in run.stdout
+
+    record = deployments.load("ethereum:local", tmp_path / "deployments")
+    market, token = project.JobMarket.at(record.market), project.AkreToken.at(record.token)
+    certificates = project.RetirementCertificate.at(record.certificate)
+    alice, bob = accounts[1], accounts[2]
+    job = market.job(1)
+    assert job.state == JobState.SETTLED and job.requester == alice.address and job.green
+
+    delivered, = market.JobDelivered.range(since, chain.blocks.height + 1)
+    settled, = market.JobSettled.range(since, chain.blocks.height + 1)
+    price = job_price(BASE_PRICE, PRICE_PER_KWH, delivered.energy_mwh, MAX_PRICE)
+    assert (settled.price, settled.fee, settled.refund) == (price, fee_of(price, record.fee_bps), MAX_PRICE - price)
+    assert token.balanceOf(bob) == 200 * 10**18 - 100 * 10**18 + price - settled.fee  # funded, staked 100, paid
+    assert token.balanceOf(alice) == 100 * 10**18 - price  # funded 100, refunded the rest of the escrow
+
+    assert certificates.balanceOf(alice) == 1 and certificates.ownerOf(1) == alice.address
+    certificate = certificates.certificate(1)
+    assert (certificate.job_id, certificate.amount_mwh) == (1, delivered.energy_mwh)
+
+    image = (tmp_path / "fox.png").read_bytes()
+    assert image.startswith(b"\x89PNG") and hashlib.sha256(image).digest() == bytes(delivered.result_hash)
