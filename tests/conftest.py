@@ -241,6 +241,37 @@ def write_config(path, schema, config: dict, sections: dict) -> str:
     return str(path)
 
 
+@pytest.fixture
+def provider_endpoint(market, chain):
+    """Bob's result server (the worker's FastAPI app) serving whatever PNG a test puts in
+    `results`, with the same arbiter check the worker uses."""
+    from web3 import HTTPProvider, Web3
+
+    from degen.http import ServerThread
+    from worker.market import MarketClient, abi_of
+    from worker.server import Result, create_app
+
+    results: dict[int, tuple[str, bytes]] = {}
+    client = MarketClient(Web3(HTTPProvider(chain.provider.uri)), market.address, abi_of(market.contract_type),
+                          market.address, abi_of(market.contract_type), None)
+    pngs = {}
+
+    def lookup(job_id):
+        if job_id not in results:
+            return None
+        requester, png = results[job_id]
+        digest = hashlib.sha256(png).digest()
+        pngs[digest] = png
+        return Result(requester, digest, "cid")
+
+    app = create_app(lookup, pngs.get, chain_id=chain.chain_id, market=market.address, health=dict,
+                     metrics_registry=None, is_arbiter=client.is_arbiter)
+    server = ServerThread(app, "127.0.0.1", 0)
+    port = server.start()
+    yield f"http://127.0.0.1:{port}", results
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def reverts():
     return ape.reverts

@@ -6,7 +6,6 @@ settles on time within its gas budget, and disputes are decided by re-running th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import signal
@@ -19,7 +18,6 @@ import pytest
 from eth_account import Account
 
 from degen import telemetry
-from degen.http import ServerThread
 from degen.models import GenerationParams, JobState
 from degen.processes import Process, degen
 from oracle import merkle
@@ -28,7 +26,6 @@ from tests.conftest import MODEL_ID, MODEL_NAME, write_config
 from tests.oracle.conftest import database_url, postgres_schema
 from tests.oracle.test_issuance import PEAK, STEP, simulated_day
 from worker.compute import Pipelines, Task, generate
-from worker.server import Result, create_app
 
 READY = "oracle ready"
 SMALL = GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=5)
@@ -157,34 +154,6 @@ def test_the_keeper_expires_and_settles_on_time_within_its_gas_budget(
     assert market.job(overdue).state == JobState.EXPIRED
     assert market.job(delivered).state == market.job(settled_later).state == JobState.SETTLED
     assert "keeper gas budget spent for this round" in oracle.output
-
-
-@pytest.fixture
-def provider_endpoint(market, chain):
-    """Bob's result server (the worker's FastAPI app) serving whatever PNG a test puts in
-    `results`, with the same arbiter check the worker uses."""
-    from worker.market import MarketClient, abi_of
-    from web3 import HTTPProvider, Web3
-
-    results: dict[int, tuple[str, bytes]] = {}
-    client = MarketClient(Web3(HTTPProvider(chain.provider.uri)), market.address, abi_of(market.contract_type),
-                          market.address, abi_of(market.contract_type), None)
-    pngs = {}
-
-    def lookup(job_id):
-        if job_id not in results:
-            return None
-        requester, png = results[job_id]
-        digest = hashlib.sha256(png).digest()
-        pngs[digest] = png
-        return Result(requester, digest, "cid")
-
-    app = create_app(lookup, pngs.get, chain_id=chain.chain_id, market=market.address, health=dict,
-                     metrics_registry=None, is_arbiter=client.is_arbiter)
-    server = ServerThread(app, "127.0.0.1", 0)
-    port = server.start()
-    yield f"http://127.0.0.1:{port}", results
-    server.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,103 @@
+"""The requester's commands as real `degen` processes against the test chain: listing offers,
+and every failure path of `degen generate`, `cancel` and `dispute` ending in one sentence
+and a non-zero exit."""
+
+import re
+import subprocess
+
+import pytest
+
+from degen.models import JobState
+from degen.processes import Process, degen, free_port
+
+SMALL = ["--width", "64", "--height", "64", "--steps", "3", "--seed", "7"]
+
+
+@pytest.fixture
+def cli(deployment_dir):
+    """Runs a `degen` command on the test chain; returns the finished process."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        argv = degen(*args, "--network", "ethereum:local:foundry", "--deployments", str(deployment_dir))
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+    return run
+
+
+@pytest.fixture
+def generating(deployment_dir, processes):
+    """Starts `degen generate` in the background and returns (process, job id) once posted."""
+
+    def start(*args: str) -> tuple[Process, int]:
+        process = processes(degen("generate", "a lighthouse", *SMALL, *args, "--network", "ethereum:local:foundry",
+                                  "--deployments", str(deployment_dir)))
+        return process, int(process.wait_for(r"job (\d+) posted", timeout=60).group(1))
+
+    return start
+
+
+def test_offers_are_listed(cli, offer_id):
+    listed = cli("offers")
+    assert listed.returncode == 0
+    assert re.search(rf"^\s+{offer_id}\s+0x\w+\s+\d+ BR\s+0x\w+\s+1024x1024\s+50\s+2 AKRE\s+30 AKRE\s+no$", listed.stdout, re.M)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--account", "TEST::6", "--max-price", "5"], "insufficient balance: 0x"),
+    (["--account", "TEST::1", "--width", "2048", "--height", "2048"], "no active offer serves 2048x2048, 3 steps"),
+    (["--account", "TEST::1", "--green"], "no active offer serves 64x64, 3 steps, green"),
+    (["--account", "nobody-here"], "no Ape account called 'nobody-here'"),
+    (["--account", "TEST::1", "--width", "65"], "width"),
+])
+def test_generate_refuses_what_cannot_work(cli, offer_id, args, message):
+    refused = cli("generate", "a lighthouse", *SMALL, *args)  # a repeated option takes its last value
+    assert refused.returncode != 0 and message in refused.stderr, refused.stderr
+
+
+def test_generate_refuses_an_offer_that_is_not_green(cli, offer_id):
+    refused = cli("generate", "a lighthouse", *SMALL, "--offer", str(offer_id), "--green", "--account", "TEST::1")
+    assert refused.returncode == 1 and f"offer {offer_id} is not green" in refused.stderr
+
+
+@pytest.mark.parametrize("served, message", [
+    (None, "is unreachable"),
+    (b"some other image", "hash mismatch: the image served for job"),
+])
+def test_generate_checks_the_download(served, message, generating, market, offer_id, provider, registry, site_id,
+                                      make_receipt, sign, requester, provider_endpoint, chain):
+    url, results = provider_endpoint
+    registry.set_endpoint(site_id, url if served else f"http://127.0.0.1:{free_port()}", sender=provider)
+    buyer, job_id = generating("--account", "TEST::1", "--offer", str(offer_id))
+    market.accept(job_id, offer_id, sender=provider)
+    chain.pending_timestamp += 60
+    receipt = make_receipt(job_id, result=b"the delivered image")
+    market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+    if served:
+        results[job_id] = (requester.address, served)
+    assert buyer.popen.wait(60) == 1
+    assert message in buyer.output and market.job(job_id).state == JobState.DELIVERED  # not settled: it can be disputed
+
+
+def test_generate_stops_when_the_deadline_passes(generating, market, chain):
+    buyer, job_id = generating("--account", "TEST::1", "--minutes", "2")
+    chain.pending_timestamp += 180
+    chain.mine()
+    assert buyer.popen.wait(60) == 1
+    assert f"job {job_id} passed its deadline undelivered" in buyer.output
+
+
+def test_cancel_and_dispute_say_why_they_cannot(cli, create_job, market):
+    job_id = create_job()
+    not_mine = cli("cancel", str(job_id), "--account", "TEST::3")
+    assert not_mine.returncode == 1 and f"job {job_id} is not yours" in not_mine.stderr
+    undelivered = cli("dispute", str(job_id), "--account", "TEST::1")
+    assert undelivered.returncode == 1 and "only a delivered job can be disputed" in undelivered.stderr
+    shown = cli("job", "show", str(job_id))
+    assert shown.returncode == 0 and f"Job #{job_id}: open" in shown.stdout
+    cancelled = cli("cancel", str(job_id), "--account", "TEST::1")
+    assert cancelled.returncode == 0 and "10 AKRE refunded" in cancelled.stdout
+    assert market.job(job_id).state == JobState.CANCELLED
+    again = cli("cancel", str(job_id), "--account", "TEST::1")
+    assert again.returncode == 1 and "only an open job can be cancelled" in again.stderr
+    listed = cli("jobs", "--account", "TEST::1")
+    assert re.search(rf"^\s+{job_id}\s+cancelled", listed.stdout, re.M)
