@@ -4,6 +4,7 @@ live in `requester_cli.py`, the daemons' with their processes."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -12,6 +13,8 @@ from degen import __version__, deployments
 from degen.cli_common import chain_options, connected, energy_text, time_text
 from degen.errors import DegenError
 from degen.models import Certificate, Issuance, Job
+
+warnings.filterwarnings("ignore", module="pydantic_settings")  # Ape's settings models, at import
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -32,7 +32,7 @@ from degen.requester import akre
 from worker.site_sim import SiteSimulator
 
 PROMPT = "A quick brown fox jumps over the lazy dog"
-MODEL_NAME = "tiny-sd"
+TINY_MODEL = "tiny-sd"
 SITE = dict(pv_peak_watts=6_000, battery_wh=13_500, max_gpu_watts=450, region="BR")
 OFFER = dict(max_size=1024, max_steps=50, base_price=2 * AKRE, price_per_kwh=30 * AKRE, collateral=5 * AKRE)
 FUNDS = dict(bob=200 * AKRE, alice=100 * AKRE, stake=100 * AKRE)
@@ -76,16 +76,17 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
     c.registry.activate(site_id, sender=operator)
     c.token.approve(c.market, 2**256 - 1, sender=bob)
     c.market.deposit_stake(FUNDS["stake"], sender=bob)
-    offer_id = c.market.create_offer(site_id, model_id(MODEL_NAME), OFFER["max_size"], OFFER["max_size"], OFFER["max_steps"],
+    model_name = TINY_MODEL if model_source is None else Path(model_source.rstrip("/")).name  # e.g. sd-turbo
+    offer_id = c.market.create_offer(site_id, model_id(model_name), OFFER["max_size"], OFFER["max_size"], OFFER["max_steps"],
                                      OFFER["base_price"], OFFER["price_per_kwh"], OFFER["collateral"], True, sender=bob).return_value
     c.rec.approve(c.market, 2**256 - 1, sender=bob)  # delivering a green job retires his RECs
     click.echo(f"  site {site_id} active; offer {offer_id}: {akre(OFFER['base_price'])} + {akre(OFFER['price_per_kwh'])}/kWh, green")
 
     with ExitStack() as processes:
         step(3, "Starting the oracle; Bob's site reports yesterday's solar day and the oracle issues his RECs")
-        model = model_source or str(tiny_model(workdir / "models" / MODEL_NAME))
+        model = model_source or str(tiny_model(workdir / "models" / TINY_MODEL))
         oracle = processes.enter_context(running(
-            degen("oracle", "run", "--config", write_oracle_config(workdir, chain.provider.uri, model)), ready="oracle ready", timeout=120))
+            degen("oracle", "run", "--config", write_oracle_config(workdir, chain.provider.uri, model_name, model)), ready="oracle ready", timeout=120))
         oracle_url = oracle.wait_for(r"api=(\S+)").group(1)
         register_wh = report_yesterday(oracle_url, site_id, meter, record)
         deadline = time.monotonic() + 120
@@ -101,7 +102,7 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0", "--lifetime-wh", str(register_wh)),
             ready="SunSpec site simulator on"))
         worker = processes.enter_context(running(
-            degen("worker", "run", "--config", write_worker_config(workdir, chain.provider.uri, model, offer_id, site_id, site_port,
+            degen("worker", "run", "--config", write_worker_config(workdir, chain.provider.uri, model_name, model, offer_id, site_id, site_port,
                                                                  worker_port, oracle_url)),
             ready="worker ready", timeout=300))
         click.echo(f"  site simulator :{site_port}, worker http://127.0.0.1:{worker_port} "
@@ -154,7 +155,7 @@ def tiny_model(directory: Path) -> Path:
     return directory
 
 
-def write_oracle_config(workdir: Path, rpc_url: str, model: str) -> str:
+def write_oracle_config(workdir: Path, rpc_url: str, model_name: str, model: str) -> str:
     path = workdir / "oracle.toml"
     path.write_text(f'''data_dir = "oracle-data"
 [chain]
@@ -169,18 +170,18 @@ port = 0
 [issuance]
 interval_s = 1.0
 [models]
-"{MODEL_NAME}" = "{model}"
+"{model_name}" = "{model}"
 ''')
     return str(path)
 
 
-def write_worker_config(workdir: Path, rpc_url: str, model: str, offer_id: int, site_id: int, site_port: int, port: int,
+def write_worker_config(workdir: Path, rpc_url: str, model_name: str, model: str, offer_id: int, site_id: int, site_port: int, port: int,
                         oracle_url: str) -> str:
     path = workdir / "worker.toml"
     path.write_text(f'''data_dir = "worker-data"
 offers = [{offer_id}]
 [models]
-"{MODEL_NAME}" = "{model}"
+"{model_name}" = "{model}"
 [chain]
 rpc_url = "{rpc_url}"
 network = "ethereum:local"
