@@ -1,4 +1,4 @@
-"""What a requester does, through Ape: pick an offer, post a job (approving the escrow first),
+"""What a requester does, through Ape: pick an offer, post a job (with a permit for the escrow),
 follow it until delivery, download the result from the provider's published endpoint with a
 wallet signature, check it against the chain, and settle. The `degen` CLI and the demo both
 run these; every refusal is a RequesterError with one sentence saying what to do."""
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import requests
 
-from degen import contracts, downloads, eip712
+from degen import contracts, downloads, eip712, permit
 from degen.contracts import Deployed
 from degen.errors import DegenError
 from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, check_prompt
@@ -21,6 +21,7 @@ from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, check
 AKRE = 10**18
 POLL_S = 0.5
 DOWNLOAD_VALIDITY_S = 300
+PERMIT_VALIDITY_S = 600
 
 
 class RequesterError(DegenError, RuntimeError):
@@ -88,7 +89,8 @@ def _misfit(offer: Offer, params: GenerationParams, model_id: bytes | None, gree
 
 
 def post_job(deployed: Deployed, account, prompt: str, params: GenerationParams, terms: JobTerms) -> tuple[int, int]:
-    """Approves the escrow if needed and creates the job; returns (job id, block)."""
+    """Creates the job, with a permit for the escrow when the market's allowance does not
+    cover it; returns (job id, block)."""
     check_prompt(prompt)
     token, market = deployed.token, deployed.market
     balance = token.balanceOf(account.address)
@@ -96,9 +98,15 @@ def post_job(deployed: Deployed, account, prompt: str, params: GenerationParams,
         raise RequesterError(
             f"insufficient balance: {account.address} has {akre(balance)}, the job escrows up to {akre(terms.max_price)}"
         )
-    if token.allowance(account.address, market.address) < terms.max_price:
-        token.approve(market.address, terms.max_price, sender=account)
-    tx = _transact(market.create_job, terms.as_tuple(), prompt, params.as_tuple(), sender=account)
+    if token.allowance(account.address, market.address) >= terms.max_price:
+        tx = _transact(market.create_job, terms.as_tuple(), prompt, params.as_tuple(), sender=account)
+    else:  # one transaction: an EIP-2612 permit for the escrow travels with the job
+        deadline = int(market.chain_manager.pending_timestamp) + PERMIT_VALIDITY_S
+        typed = permit.typed_data(token=token.address, chain_id=market.chain_manager.chain_id, owner=account.address,
+                                  spender=market.address, value=terms.max_price, nonce=token.nonces(account.address),
+                                  deadline=deadline)
+        signed = permit.split(sign_typed(account, typed), deadline)
+        tx = _transact(market.create_job_with_permit, terms.as_tuple(), prompt, params.as_tuple(), *signed, sender=account)
     return tx.return_value, tx.block_number
 
 
@@ -140,7 +148,7 @@ def download(deployed: Deployed, account, job_id: int, found: Delivery, *, timeo
     if not endpoint:
         raise RequesterError(f"site {found.site_id} publishes no result endpoint; ask the provider {found.provider}")
     chain_id = deployed.market.chain_manager.chain_id
-    expiry = int(deployed.market.chain_manager.pending_timestamp) + DOWNLOAD_VALIDITY_S
+    expiry = int(time.time()) + DOWNLOAD_VALIDITY_S  # the endpoint checks it against its own clock, not the chain's
     signature = sign_typed(account, downloads.typed_data(job_id, expiry, chain_id, deployed.market.address))
     try:
         response = requests.get(f"{endpoint}/results/{job_id}", params={"expiry": expiry, "signature": "0x" + signature.hex()},

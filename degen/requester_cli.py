@@ -51,13 +51,15 @@ def _failures(function):
 
 @click.command()
 @click.option("--model", help="Only offers for this model name (its id is keccak256 of the name).")
+@click.option("--oracle", "oracle_url", envvar="DEGEN_ORACLE_URL", help="Oracle API URL: adds each site's last reported battery and PV.")
 @chain_options
-def offers(model: str | None, network: str, directory: Path):
-    """List the active offers: provider, site region, model, prices, green.
+def offers(model: str | None, oracle_url: str | None, network: str, directory: Path):
+    """List the active offers: provider, site region, model, size, steps, prices, green (and
+    with --oracle, the battery state and PV power the site last reported).
 
     \b
     Example:
-      degen offers --model tiny-sd
+      degen offers --model tiny-sd --oracle http://127.0.0.1:8800
     """
     with connected(network, directory) as deployed:
         rows = [o for o in requester.active_offers(deployed.market) if model is None or o.model_id == model_id(model)]
@@ -65,13 +67,31 @@ def offers(model: str | None, network: str, directory: Path):
             click.echo("no active offers" + (f" for {model}" if model else ""))
             return
         click.echo(f"{'offer':>5}  {'provider':<42}  {'site':>4} {'region':<6} {'model':<14} {'max size':>9} {'steps':>5} "
-                   f"{'base':>12} {'per kWh':>12}  green")
+                   f"{'base':>12} {'per kWh':>12}  green" + ("  battery    PV       reported" if oracle_url else ""))
         for o in rows:
             site = deployed.registry.site(o.site_id)
             name = model if model else "0x" + o.model_id.hex()[:12]
-            click.echo(f"{o.offer_id:>5}  {o.provider:<42}  {o.site_id:>4} {site.region:<6} {name:<14} "
-                       f"{f'{o.max_width}x{o.max_height}':>9} {o.max_steps:>5} {akre(o.base_price):>12} "
-                       f"{akre(o.price_per_kwh):>12}  {'yes' if o.green else 'no'}")
+            line = (f"{o.offer_id:>5}  {o.provider:<42}  {o.site_id:>4} {site.region:<6} {name:<14} "
+                    f"{f'{o.max_width}x{o.max_height}':>9} {o.max_steps:>5} {akre(o.base_price):>12} "
+                    f"{akre(o.price_per_kwh):>12}  {'yes' if o.green else 'no ':<5}")
+            if oracle_url:
+                line += "  " + _site_state(oracle_url, o.site_id, int(deployed.market.chain_manager.pending_timestamp))
+            click.echo(line.rstrip())
+
+
+def _site_state(oracle_url: str, site_id: int, now: int) -> str:
+    """'65.5%  3,000 W  4 min ago' from the oracle's last sample of the site, or why not."""
+    import requests
+
+    try:
+        response = requests.get(f"{oracle_url.rstrip('/')}/sites/{site_id}", timeout=10)
+    except requests.RequestException:
+        return "oracle unreachable"
+    if response.status_code != 200:
+        return "not reported"
+    latest = response.json()["latest"]
+    minutes = max(0, now - latest["timestamp"]) // 60
+    return f"{latest['battery_soc_permille'] / 10:>5.1f}%  {latest['pv_watts']:>5,} W  {minutes} min ago"
 
 
 @click.command()
@@ -95,7 +115,8 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
              network, directory):
     """Buy one image: post the job, follow it, download and check the result, settle.
 
-    Approves the escrow if needed, waits for a provider to accept and deliver, downloads the
+    Escrows up to --max-price (with an EIP-2612 permit in the same transaction when the
+    market has no allowance yet), waits for a provider to accept and deliver, downloads the
     image from the provider's published endpoint with your wallet's signature, checks its
     sha256 against the chain, settles, and prints the energy, the payment and (for --green)
     the retirement certificate.

@@ -247,7 +247,7 @@ class Oracle:
         base = self.endpoint(site_id)
         if base is None:
             return None
-        expiry = self.client.chain_time() + DOWNLOAD_VALIDITY_S
+        expiry = int(time.time()) + DOWNLOAD_VALIDITY_S  # the worker checks it against its own clock, not the chain's
         signature = downloads.sign(self.client.account, job_id, expiry, self.client.chain_id, self.client.address)
         try:
             response = requests.get(f"{base}/results/{job_id}", params={"expiry": expiry, "signature": "0x" + signature.hex()},

@@ -1,5 +1,6 @@
 """The oracle's HTTP API: `POST /samples` takes a site's signed meter sample (and
-`POST /samples/batch` up to 500 of them); `/health` and `/metrics` (Prometheus) show the daemon.
+`POST /samples/batch` up to 500 of them); `GET /sites/{id}` shows a site's newest sample;
+`/health` and `/metrics` (Prometheus) show the daemon.
 
 201 stored; 200 when the very same sample was stored before (site agents may retry); 409 for
 a different sample at a stored timestamp; every other refusal is the status and reason of
@@ -110,6 +111,14 @@ def create_app(
     @app.get("/metrics")
     def metrics_page():
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/sites/{site_id}")
+    def site_state(site_id: int):
+        """A site's newest accepted sample (what `degen offers --oracle` shows as its battery)."""
+        latest = store.latest(site_id) if 0 < site_id < 2**63 else None
+        if latest is None:
+            raise HTTPException(404, f"site {site_id} has reported no samples")
+        return {"site_id": site_id, "latest": latest.model_dump()}
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError):

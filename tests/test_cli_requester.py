@@ -4,10 +4,18 @@ and a non-zero exit."""
 
 import re
 import subprocess
+import time
 
+import httpx
 import pytest
 
+from degen import telemetry
+from degen.http import ServerThread
 from degen.models import JobState
+from degen.telemetry import MeterSample
+from oracle.ingest import create_app
+from oracle.rules import SiteRecord
+from oracle.store import SampleStore, engine_for
 from degen.processes import Process, degen, free_port
 
 SMALL = ["--width", "64", "--height", "64", "--steps", "3", "--seed", "7"]
@@ -36,10 +44,23 @@ def generating(deployment_dir, processes):
     return start
 
 
-def test_offers_are_listed(cli, offer_id):
+def test_offers_are_listed_with_the_battery_the_site_reported(cli, offer_id, site_id, meter, chain, registry, tmp_path):
     listed = cli("offers")
     assert listed.returncode == 0
     assert re.search(rf"^\s+{offer_id}\s+0x\w+\s+\d+ BR\s+0x\w+\s+1024x1024\s+50\s+2 AKRE\s+30 AKRE\s+no$", listed.stdout, re.M)
+
+    store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
+    site = SiteRecord(meter.address, 10_000, True)
+    server = ServerThread(create_app(store, {site_id: site}.get, chain_id=chain.chain_id, registry=registry.address), "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.start()}"
+    try:
+        sample = MeterSample(site_id=site_id, timestamp=int(time.time()), pv_watts=3_200, register_wh=5_000, battery_soc_permille=655)
+        signature = telemetry.sign(sample, meter, chain.chain_id, registry.address)
+        assert httpx.post(f"{url}/samples", json=sample.model_dump() | {"signature": "0x" + signature.hex()}).status_code == 201
+        listed = cli("offers", "--model", "tiny-sd", "--oracle", url)
+    finally:
+        server.stop()
+    assert re.search(rf"^\s+{offer_id}\s.* tiny-sd .* no\s+65.5%\s+3,200 W\s+\d+ min ago$", listed.stdout, re.M), listed.stdout
 
 
 @pytest.mark.parametrize("args, message", [

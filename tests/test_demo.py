@@ -17,6 +17,8 @@ BASE_PRICE, PRICE_PER_KWH, MAX_PRICE = 2 * 10**18, 30 * 10**18, 10 * 10**18  # w
 
 def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_path):
     ape = Path(sys.executable).parent / "ape"
+    chain.pending_timestamp += 2 * 86_400  # the chain's clock ahead of the wall clock: nothing may mix the two up
+    chain.mine()
     since = chain.blocks.height
     run = subprocess.run([str(ape), "run", "demo", "--network", "ethereum:local:foundry", "--workdir", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)

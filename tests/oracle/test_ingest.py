@@ -104,3 +104,12 @@ def test_oversized_or_unsized_bodies_are_refused_before_parsing(api):
     chunked = api.post("/samples", content=iter([b'{"site_id": 1}']), headers={"Content-Type": "application/json"})
     assert chunked.status_code == 411
     assert post(api).status_code == 201  # the server is fine
+
+
+def test_a_sites_newest_sample_is_public(api):
+    assert api.get("/sites/1").status_code == 404
+    post(api, timestamp=NOW - 300)
+    post(api, timestamp=NOW, register_wh=1_000_100, battery_soc_permille=655)
+    latest = api.get("/sites/1").json()["latest"]
+    assert (latest["timestamp"], latest["battery_soc_permille"]) == (NOW, 655)
+    assert api.get("/sites/0").status_code == 404 and api.get("/sites/abc").status_code == 422
