@@ -155,53 +155,38 @@ def tiny_model(directory: Path) -> Path:
     return directory
 
 
+def write_config(path: Path, schema, config: dict) -> str:
+    """A daemon's TOML config, validated by its schema before it is written."""
+    from worker.config import to_toml
+
+    path.write_text(to_toml(schema.model_validate(config)))
+    return str(path)
+
+
+def chain_section(rpc_url: str) -> dict:
+    return {"rpc_url": rpc_url, "network": "ethereum:local", "deployments": "deployments", "poll_interval_s": 0.5}
+
+
 def write_oracle_config(workdir: Path, rpc_url: str, model_name: str, model: str) -> str:
-    path = workdir / "oracle.toml"
-    path.write_text(f'''data_dir = "oracle-data"
-[chain]
-rpc_url = "{rpc_url}"
-network = "ethereum:local"
-deployments = "deployments"
-poll_interval_s = 0.5
-[account]
-key_file = "oracle.key"
-[ingest]
-port = 0
-[issuance]
-interval_s = 1.0
-[models]
-"{model_name}" = "{model}"
-''')
-    return str(path)
+    from oracle.config import OracleConfig
+
+    return write_config(workdir / "oracle.toml", OracleConfig, {
+        "data_dir": "oracle-data", "chain": chain_section(rpc_url), "account": {"key_file": "oracle.key"},
+        "ingest": {"port": 0}, "issuance": {"interval_s": 1.0}, "models": {model_name: model},
+    })
 
 
-def write_worker_config(workdir: Path, rpc_url: str, model_name: str, model: str, offer_id: int, site_id: int, site_port: int, port: int,
-                        oracle_url: str) -> str:
-    path = workdir / "worker.toml"
-    path.write_text(f'''data_dir = "worker-data"
-offers = [{offer_id}]
-[models]
-"{model_name}" = "{model}"
-[chain]
-rpc_url = "{rpc_url}"
-network = "ethereum:local"
-deployments = "deployments"
-poll_interval_s = 0.5
-[account]
-provider_key_file = "bob.key"
-meter_key_file = "meter.key"
-[site]
-site_id = {site_id}
-modbus_port = {site_port}
-read_interval_s = 1.0
-[server]
-port = {port}
-public_url = "http://127.0.0.1:{port}"
-[telemetry]
-oracle_url = "{oracle_url}"
-interval_s = 300
-''')
-    return str(path)
+def write_worker_config(workdir: Path, rpc_url: str, model_name: str, model: str, offer_id: int, site_id: int, site_port: int,
+                        port: int, oracle_url: str) -> str:
+    from worker.config import WorkerConfig
+
+    return write_config(workdir / "worker.toml", WorkerConfig, {
+        "data_dir": "worker-data", "offers": [offer_id], "models": {model_name: model}, "chain": chain_section(rpc_url),
+        "account": {"provider_key_file": "bob.key", "meter_key_file": "meter.key"},
+        "site": {"site_id": site_id, "modbus_port": site_port, "read_interval_s": 1.0},
+        "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
+        "telemetry": {"oracle_url": oracle_url, "interval_s": 300},
+    })
 
 
 def report_yesterday(oracle_url: str, site_id: int, meter, record) -> int:
