@@ -203,7 +203,7 @@ def test_an_oracle_killed_after_resolving_does_not_resolve_again(
     assert market.job(job_id).state == JobState.SETTLED
     assert len([log for log in market.JobResolved.range(since, chain.blocks.height + 1) if log.job_id == job_id]) == 1
     assert "dispute resolved" not in oracle.output and "resolve refused" not in oracle.output
-    assert oracle.stop() == 0  # SIGTERM: the round finishes and the oracle exits cleanly
+    assert oracle.stop(timeout=60) == 0  # SIGTERM: the round finishes and the oracle exits cleanly
 
 
 def test_a_green_claim_beyond_the_sites_telemetry_loses_its_dispute(
