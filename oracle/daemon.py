@@ -334,7 +334,10 @@ class Oracle:
             return False, "the provider does not serve the result"
         if hashlib.sha256(png).hexdigest() != data["result_hash"]:
             return False, "the served result does not match the delivered hash"
-        if data.get("green") and self._energy_check(job_id, data) == "exceeds-telemetry":
+        if "energy_check" not in data:  # checked (and counted) once per delivery
+            data["energy_check"] = self._energy_check(job_id, data)
+            self.journal.note(job_id, energy_check=data["energy_check"])
+        if data.get("green") and data["energy_check"] == "exceeds-telemetry":
             return False, "a green receipt claims more energy than the site's telemetry had available"
         model = self.client.offer(job.offer_id).model_id
         if not self.pipelines.knows(model):
