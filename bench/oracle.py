@@ -54,7 +54,7 @@ def signed_samples(count: int, start: int) -> list[SignedSample]:
         sample = MeterSample(site_id=site + 1, timestamp=start + (i // SITES) * 300, pv_watts=3_000,
                              register_wh=1_000 + (i // SITES) * 200, battery_soc_permille=500)
         signature = telemetry.sign(sample, meters[site], CHAIN_ID, REGISTRY)
-        bodies.append(SignedSample(**sample.model_dump(), signature="0x" + signature.hex()))
+        bodies.append(SignedSample(**telemetry.body(sample, signature)))
     return bodies
 
 

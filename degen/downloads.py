@@ -42,6 +42,15 @@ def sign(key, job_id: int, expiry: int, chain_id: int, market: str) -> bytes:
     return eip712.sign(typed_data(job_id, expiry, chain_id, market), key)
 
 
+def fetch(endpoint: str, job_id: int, expiry: int, signature: bytes, *, timeout_s: float):
+    """GETs a result from a worker's endpoint with a permission (`requests` raises on network
+    failures; the caller reads the status)."""
+    import requests
+
+    return requests.get(f"{endpoint.rstrip('/')}/results/{job_id}", params={"expiry": expiry, "signature": "0x" + signature.hex()},
+                        timeout=timeout_s)
+
+
 def check(
     requester: str, job_id: int, expiry: int, signature: bytes, *, chain_id: int, market: str, now: int,
     is_arbiter: Callable[[str], bool] = lambda address: False,

@@ -151,8 +151,7 @@ def download(deployed: Deployed, account, job_id: int, found: Delivery, *, timeo
     expiry = int(time.time()) + DOWNLOAD_VALIDITY_S  # the endpoint checks it against its own clock, not the chain's
     signature = sign_typed(account, downloads.typed_data(job_id, expiry, chain_id, deployed.market.address))
     try:
-        response = requests.get(f"{endpoint}/results/{job_id}", params={"expiry": expiry, "signature": "0x" + signature.hex()},
-                                timeout=timeout_s)
+        response = downloads.fetch(endpoint, job_id, expiry, signature, timeout_s=timeout_s)
     except requests.RequestException as exc:
         raise RequesterError(f"the provider's endpoint {endpoint} is unreachable ({type(exc).__name__})") from None
     if response.status_code != 200:

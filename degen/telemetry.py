@@ -67,6 +67,11 @@ def digest(sample: MeterSample, chain_id: int, registry: str) -> bytes:
     return keccak(b"\x19\x01" + _domain_separator(chain_id, registry.lower()) + keccak(_TYPE_HASH + words))
 
 
+def body(sample: MeterSample, signature: bytes) -> dict:
+    """The JSON a site agent posts to the oracle: the sample's fields and the 0x-hex signature."""
+    return sample.model_dump() | {"signature": "0x" + signature.hex()}
+
+
 def signer_of(sample: MeterSample, signature: bytes, chain_id: int, registry: str) -> str:
     """The address that signed `sample`; raises InvalidInput for a malformed signature."""
     if len(signature) != 65:

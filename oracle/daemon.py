@@ -250,8 +250,7 @@ class Oracle:
         expiry = int(time.time()) + DOWNLOAD_VALIDITY_S  # the worker checks it against its own clock, not the chain's
         signature = downloads.sign(self.client.account, job_id, expiry, self.client.chain_id, self.client.address)
         try:
-            response = requests.get(f"{base}/results/{job_id}", params={"expiry": expiry, "signature": "0x" + signature.hex()},
-                                    timeout=self.config.verify.download_timeout_s)
+            response = downloads.fetch(base, job_id, expiry, signature, timeout_s=self.config.verify.download_timeout_s)
         except requests.RequestException as exc:
             log.warning("result download failed", extra={"job_id": job_id, "url": base, "error": str(exc)})
             return None

@@ -29,7 +29,7 @@ from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import model_id
 from degen.processes import Process, degen, free_port, running
 from degen.requester import akre
-from worker.site_sim import SiteSimulator
+from worker.site_sim import signed_day
 
 PROMPT = "A quick brown fox jumps over the lazy dog"
 TINY_MODEL = "tiny-sd"
@@ -193,16 +193,8 @@ def report_yesterday(oracle_url: str, site_id: int, meter, record) -> int:
     """Yesterday's clear day at Bob's site, as the site agent would have reported it: a signed
     sample every 5 minutes from the simulator's physics, posted in batches."""
     day = (int(time.time()) // 86_400 - 1) * 86_400
-    seconds = [0.0]
-    site = SiteSimulator(pv_peak_watts=SITE["pv_peak_watts"], battery_wh=SITE["battery_wh"], start_hour=0, clock=lambda: seconds[0])
-    bodies = []
-    for t in range(0, 86_400 + 1, telemetry.SAMPLE_INTERVAL_S):
-        seconds[0] = t
-        state = site.advance()
-        sample = telemetry.MeterSample(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts),
-                                       register_wh=state.lifetime_wh, battery_soc_permille=round(state.battery_soc_pct * 10))
-        signature = telemetry.sign(sample, meter, record.chain_id, record.registry)
-        bodies.append(sample.model_dump() | {"signature": "0x" + signature.hex()})
+    bodies = [telemetry.body(*signed) for signed in signed_day(
+        site_id, day, meter, record.chain_id, record.registry, pv_peak_watts=SITE["pv_peak_watts"], battery_wh=SITE["battery_wh"])]
     for first in range(0, len(bodies), 100):
         response = requests.post(f"{oracle_url}/samples/batch", json={"samples": bodies[first:first + 100]}, timeout=30)
         response.raise_for_status()

@@ -56,7 +56,7 @@ def test_offers_are_listed_with_the_battery_the_site_reported(cli, offer_id, sit
     try:
         sample = MeterSample(site_id=site_id, timestamp=int(time.time()), pv_watts=3_200, register_wh=5_000, battery_soc_permille=655)
         signature = telemetry.sign(sample, meter, chain.chain_id, registry.address)
-        assert httpx.post(f"{url}/samples", json=sample.model_dump() | {"signature": "0x" + signature.hex()}).status_code == 201
+        assert httpx.post(f"{url}/samples", json=telemetry.body(sample, signature)).status_code == 201
         listed = cli("offers", "--model", "tiny-sd", "--oracle", url)
     finally:
         server.stop()

@@ -76,6 +76,7 @@ class MarketClient:
         self.chain_id = self._retry(lambda: web3.eth.chain_id)
         self._nonce_lock = threading.Lock()
         self._next_nonce: int | None = None
+        self._arbiter_role: bytes | None = None
 
     # ---- reads ---------------------------------------------------------------------------
 
@@ -130,8 +131,9 @@ class MarketClient:
 
     def is_arbiter(self, address: str) -> bool:
         """Whether `address` holds the market's ARBITER_ROLE (the oracle)."""
-        role = self._retry(lambda: self.market.functions.ARBITER_ROLE().call())
-        return self._retry(lambda: self.market.functions.hasRole(role, to_checksum_address(address)).call())
+        if self._arbiter_role is None:  # a contract constant: read once
+            self._arbiter_role = self._retry(lambda: self.market.functions.ARBITER_ROLE().call())
+        return self._retry(lambda: self.market.functions.hasRole(self._arbiter_role, to_checksum_address(address)).call())
 
     def site_meter(self, site_id: int) -> tuple[str, int, bool]:
         """(meter key address, max GPU watts, active) as the registry holds them."""

@@ -49,7 +49,7 @@ class TelemetryReporter:
         """Signs the site's state as the sample at `timestamp` and puts it in the outbox."""
         sample = sample_of(state, self.site_id, timestamp)
         signature = telemetry.sign(sample, self.meter_key, self.chain_id, self.registry)
-        body = json.dumps(sample.model_dump() | {"signature": "0x" + signature.hex()})
+        body = json.dumps(telemetry.body(sample, signature))
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?)", (timestamp, body))
 

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from degen import telemetry
+from degen.telemetry import MeterSample
 from worker import sunspec
 from worker.policy import SiteState
 
@@ -74,6 +76,22 @@ class SiteSimulator:
         pv = solar_watts(self.pv_peak_watts, self.hour)
         return SiteState(pv_watts=pv, battery_soc_pct=self.soc_pct, lifetime_wh=int(self.lifetime_wh),
                          inverter_state="mppt" if pv > 0 else "sleeping")
+
+
+def signed_day(site_id: int, day: int, meter, chain_id: int, registry: str, *, pv_peak_watts: float = 6_000,
+               battery_wh: float = 13_500) -> list[tuple[MeterSample, bytes]]:
+    """A clear day at a simulated site as its agent reports it: a MeterSample every 5 minutes
+    from midnight (`day`, unix s) to the next midnight, signed with the meter key."""
+    seconds = [0.0]
+    site = SiteSimulator(pv_peak_watts=pv_peak_watts, battery_wh=battery_wh, start_hour=0, clock=lambda: seconds[0])
+    samples = []
+    for t in range(0, 86_400 + 1, telemetry.SAMPLE_INTERVAL_S):
+        seconds[0] = t
+        state = site.advance()
+        sample = MeterSample(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
+                             battery_soc_permille=round(state.battery_soc_pct * 10))
+        samples.append((sample, telemetry.sign(sample, meter, chain_id, registry)))
+    return samples
 
 
 def modbus_device(simulator: SiteSimulator, device_id: int = 1):

@@ -94,8 +94,7 @@ def test_a_solar_day_is_issued_once_even_when_killed_between_send_and_record(
     with postgres_schema() if backend == "postgresql" else nullcontext() as schema:
         database = database_url(backend, schema, tmp_path)
         day = (int(time.time()) // 86_400 - 2) * 86_400  # the day before yesterday, UTC
-        samples = [sample.model_dump() | {"signature": "0x" + signature.hex()}
-                   for sample, signature in simulated_day(site_id, day, meter, chain.chain_id, registry.address)]
+        samples = [telemetry.body(*signed) for signed in simulated_day(site_id, day, meter, chain.chain_id, registry.address)]
         ingesting = start_oracle(oracle_config(database, issuance={"interval_s": 3600}))
         with httpx.Client(base_url=api_url(ingesting), timeout=10) as api:
             statuses = [api.post("/samples", json=body).status_code for body in samples]

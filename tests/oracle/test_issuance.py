@@ -9,7 +9,7 @@ from eth_account import Account
 from degen import telemetry
 from degen.telemetry import MeterSample
 from oracle.issuance import Rules, energy_mwh, ready_periods
-from worker.site_sim import SiteSimulator
+from worker.site_sim import signed_day
 
 CHAIN_ID, REGISTRY = 31337, "0x" + "ab" * 20
 METER = Account.from_key(b"\x11" * 32)
@@ -21,16 +21,7 @@ STEP = telemetry.SAMPLE_INTERVAL_S
 def simulated_day(site_id=1, day=DAY, meter=METER, chain_id=CHAIN_ID, registry=REGISTRY) -> list[tuple[MeterSample, bytes]]:
     """A clear 6 kW day from the site simulator, sampled and signed every 5 minutes from
     midnight to midnight."""
-    seconds = [0.0]
-    site = SiteSimulator(pv_peak_watts=PEAK, start_hour=0, clock=lambda: seconds[0])
-    samples = []
-    for t in range(0, 86_400 + 1, STEP):
-        seconds[0] = t
-        state = site.advance()
-        sample = MeterSample(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
-                             battery_soc_permille=round(state.battery_soc_pct * 10))
-        samples.append((sample, telemetry.sign(sample, meter, chain_id, registry)))
-    return samples
+    return signed_day(site_id, day, meter, chain_id, registry, pv_peak_watts=PEAK)
 
 
 def periods(samples, now=DAY + 2 * 86_400, mark=0, rules=Rules()):
