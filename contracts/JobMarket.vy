@@ -175,6 +175,9 @@ _stake: HashMap[address, uint256]
 # @dev Per site: the last `meter_end` delivered (the cumulative register, mWh).
 meter_register: public(HashMap[uint256, uint256])
 
+# @dev Per provider: contracts it lets deliver its jobs (a GreenRouter).
+delivery_operator: public(HashMap[address, HashMap[address, bool]])
+
 
 # @dev A provider added to its stake.
 event StakeDeposited:
@@ -185,6 +188,12 @@ event StakeDeposited:
 event StakeWithdrawn:
     provider: indexed(address)
     amount: uint256
+
+# @dev A provider let an operator deliver its jobs, or stopped it.
+event DeliveryOperatorSet:
+    provider: indexed(address)
+    operator: indexed(address)
+    approved: bool
 
 # @dev A provider published an offer.
 event OfferCreated:
@@ -367,6 +376,21 @@ def withdraw_stake(amount: uint256):
     self._stake[msg.sender] = self._join(free - amount, locked)
     self._push(msg.sender, amount)
     log StakeWithdrawn(provider=msg.sender, amount=amount)
+
+
+@external
+def set_delivery_operator(operator: address, approved: bool):
+    """
+    @notice Lets `operator` deliver the caller's jobs (or stops it), as the
+            GreenRouter does to buy missing RECs inside the delivery. An
+            operator cannot alter a delivery: the receipt must still be
+            signed by the site's meter key.
+    @param operator The operator contract.
+    @param approved Whether it may deliver.
+    """
+    assert operator != empty(address) and operator != msg.sender, "market: bad operator"
+    self.delivery_operator[msg.sender][operator] = approved
+    log DeliveryOperatorSet(provider=msg.sender, operator=operator, approved=approved)
 
 
 # ---------------------------------------------------------------- offers
@@ -578,7 +602,8 @@ def accept(job_id: uint256, offer_id: uint256):
 @external
 def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes[65]):
     """
-    @notice Delivers a result with its energy receipt. Provider only. The
+    @notice Delivers a result with its energy receipt. The provider or its
+            delivery operator only. The
             receipt must be signed (EIP-712) by the site's current meter
             key, lie inside accept..now, claim no more energy than the
             site's GPU can draw in that time, match its meter readings,
@@ -591,7 +616,8 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
     assert core.state == IJobMarket.JobState.ACCEPTED, "market: job not accepted"
     assert block.timestamp <= core.deadline, "market: deadline passed"
     head: _OfferHead = self._head_of(core.offer_id)
-    assert head.provider == msg.sender, "market: not provider"
+    provider: address = head.provider
+    assert provider == msg.sender or self.delivery_operator[provider][msg.sender], "market: not provider"
     site_id: uint256 = head.site_id
 
     assert receipt.job_id == job_id, "market: receipt for another job"
@@ -614,14 +640,14 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
 
     self.meter_register[site_id] = convert(receipt.meter_end, uint256)
     if core.green and energy > 0:
-        self._retire_for_job(job_id, msg.sender, energy)
+        self._retire_for_job(job_id, provider, energy)
     core.state = IJobMarket.JobState.DELIVERED
     core.since = block.timestamp
     core.energy_mwh = energy
     self._job_core[job_id] = self._pack_core(core)
     log JobDelivered(
         job_id=job_id,
-        provider=msg.sender,
+        provider=provider,
         site_id=site_id,
         result_hash=receipt.result_hash,
         energy_mwh=energy,

@@ -10,9 +10,11 @@
         Merkle root of those samples is recorded as the issuance's evidence.
         A site's periods never overlap and never claim more energy than its
         PV array can produce. Retiring burns RECs for good and mints a
-        soulbound RetirementCertificate to the beneficiary; retirement is
-        the only way RECs leave the supply, so
-        total_issued - total_retired == totalSupply at all times.
+        soulbound RetirementCertificate to the beneficiary. Dissipating
+        burns RECs with no certificate and no beneficiary: energy lost in
+        storage (the EnergyPool's REC reserve decays this way). These are
+        the only two ways RECs leave the supply, so
+        total_issued - total_retired - total_dissipated == totalSupply.
 @custom:kill Revoke ISSUER_ROLE from every account: no RECs can be issued.
              Existing RECs stay transferable and retirable (a holder's
              certificates must remain honourable).
@@ -97,6 +99,8 @@ struct Issuance:
 issuance_count: public(uint256)
 # @dev Every mWh ever issued.
 total_issued: public(uint256)
+# @dev Every mWh ever retired (dissipated RECs are not retired: nobody claims them).
+total_retired: public(uint256)
 # @dev Per issuance: the packed word. The evidence root lives in the Issued
 # event only: no rule reads it on chain, and storing it would cost every
 # site-period another 22,100 gas.
@@ -122,6 +126,11 @@ event Retired:
     beneficiary: indexed(address)
     amount_mwh: uint256
     job_id: uint256
+
+# @dev RECs were burned with no certificate (energy lost in storage).
+event Dissipated:
+    holder: indexed(address)
+    amount_mwh: uint256
 
 
 @deploy
@@ -223,14 +232,28 @@ def retire_from(
     return self._retire(owner, amount_mwh, beneficiary, beneficiary_name, reason, job_id)
 
 
+@external
+def dissipate(amount_mwh: uint256):
+    """
+    @notice Burns the caller's RECs without a certificate: energy that was
+            lost, claimed by nobody. The EnergyPool burns its decayed REC
+            reserve this way; anyone may dissipate their own RECs.
+    @param amount_mwh mWh to burn, more than zero.
+    """
+    assert amount_mwh > 0, "rec: zero dissipation"
+    erc20._burn(msg.sender, amount_mwh)
+    log Dissipated(holder=msg.sender, amount_mwh=amount_mwh)
+
+
 @view
 @external
-def total_retired() -> uint256:
+def total_dissipated() -> uint256:
     """
-    @notice Every mWh ever retired (retirement is the only burn).
+    @notice Every mWh ever dissipated (derived: retirement and dissipation
+            are the only burns, so it costs the pool no storage write).
     @return uint256 mWh.
     """
-    return self.total_issued - erc20.totalSupply
+    return self.total_issued - self.total_retired - erc20.totalSupply
 
 
 @view
@@ -333,6 +356,7 @@ def _retire(
 ) -> uint256:
     assert amount_mwh >= MIN_RETIREMENT_MWH, "rec: below minimum retirement"
     erc20._burn(owner, amount_mwh)
+    self.total_retired += amount_mwh
     certificate_id: uint256 = extcall CERTIFICATE.mint(beneficiary, amount_mwh, owner, job_id, beneficiary_name, reason)
     log Retired(
         certificate_id=certificate_id, retired_by=owner, beneficiary=beneficiary, amount_mwh=amount_mwh, job_id=job_id
