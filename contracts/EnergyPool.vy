@@ -143,7 +143,7 @@ def __init__(rec_token_: address, akre_token_: address, half_life_: uint256):
     @param rec_token_ The RECToken.
     @param akre_token_ The AkreToken.
     @param half_life_ The REC reserve's half-life in seconds, 0 for none
-           (a Li-ion self-discharge of 2 % a month is 88,931,006 s).
+           (a Li-ion self-discharge of 2 % a month is 88,930,531 s).
     """
     assert rec_token_ != empty(address) and akre_token_ != empty(address), "pool: zero token"
     assert rec_token_ != akre_token_, "pool: same token"

@@ -18,6 +18,8 @@ class Deployed(NamedTuple):
     market: Any
     rec: Any
     certificate: Any
+    pool: Any
+    router: Any
 
 
 def at(project: Any, deployment: Deployment) -> Deployed:
@@ -28,6 +30,8 @@ def at(project: Any, deployment: Deployment) -> Deployed:
         project.JobMarket.at(deployment.market),
         project.RECToken.at(deployment.rec_token),
         project.RetirementCertificate.at(deployment.certificate),
+        project.EnergyPool.at(deployment.pool),
+        project.GreenRouter.at(deployment.router),
     )
 
 

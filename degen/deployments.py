@@ -28,6 +28,8 @@ class Deployment(BaseModel):
     market: str
     rec_token: str
     certificate: str
+    pool: str
+    router: str
     treasury: str
     fee_bps: int
     dispute_bond: int

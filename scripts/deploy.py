@@ -48,6 +48,8 @@ def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
     click.echo(f"  JobMarket     {record.market}")
     click.echo(f"  RECToken      {record.rec_token}")
     click.echo(f"  Certificates  {record.certificate}")
+    click.echo(f"  EnergyPool    {record.pool}  REC half-life {contracts.pool.HALF_LIFE() / 86400:,.0f} days")
+    click.echo(f"  GreenRouter   {record.router}")
     click.echo(f"  fee           {record.fee_bps} bps to {record.treasury}")
     click.echo(f"  dispute bond  {record.dispute_bond / AKRE:g} AKRE")
     click.echo(f"  roles         all to the deployer{f'; registrar, issuer and arbiter to {oracle}' if oracle else ''}")
