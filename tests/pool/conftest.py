@@ -44,3 +44,9 @@ def make_pool(project, deployer, rec, token, rec_holders):
         return pool
 
     return make
+
+
+@pytest.fixture(scope="session")
+def wad_exp_contract(project, deployer):
+    """snekmate's `_wad_exp` exposed by a test contract."""
+    return deployer.deploy(project.WadExp)
