@@ -19,9 +19,10 @@
 
         Price: `consult(window)` is the time-weighted price of one REC in
         AKRE over at least `window` seconds, from a cumulative price updated
-        on the first action of each block with the reserves as they stood
-        before it (Uniswap v2's accumulator), and observations of it kept
-        once per OBSERVATION_PERIOD. Trades inside one block never move it;
+        on the first action of each block from the reserves as they stood
+        before it (Uniswap v2's accumulator; the price's rise under decay is
+        integrated by the trapezoid rule), and observations of it kept once
+        per OBSERVATION_PERIOD. Trades inside one block never move it;
         moving it takes holding a price across blocks, against arbitrage.
         Spot reserves (`get_reserves`) are for quoting a trade, never for
         valuing anything: one swap moves them arbitrarily far.
@@ -459,9 +460,9 @@ def _observation_before(newest: uint256, target: uint256) -> uint256:
 @internal
 def _current() -> _State:
     """
-    @dev The state at this block: the cumulative price advanced with the
-         reserves as they stood, then the REC reserve decayed, over the time
-         since the last action.
+    @dev The state at this block: the REC reserve decayed and the
+         cumulative price advanced over the time since the last action, both
+         from the reserves as that action left them.
     """
     word: uint256 = self._reserves_word
     clock: uint256 = self._clock_word
@@ -476,12 +477,20 @@ def _current() -> _State:
     if elapsed == 0 or state.timestamp == 0:
         state.timestamp = block.timestamp
         return state
-    if state.rec > 0 and state.akre > 0:
-        state.cumulative = (state.cumulative + ((state.akre << 112) // state.rec) * elapsed) % _CUMULATIVE_MODULUS
+    decayed_rec: uint256 = state.rec
     if DECAY_RATE_WAD > 0 and state.rec > 0:
         # exp(-x) <= 1, also after rounding: the reserve only ever shrinks.
         factor: uint256 = min(convert(math._wad_exp(-convert(DECAY_RATE_WAD * elapsed, int256)), uint256), _WAD)
-        state.rec = state.rec * factor // _WAD
+        decayed_rec = state.rec * factor // _WAD
+    if state.rec > 0 and state.akre > 0:
+        # The price rose as the RECs decayed: integrate it by the trapezoid rule between
+        # the prices at the start and at the end of the span (exact when nothing decays).
+        price_start: uint256 = (state.akre << 112) // state.rec
+        price_end: uint256 = price_start
+        if decayed_rec > 0:
+            price_end = (state.akre << 112) // decayed_rec
+        state.cumulative = (state.cumulative + ((price_start + price_end) >> 1) * elapsed) % _CUMULATIVE_MODULUS
+    state.rec = decayed_rec
     state.timestamp = block.timestamp
     return state
 

@@ -132,10 +132,13 @@ class PoolModel:
         elapsed = now - self.timestamp
         if elapsed < 0:
             raise ValueError(f"time went backwards: {now} < {self.timestamp}")
+        rec = decayed(self.rec, self.rate_wad, elapsed)
         cumulative = self.cumulative
         if self.rec and self.akre:
-            cumulative = (cumulative + ((self.akre << 112) // self.rec) * elapsed) % CUMULATIVE_MODULUS
-        return decayed(self.rec, self.rate_wad, elapsed), self.akre, cumulative
+            price_start = (self.akre << 112) // self.rec
+            price_end = (self.akre << 112) // rec if rec else price_start
+            cumulative = (cumulative + ((price_start + price_end) >> 1) * elapsed) % CUMULATIVE_MODULUS
+        return rec, self.akre, cumulative
 
     def advance(self, now: int) -> int:
         """Brings the pool to `now` as the first action of a block does; returns the RECs burned."""
