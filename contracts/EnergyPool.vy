@@ -5,7 +5,7 @@
 @license GNU Affero General Public License v3.0 only
 @notice A constant-product market between RECs (1 unit = 1 mWh) and AKRE,
         whose REC reserve dissipates like stored energy. The pool is its own
-        LP token (ERC-20 with EIP-2612 permit). Swaps pay a 0.3% fee to the
+        LP token (ERC-20 with EIP-2612 permit, 12 decimals). Swaps pay a 0.3% fee to the
         liquidity providers; the first deposit locks MINIMUM_LIQUIDITY LP
         units in the pool for good.
 
@@ -150,7 +150,8 @@ def __init__(rec_token_: address, akre_token_: address, half_life_: uint256):
     assert rec_token_ != akre_token_, "pool: same token"
     assert half_life_ == 0 or (half_life_ >= MIN_HALF_LIFE and half_life_ <= MAX_HALF_LIFE), "pool: bad half-life"
     ownable.__init__()
-    erc20.__init__("DeGEN REC-AKRE LP", "DGLP", 18, "EnergyPool", "1")
+    # 12 decimals: LP units are sqrt(mWh x AKRE base units), sqrt(10**6 x 10**18).
+    erc20.__init__("DeGEN REC-AKRE LP", "DGLP", 12, "EnergyPool", "1")
     REC_TOKEN = rec_token_
     AKRE_TOKEN = akre_token_
     HALF_LIFE = half_life_
@@ -429,17 +430,41 @@ def consult(window: uint256) -> uint256:
 
 
 @view
+@external
+def oldest_observation() -> uint256:
+    """
+    @notice How far back `consult` can look: the time of the oldest stored
+            observation (0 before the first action).
+    @return uint256 Unix seconds.
+    """
+    oldest: uint256 = 0
+    count: uint256 = 0
+    oldest, count = self._ring(self._reserves_word >> 224)
+    return self._observations[oldest] >> 224
+
+
+@view
+@internal
+def _ring(newest: uint256) -> (uint256, uint256):
+    """
+    @dev The oldest observation's position and how many are stored.
+    """
+    oldest: uint256 = (newest + 1) % OBSERVATIONS
+    if self._observations[oldest] == 0:
+        return 0, newest + 1
+    return oldest, OBSERVATIONS
+
+
+@view
 @internal
 def _observation_before(newest: uint256, target: uint256) -> uint256:
     """
     @dev The newest observation at or before `target`, found by binary
          search over the ring in age order.
     """
-    oldest: uint256 = (newest + 1) % OBSERVATIONS
-    count: uint256 = OBSERVATIONS
-    if self._observations[oldest] == 0:
-        oldest = 0
-        count = newest + 1
+    oldest: uint256 = 0
+    count: uint256 = 0
+    oldest, count = self._ring(newest)
     first: uint256 = self._observations[oldest]
     assert first != 0 and first >> 224 <= target, "pool: window beyond history"
     # Invariant: the observation at age position `low` is at or before the target.

@@ -134,17 +134,18 @@ def balance(address: str, network: str, directory: Path):
         click.echo(f"  certificates  {certificates.balanceOf(address)}")
         click.echo(
             f"supply: issued {rec_token.total_issued():,} mWh, retired {rec_token.total_retired():,} mWh, "
-            f"outstanding {rec_token.totalSupply():,} mWh"
+            f"dissipated {rec_token.total_dissipated():,} mWh, outstanding {rec_token.totalSupply():,} mWh"
         )
 
 
 def _register_commands() -> None:
     """The requester's commands, and the daemons' (which live with their processes)."""
     from degen import requester_cli
+    from degen.pool_cli import pool_group
     from oracle.cli import oracle
     from worker.cli import site, worker
 
-    for command in requester_cli.COMMANDS + [site, worker, oracle]:
+    for command in requester_cli.COMMANDS + [pool_group, site, worker, oracle]:
         main.add_command(command)
 
 

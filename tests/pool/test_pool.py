@@ -19,7 +19,7 @@ def test_first_deposit_locks_minimum_liquidity(make_pool, deployer, rec, token):
     assert pool.totalSupply() == minted + 1_000
     assert pool.get_reserves() == (SEED_REC, SEED_AKRE)
     assert rec.balanceOf(pool) == SEED_REC and token.balanceOf(pool) == SEED_AKRE
-    assert (pool.name(), pool.symbol(), pool.decimals()) == ("DeGEN REC-AKRE LP", "DGLP", 18)
+    assert (pool.name(), pool.symbol(), pool.decimals()) == ("DeGEN REC-AKRE LP", "DGLP", 12)
 
 
 def test_later_deposits_take_the_pool_ratio_and_refund_nothing_extra(make_pool, requester, rec, token):
