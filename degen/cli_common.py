@@ -46,6 +46,20 @@ def connected(network: str, directory: Path):
         raise click.ClickException(str(exc)) from None
 
 
+def failures(function):
+    """Turns an SDK error (a refused action, a bad value) into one sentence and exit status 1."""
+    from functools import wraps
+
+    @wraps(function)
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (DegenError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapped
+
+
 def ape_project():
     """The DeGEN Ape project (its compiled contract types), wherever the command runs from."""
     import os

@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from degen import pool
-from degen.cli_common import chain_options, connected, energy_text, time_text
-from degen.errors import DegenError
+from degen.cli_common import chain_options, connected, energy_text, failures, time_text
 from degen.pool_model import MWH_PER_REC
 from degen.requester_cli import account_option, load_account
 
@@ -32,19 +31,6 @@ def base_units(text: str, token: str) -> int:
     return int(units)
 
 
-def _failures(function):
-    from functools import wraps
-
-    @wraps(function)
-    def wrapped(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except (DegenError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapped
-
-
 @click.group(name="pool")
 def pool_group():
     """The REC/AKRE EnergyPool: state, liquidity, swaps, a simulated week."""
@@ -53,7 +39,7 @@ def pool_group():
 @pool_group.command()
 @click.option("--window", default=3600, show_default=True, type=click.IntRange(1), help="TWAP window, seconds.")
 @chain_options
-@_failures
+@failures
 def show(window: int, network: str, directory: Path):
     """Print the reserves, spot price, TWAP, LP supply and the decay rate.
 
@@ -89,7 +75,7 @@ def describe(state: pool.PoolState, address: str) -> str:
 @slippage_option
 @account_option
 @chain_options
-@_failures
+@failures
 def add(rec_amount: str, akre_amount: str, slippage: float, alias: str, network: str, directory: Path):
     """Deposit up to REC_AMOUNT RECs and AKRE_AMOUNT AKRE for LP tokens (only what the pool's
     ratio takes is used).
@@ -110,7 +96,7 @@ def add(rec_amount: str, akre_amount: str, slippage: float, alias: str, network:
 @slippage_option
 @account_option
 @chain_options
-@_failures
+@failures
 def remove(percent: float, slippage: float, alias: str, network: str, directory: Path):
     """Withdraw PERCENT of your LP tokens as RECs and AKRE.
 
@@ -130,7 +116,7 @@ def remove(percent: float, slippage: float, alias: str, network: str, directory:
 @slippage_option
 @account_option
 @chain_options
-@_failures
+@failures
 def swap(amount: str, token: str, slippage: float, alias: str, network: str, directory: Path):
     """Sell AMOUNT of TOKEN (rec or akre) for the other one.
 
@@ -153,7 +139,7 @@ def swap(amount: str, token: str, slippage: float, alias: str, network: str, dir
 @click.option("--half-life-days", type=click.FloatRange(1 / 24, 36_500),
               help="Simulate another half-life (default: the pool's own).")
 @chain_options
-@_failures
+@failures
 def chart(out: Path, days: int, seed: int, half_life_days: float | None, network: str, directory: Path):
     """Draw the pool's REC reserve and price over a simulated week of dissipation and trades,
     starting from its state on chain (the reference model the tests hold the contract to).

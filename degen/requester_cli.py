@@ -10,8 +10,7 @@ from pathlib import Path
 import click
 
 from degen import requester
-from degen.cli_common import chain_options, connected, energy_text, time_text
-from degen.errors import DegenError
+from degen.cli_common import chain_options, connected, energy_text, failures, time_text
 from degen.models import GenerationParams, Job, JobState, JobTerms, model_id
 from degen.requester import akre
 
@@ -33,20 +32,6 @@ def load_account(alias: str):
         return accounts.load(alias)
     except Exception:  # noqa: BLE001 - Ape raises its own error for an unknown alias
         raise click.ClickException(f"no Ape account called {alias!r}; `ape accounts list` shows yours") from None
-
-
-def _failures(function):
-    """Turns a RequesterError (or any SDK error) into one sentence and exit status 1."""
-    from functools import wraps
-
-    @wraps(function)
-    def wrapped(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except (DegenError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapped
 
 
 @click.command()
@@ -110,7 +95,7 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the PNG (default: job-<id>.png).")
 @account_option
 @chain_options
-@_failures
+@failures
 def generate(prompt, offer_id, open_job, model, max_price, width, height, steps, guidance, seed, green, minutes, out, alias,
              network, directory):
     """Buy one image: post the job, follow it, download and check the result, settle.
@@ -180,7 +165,7 @@ def summary(job_id: int, path: Path, found: requester.Delivery, settled: request
 @click.command()
 @account_option
 @chain_options
-@_failures
+@failures
 def jobs(alias, network, directory):
     """List your jobs and their states.
 
@@ -206,7 +191,7 @@ def job():
 @job.command("show")
 @click.argument("job_id", type=click.IntRange(1))
 @chain_options
-@_failures
+@failures
 def show_job(job_id, network, directory):
     """Print a job's state, terms and delivery.
 
@@ -224,7 +209,7 @@ def show_job(job_id, network, directory):
 @click.argument("job_id", type=click.IntRange(1))
 @account_option
 @chain_options
-@_failures
+@failures
 def cancel(job_id, alias, network, directory):
     """Cancel your open (not yet accepted) job and get the escrow back.
 
@@ -241,7 +226,7 @@ def cancel(job_id, alias, network, directory):
 @click.argument("job_id", type=click.IntRange(1))
 @account_option
 @chain_options
-@_failures
+@failures
 def dispute(job_id, alias, network, directory):
     """Dispute a delivered job within its challenge window (a bond is escrowed; the arbiter
     re-runs the job and decides).

@@ -25,7 +25,8 @@ def rec_holders(rec, token, deployer, provider, requester, attacker, site_id, ch
     rec.issue(site_id, start, end, 7_000_000 * REC // 1_000, EVIDENCE_ROOT, sender=deployer)
     for who in (requester, attacker, deployer):
         rec.transfer(who, 1_500 * REC, sender=provider)
-        token.transfer(who, 1_000 * AKRE, sender=deployer) if who != deployer else None
+    for who in (requester, attacker):
+        token.transfer(who, 1_000 * AKRE, sender=deployer)
     return (provider, requester, attacker, deployer)
 
 

@@ -4,7 +4,7 @@ exactly the missing energy from the pool, within its AKRE bound, and only for it
 import pytest
 
 from degen.deploy import AKRE
-from tests.pool.conftest import FOREVER, REC, SEED_AKRE, SEED_REC
+from tests.pool.conftest import FOREVER, SEED_AKRE, SEED_REC
 
 
 @pytest.fixture
