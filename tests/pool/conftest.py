@@ -15,9 +15,11 @@ FOREVER = 2**64
 DAY = 86400
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def rec_holders(rec, token, deployer, provider, requester, attacker, site_id, chain):
-    """Issues a 31-day period of Bob's generation to him and gives each actor RECs and AKRE."""
+    """Issues a 31-day period of Bob's generation to him and gives each actor RECs and AKRE.
+    Function-scoped, like every fixture here that changes the chain: a session fixture's
+    transactions would outlive the test (other tests count issuances and balances)."""
     start = max(rec.high_water_mark(site_id), chain.pending_timestamp - 31 * DAY)
     end = start + 31 * DAY
     if end > chain.pending_timestamp:
@@ -47,7 +49,7 @@ def make_pool(project, deployer, rec, token, rec_holders):
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def wad_exp_contract(project, deployer):
     """snekmate's `_wad_exp` exposed by a test contract."""
     return deployer.deploy(project.WadExp)

@@ -3,7 +3,7 @@ burned through RECToken.dissipate on the next action, a zero half-life is Uniswa
 reserve decayed to nothing leaves the pool withdrawable but closed to REC purchases."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from degen import pool_model
 from degen.deploy import AKRE
@@ -15,7 +15,7 @@ from tests.pool.conftest import DAY, FOREVER, REC, SEED_AKRE, SEED_REC
     st.integers(-10**16, 10**16),
     st.sampled_from([0, -1, 1, -41_446_531_673_892_822_313, -41_446_531_673_892_822_312]),
 ))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_model_exp_is_snekmates_bit_for_bit(wad_exp_contract, x):
     assert wad_exp_contract.wad_exp(x) == pool_model.wad_exp(x)
 
