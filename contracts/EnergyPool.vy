@@ -253,7 +253,10 @@ def swap_exact_in(token_in: address, amount_in: uint256, min_out: uint256, to: a
     """
     self._check_swap(token_in, to, deadline)
     state: _State = self._advance()
-    amount_out: uint256 = self._amount_out(amount_in, state, token_in)
+    reserve_in: uint256 = 0
+    reserve_out: uint256 = 0
+    reserve_in, reserve_out = self._sides(state, token_in)
+    amount_out: uint256 = self._get_amount_out(amount_in, reserve_in, reserve_out)
     assert amount_out >= min_out, "pool: slippage"
     extcall IERC20(token_in).transferFrom(msg.sender, self, amount_in)
     self._trade(state, token_in, amount_in, amount_out, to)
@@ -305,7 +308,7 @@ def swap_received(token_in: address, min_out: uint256, to: address, deadline: ui
     reserve_out: uint256 = 0
     reserve_in, reserve_out = self._sides(state, token_in)
     amount_in: uint256 = staticcall IERC20(token_in).balanceOf(self) - reserve_in
-    amount_out: uint256 = self._amount_out(amount_in, state, token_in)
+    amount_out: uint256 = self._get_amount_out(amount_in, reserve_in, reserve_out)
     assert amount_out >= min_out, "pool: slippage"
     self._trade(state, token_in, amount_in, amount_out, to)
     return amount_out
@@ -485,12 +488,19 @@ def _observation_before(newest: uint256, target: uint256) -> uint256:
 @internal
 def _current() -> _State:
     """
-    @dev The state at this block: the REC reserve decayed and the
-         cumulative price advanced over the time since the last action, both
-         from the reserves as that action left them.
+    @dev The state at this block, for the views.
     """
-    word: uint256 = self._reserves_word
-    clock: uint256 = self._clock_word
+    return self._at(self._reserves_word, self._clock_word)
+
+
+@view
+@internal
+def _at(word: uint256, clock: uint256) -> _State:
+    """
+    @dev The state at this block from the stored words: the REC reserve
+         decayed and the cumulative price advanced over the time since the
+         last action, both from the reserves as that action left them.
+    """
     state: _State = _State(
         rec=word & _MAX_RESERVE,
         akre=(word >> 112) & _MAX_RESERVE,
@@ -527,18 +537,20 @@ def _advance() -> _State:
          observation on a period's first action) and burns the decayed RECs.
          The caller stores the reserves when it is done.
     """
-    last: uint256 = self._clock_word >> 224
-    decayed_from: uint256 = self._reserves_word & _MAX_RESERVE
-    state: _State = self._current()
+    word: uint256 = self._reserves_word
+    clock: uint256 = self._clock_word
+    last: uint256 = clock >> 224
+    state: _State = self._at(word, clock)
     if last == state.timestamp:
         return state
-    clock: uint256 = state.cumulative | (state.timestamp << 224)
-    self._clock_word = clock
+    new_clock: uint256 = state.cumulative | (state.timestamp << 224)
+    self._clock_word = new_clock
     if last == 0:
-        self._observations[0] = clock
+        self._observations[0] = new_clock
     elif state.timestamp // OBSERVATION_PERIOD != last // OBSERVATION_PERIOD:
         state.index = (state.index + 1) % OBSERVATIONS
-        self._observations[state.index] = clock
+        self._observations[state.index] = new_clock
+    decayed_from: uint256 = word & _MAX_RESERVE
     if decayed_from > state.rec:
         extcall IRECToken(REC_TOKEN).dissipate(decayed_from - state.rec)
     return state
@@ -579,15 +591,6 @@ def _sides(state: _State, token_in: address) -> (uint256, uint256):
     if token_in == REC_TOKEN:
         return state.rec, state.akre
     return state.akre, state.rec
-
-
-@view
-@internal
-def _amount_out(amount_in: uint256, state: _State, token_in: address) -> uint256:
-    reserve_in: uint256 = 0
-    reserve_out: uint256 = 0
-    reserve_in, reserve_out = self._sides(state, token_in)
-    return self._get_amount_out(amount_in, reserve_in, reserve_out)
 
 
 @pure

@@ -13,7 +13,7 @@ from typing import Any
 
 from degen.contracts import Deployed
 from degen.errors import DegenError
-from degen.pool_model import MONTH, MWH_PER_REC, PoolError, PoolModel, price_per_rec
+from degen.pool_model import MWH_PER_REC, PoolError, PoolModel, decayed, monthly_loss, price_per_rec
 
 AKRE = 10**18
 DEADLINE_S = 600
@@ -45,11 +45,6 @@ class PoolState:
         """AKRE base units per REC at the current reserves."""
         return price_per_rec(self.rec, self.akre)
 
-    @property
-    def monthly_loss(self) -> float:
-        """The fraction of the REC reserve that decays in 30 days."""
-        return 1 - 0.5 ** (MONTH / self.half_life) if self.half_life else 0.0
-
     def model(self) -> PoolModel:
         """The reference model at this state (accumulator and observations left empty)."""
         return PoolModel(half_life=self.half_life, rec=self.rec, akre=self.akre, supply=self.supply,
@@ -75,9 +70,7 @@ def swap(deployed: Deployed, account: Any, token_in: str, amount: int, slippage_
     """Sells `amount` of `token_in` ("rec" or "akre") for the other token; returns (sold, bought)."""
     _check_slippage(slippage_pct)
     state = read(deployed)
-    selling, reserve_in, reserve_out = (
-        (deployed.rec, state.rec, state.akre) if token_in == "rec" else (deployed.token, state.akre, state.rec)
-    )
+    selling = deployed.rec if token_in == "rec" else deployed.token
     _check_balance(selling, account, amount, token_in)
     try:
         quote = state.model().swap_exact_in(token_in, amount, state.timestamp)
@@ -85,7 +78,7 @@ def swap(deployed: Deployed, account: Any, token_in: str, amount: int, slippage_
         raise PoolActionError(_sentence(str(refusal))) from None
     _approve(selling, account, deployed.pool, amount)
     tx = _send(deployed.pool.swap_exact_in, selling, amount, at_least(quote, slippage_pct), account.address,
-               _deadline(deployed), sender=account)
+               state.timestamp + DEADLINE_S, sender=account)
     return amount, tx.return_value
 
 
@@ -103,7 +96,7 @@ def add_liquidity(deployed: Deployed, account: Any, rec_amount: int, akre_amount
     _approve(deployed.rec, account, deployed.pool, rec_amount)
     _approve(deployed.token, account, deployed.pool, akre_amount)
     tx = _send(deployed.pool.add_liquidity, rec_amount, akre_amount, at_least(liquidity, slippage_pct),
-               _deadline(deployed), sender=account)
+               state.timestamp + DEADLINE_S, sender=account)
     added = tx.decode_logs(deployed.pool.LiquidityAdded)[0]
     return added.rec_amount, added.akre_amount, added.liquidity
 
@@ -118,7 +111,7 @@ def remove_liquidity(deployed: Deployed, account: Any, percent: float, slippage_
     state = read(deployed)
     rec_out, akre_out = liquidity * state.rec // state.supply, liquidity * state.akre // state.supply
     tx = _send(deployed.pool.remove_liquidity, liquidity, at_least(rec_out, slippage_pct),
-               at_least(akre_out, slippage_pct), _deadline(deployed), sender=account)
+               at_least(akre_out, slippage_pct), state.timestamp + DEADLINE_S, sender=account)
     paid = tx.return_value
     return liquidity, paid[0], paid[1]
 
@@ -135,16 +128,16 @@ class Point:
     dissipated: int
 
 
-def simulate_week(state: PoolState, *, days: int = 7, seed: int = 1, half_life: int | None = None) -> list[Point]:
+def simulate_week(state: PoolState, *, half_life: int, days: int = 7, seed: int = 1) -> list[Point]:
     """`days` of hourly trading on the reference model, from the pool's state: by day, sites
     with surplus sell RECs; in the evening, providers buy RECs for green jobs; an arbitrageur
     restocks the pool whenever the REC price drifts 2 % above where it started (the decay
-    keeps pushing it up). Seeded, so a chart can be reproduced."""
+    keeps pushing it up). `half_life` may differ from the pool's, to show the decay. Seeded,
+    so a chart can be reproduced."""
     if state.rec == 0 or state.akre == 0:
         raise PoolActionError("the pool has no liquidity to simulate; add some first (degen pool add)")
     rng = random.Random(seed)
-    model = PoolModel(half_life=state.half_life if half_life is None else half_life, rec=state.rec,
-                      akre=state.akre, supply=state.supply)
+    model = PoolModel(half_life=half_life, rec=state.rec, akre=state.akre, supply=state.supply)
     start = state.timestamp
     model.advance(start)
     reference = price_per_rec(model.rec, model.akre)
@@ -179,7 +172,7 @@ def chart(points: list[Point], path: Path, *, half_life: int) -> Path:
                       label="REC reserve, dissipation only", color="#999999")
     reserve_axis.set_ylabel("RECs (kWh)")
     reserve_axis.legend(loc="best")
-    decay = (f"half-life {half_life / 86400:,.1f} days ({1 - 0.5 ** (MONTH / half_life):.2%} a month)"
+    decay = (f"half-life {half_life / 86400:,.1f} days ({monthly_loss(half_life):.2%} a month)"
              if half_life else "no decay")
     reserve_axis.set_title(f"EnergyPool, simulated: {decay}; {points[-1].dissipated / MWH_PER_REC:,.3f} REC dissipated")
     price_axis.plot(hours, [p.spot / AKRE for p in points], label="spot", color="#c0562f")
@@ -202,8 +195,7 @@ def _point(model: PoolModel, now: int, start: int, initial_rec: int) -> Point:
         twap = float(model.consult(3600, now))
     except PoolError:
         twap = None
-    untouched = PoolModel(half_life=model.half_life, rec=initial_rec, akre=1, timestamp=start)
-    return Point(hours=(now - start) / 3600, rec=rec, rec_without_trades=untouched.at(now)[0],
+    return Point(hours=(now - start) / 3600, rec=rec, rec_without_trades=decayed(initial_rec, model.rate_wad, now - start),
                  spot=price_per_rec(rec, akre), twap=twap, dissipated=model.dissipated + model.rec - rec)
 
 
@@ -231,10 +223,6 @@ def _check_balance(token: Any, account: Any, amount: int, name: str) -> None:
 def _approve(token: Any, account: Any, spender: Any, amount: int) -> None:
     if token.allowance(account, spender) < amount:
         token.approve(spender, amount, sender=account)
-
-
-def _deadline(deployed: Deployed) -> int:
-    return deployed.pool.chain_manager.blocks.head.timestamp + DEADLINE_S
 
 
 def _send(method, *args, **kwargs):

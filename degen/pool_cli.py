@@ -10,7 +10,7 @@ import click
 
 from degen import pool
 from degen.cli_common import chain_options, connected, energy_text, failures, time_text
-from degen.pool_model import MWH_PER_REC
+from degen.pool_model import MWH_PER_REC, monthly_loss
 from degen.requester_cli import account_option, load_account
 
 slippage_option = click.option(
@@ -55,7 +55,7 @@ def describe(state: pool.PoolState, address: str) -> str:
     twap = (f"{pool.amount_text(state.twap, 'akre')} per REC over ≥ {state.twap_window} s"
             if state.twap is not None else f"not enough history for {state.twap_window} s")
     spot = f"{pool.amount_text(round(state.spot), 'akre')} per REC" if state.rec else "no RECs in the pool"
-    half_life = (f"{state.half_life:,} s ({state.half_life / 86400:,.1f} days): {state.monthly_loss:.2%} of the "
+    half_life = (f"{state.half_life:,} s ({state.half_life / 86400:,.1f} days): {monthly_loss(state.half_life):.2%} of the "
                  f"REC reserve decays a month" if state.half_life else "none (no decay: Uniswap v2 maths)")
     return "\n".join([
         f"EnergyPool {address} at {time_text(state.timestamp)}",

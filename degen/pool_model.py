@@ -32,6 +32,11 @@ def half_life_for_monthly_loss(fraction: float) -> int:
     return round(MONTH * math.log(2) / -math.log(1 - fraction))
 
 
+def monthly_loss(half_life: int) -> float:
+    """The fraction of a reserve with this half-life (seconds, 0: none) that decays in 30 days."""
+    return 1 - 0.5 ** (MONTH / half_life) if half_life else 0.0
+
+
 def decay_rate_wad(half_life: int) -> int:
     """lambda = ln 2 / half-life per second, scaled by 1e18, as the contract fixes it."""
     return LN2_WAD // half_life if half_life else 0

@@ -21,8 +21,11 @@ def offset(make_pool, project, deployer, token, requester, chain):
 def test_offset_buys_and_retires_for_the_beneficiary(offset, rec, token, certificate, requester, attacker):
     pool, contract = offset
     akre_before = token.balanceOf(requester)
-    cost = pool.get_amount_in(5 * REC, *reversed(pool.get_reserves()))
+    quote = pool.get_amount_in(5 * REC, *reversed(pool.get_reserves()))  # a block early: the decay adds a little
     tx = contract.offset(5 * REC, attacker, "Carol", "office power 2026", 10 * AKRE, FOREVER, sender=requester)
+    swap = tx.decode_logs(pool.Swap)[0]
+    cost = swap.amount_in
+    assert swap.amount_out == 5 * REC and quote <= cost <= quote * 1_0001 // 1_0000
     record = certificate.certificate(tx.return_value)
     assert (record.beneficiary, record.amount_mwh, record.retired_by) == (attacker.address, 5 * REC, contract.address)
     assert certificate.ownerOf(tx.return_value) == attacker.address
