@@ -236,3 +236,40 @@ class Certificate(_Model):
     job_id: int
     beneficiary_name: str
     reason: str
+
+
+MAX_BATCH = 64  # jobs in one pipeline call: the worker's bound, and the most an arbiter re-runs
+MAX_THREADS = 256  # CPU threads a setup may declare
+
+
+class ComputeSetup(_Model):
+    """What decides an image's exact bytes besides the jobs in its pipeline call: the hardware,
+    the numeric settings and the library versions. Two runs of one batch with equal setups
+    give identical bytes; with different setups only nearly identical images."""
+
+    device: str = Field(max_length=16)  # "cpu" or "cuda"
+    device_name: str = Field(max_length=128)  # the CPU's or GPU's model name
+    cpu_capability: str = Field(max_length=32)  # the vector kernels torch picked on this CPU (AVX2, AVX512, ...)
+    dtype: str = Field(max_length=16)
+    torch: str = Field(max_length=64)
+    cuda: str | None = Field(None, max_length=32)
+    diffusers: str = Field(max_length=64)
+    transformers: str = Field(max_length=64)
+    deterministic: bool  # torch's deterministic algorithms (and cuBLAS/cuDNN settings) on
+    threads: int = Field(ge=1, le=MAX_THREADS)  # torch's CPU threads: reductions split by thread count
+
+
+class Computation(_Model):
+    """How a worker computed a delivered job, as it publishes it (`/receipts/{id}`): the jobs
+    of the pipeline call in their order, and the setup. An arbiter rebuilds exactly that batch
+    from the prompts and params on chain."""
+
+    batch: tuple[int, ...] = Field(min_length=1, max_length=MAX_BATCH)
+    setup: ComputeSetup
+
+    @field_validator("batch")
+    @classmethod
+    def _distinct_job_ids(cls, batch: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 0 < job_id < 2**256 for job_id in batch) or len(set(batch)) != len(batch):
+            raise ValueError("a batch lists distinct positive job ids")
+        return batch

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from degen.models import model_id
+from degen.models import MAX_THREADS, model_id
 from oracle.issuance import Rules
 from worker.config import ChainConfig, _Section, load_key, model_sources, read, resolver
 
@@ -42,6 +42,7 @@ class VerifyConfig(_Section):
     download_timeout_s: float = Field(20.0, gt=0, le=600)
     attempts: int = Field(5, ge=1, le=100)  # downloads tried before a delivery is flagged unreachable
     device: Literal["auto", "cpu", "cuda"] = "auto"  # dispute re-runs
+    max_threads: int = Field(64, ge=1, le=MAX_THREADS)  # a re-run adopts the worker's declared CPU threads up to this
 
 
 class OracleConfig(_Section):

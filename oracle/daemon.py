@@ -10,8 +10,8 @@ Two threads share one database (SQLite or PostgreSQL):
      sha256 with the on-chain hash, and check the receipt's energy against the site's
      telemetry;
   4. decide each dispute: the result must be served and match its hash, and the oracle's own
-     re-run with the job's seed must give the same image (exactly on the same setup,
-     perceptually otherwise); then `resolve`;
+     re-run of the batch the worker declares it computed the job in must give the same image
+     (exactly on the declared setup, perceptually otherwise; `oracle.disputes`); then `resolve`;
   5. every `issuance.interval_s`: issue RECs for closed site-periods (`oracle.issuance`).
 
 Nothing is sent without reading the chain first: each transaction is simulated, and RECs are
@@ -32,15 +32,15 @@ from web3.exceptions import Web3RPCError
 
 from degen import downloads, telemetry
 from degen.http import ServerThread
-from degen.models import JobState, SiteStatus
-from oracle import issuance, perceptual
+from degen.models import Computation, JobState, SiteStatus
+from oracle import disputes, issuance
 from oracle.config import OracleConfig
 from oracle.ingest import create_app
 from oracle.journal import OracleJournal, Phase, Watched
 from oracle.metrics import OracleMetrics
 from oracle.rules import SiteRecord
 from oracle.store import SampleStore, engine_for
-from worker.compute import Pipelines, Task, generate
+from worker.compute import Pipelines
 from worker.follower import Follower
 from worker.market import MarketClient, MarketEvent, TxRejected
 
@@ -325,12 +325,14 @@ class Oracle:
 
     def _judge(self, job_id: int, data: dict, job) -> tuple[bool | None, str]:
         png = self._download(job_id, data["site_id"])
-        if png is None:
+        computation = self._declared_computation(job_id, data["site_id"]) if png is not None else None
+        if png is None or computation is None:
             attempts = data.get("dispute_attempts", 0) + 1
             self.journal.note(job_id, dispute_attempts=attempts)
             if attempts < self.config.verify.attempts:
                 return None, "result not served yet"
-            return False, "the provider does not serve the result"
+            missing = "the result" if png is None else "how it computed the result (/receipts metadata)"
+            return False, f"the provider does not serve {missing}"
         if hashlib.sha256(png).hexdigest() != data["result_hash"]:
             return False, "the served result does not match the delivered hash"
         if "energy_check" not in data:  # checked (and counted) once per delivery
@@ -338,30 +340,61 @@ class Oracle:
             self.journal.note(job_id, energy_check=data["energy_check"])
         if data.get("green") and data["energy_check"] == "exceeds-telemetry":
             return False, "a green receipt claims more energy than the site's telemetry had available"
-        model = self.client.offer(job.offer_id).model_id
-        if not self.pipelines.knows(model):
-            log.error("cannot re-run a disputed job: its model is not configured", extra={"job_id": job_id, "model": "0x" + model.hex()})
+        if isinstance(computation, str):
+            return False, computation
+        offer = self.client.offer(job.offer_id)
+        if not self.pipelines.knows(offer.model_id):
+            log.error("cannot re-run a disputed job: its model is not configured", extra={"job_id": job_id, "model": "0x" + offer.model_id.hex()})
             return None, "model not configured"
-        task = Task.of(job_id, model, data["prompt"], data["params"])
-        rerun = generate(self.pipelines.get(model), [task])[0]
-        if rerun == png:
-            return True, "re-run gives the identical image"
-        setup = self._provider_setup(job_id, data["site_id"])
-        if setup == self.pipelines.setup():
-            return False, "re-run on the provider's declared setup gives a different image"
-        distance = perceptual.distance(rerun, png)
-        if distance <= perceptual.MATCH_THRESHOLD:
-            return True, f"re-run matches perceptually (distance {distance}/{perceptual.BITS})"
-        return False, f"re-run differs (perceptual distance {distance}/{perceptual.BITS})"
+        try:
+            batch = disputes.rebuild(job_id, computation.batch, offer.provider, self._batch_member)
+        except disputes.BatchNotRebuildable as exc:
+            return False, f"the declared batch cannot be rebuilt from the chain: {exc}"
+        declared = computation.setup
+        threads = declared.threads if declared.threads <= self.config.verify.max_threads else None
+        log.info("re-running a disputed job", extra={"job_id": job_id, "batch": list(computation.batch), "threads": threads})
+        rerun = disputes.rerun(self.pipelines, batch, job_id, threads)
+        return disputes.verdict(rerun, png, declared, self.pipelines.setup(threads), len(batch))
 
-    def _provider_setup(self, job_id: int, site_id: int) -> dict | None:
-        """The device and library versions the provider's worker declares for a delivery."""
+    def _declared_computation(self, job_id: int, site_id: int) -> Computation | str | None:
+        """How the provider's worker says it computed a delivery (`/receipts/{id}` metadata):
+        None while it does not answer, a sentence when what it publishes is malformed."""
         base = self.endpoint(site_id)
         try:
             response = requests.get(f"{base}/receipts/{job_id}", timeout=self.config.verify.download_timeout_s)
-            return response.json()["metadata"]["setup"] if response.status_code == 200 else None
-        except (requests.RequestException, ValueError, KeyError, TypeError):
+        except requests.RequestException:
             return None
+        if response.status_code != 200:
+            return None
+        try:
+            metadata = response.json()["metadata"]
+            return Computation(batch=metadata["batch"], setup=metadata["setup"])
+        except (ValueError, KeyError, TypeError) as exc:  # InvalidInput is a ValueError
+            return f"the provider publishes a malformed computation record: {str(exc)[:200]}"
+
+    def _batch_member(self, job_id: int) -> disputes.Member:
+        """A job of a declared batch as the chain has it: who took it, and its generation."""
+        job = self.client.job(job_id)
+        if not job.state or job.state & (JobState.OPEN | JobState.CANCELLED) or not job.offer_id:
+            raise disputes.BatchNotRebuildable(f"job {job_id} was never taken by a provider")
+        offer = self.client.offer(job.offer_id)
+        created = self._created(job_id)
+        if created is None:
+            raise disputes.BatchNotRebuildable(f"job {job_id}'s JobCreated event is not on chain")
+        return disputes.Member(offer.provider, disputes.task_of(job_id, offer.model_id, *created))
+
+    def _created(self, job_id: int) -> tuple[str, dict] | None:
+        """A job's prompt and params: from the journal, or for a job created before the
+        oracle's first followed block, from its JobCreated event."""
+        watched = self.journal.get(job_id)
+        if watched is not None and "prompt" in watched.data:
+            return watched.data["prompt"], watched.data["params"]
+        first_followed = self.follower.start_block
+        for start in range(self.start_block, first_followed, self.config.chain.max_block_range):
+            end = min(start + self.config.chain.max_block_range, first_followed) - 1
+            for event in self.client.events(["JobCreated"], start, end, job_id=job_id):
+                return event.args["prompt"], dict(event.args["params"])
+        return None
 
     # ---- issuance ------------------------------------------------------------------------
 

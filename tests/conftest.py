@@ -15,6 +15,8 @@ from degen import receipts
 from degen.deploy import AKRE, deploy_all
 from degen.models import EnergyReceipt, GenerationParams, JobTerms, model_id
 
+pytest_plugins = ["tests.daemons"]  # the daemons as processes: worker, oracle, site simulator
+
 MODEL_NAME = "tiny-sd"
 MODEL_ID = model_id(MODEL_NAME)
 PV_PEAK_WATTS = 10_000
@@ -241,34 +243,51 @@ def write_config(path, schema, config: dict, sections: dict) -> str:
     return str(path)
 
 
+class ProviderEndpoint:
+    """A provider's result server as a test stages it: `serve` what it answers for a job."""
+
+    def __init__(self):
+        self.url = ""
+        self.results: dict[int, tuple[str, bytes]] = {}  # job id -> (requester, PNG)
+        self.computations: dict[int, dict] = {}  # job id -> the /receipts metadata it publishes
+
+    def serve(self, job_id: int, requester: str, png: bytes, computation=None) -> None:
+        self.results[job_id] = (requester, png)
+        if computation is not None:
+            self.computations[job_id] = computation.model_dump(mode="json")
+
+
 @pytest.fixture
 def provider_endpoint(market, chain):
-    """Bob's result server (the worker's FastAPI app) serving whatever PNG a test puts in
-    `results`, with the same arbiter check the worker uses."""
+    """Bob's result server (the worker's FastAPI app) serving whatever a test stages in it,
+    with the same arbiter check the worker uses."""
     from web3 import HTTPProvider, Web3
 
     from degen.http import ServerThread
     from worker.market import MarketClient, abi_of
     from worker.server import Result, create_app
 
-    results: dict[int, tuple[str, bytes]] = {}
+    endpoint = ProviderEndpoint()
     client = MarketClient(Web3(HTTPProvider(chain.provider.uri)), market.address, abi_of(market.contract_type),
                           market.address, abi_of(market.contract_type), None)
     pngs = {}
 
     def lookup(job_id):
-        if job_id not in results:
+        if job_id not in endpoint.results:
             return None
-        requester, png = results[job_id]
+        requester, png = endpoint.results[job_id]
         digest = hashlib.sha256(png).digest()
         pngs[digest] = png
         return Result(requester, digest, "cid")
 
+    def receipts(job_id):
+        return {"metadata": endpoint.computations[job_id]} if job_id in endpoint.computations else None
+
     app = create_app(lookup, pngs.get, chain_id=chain.chain_id, market=market.address, health=dict,
-                     metrics_registry=None, is_arbiter=client.is_arbiter)
+                     metrics_registry=None, is_arbiter=client.is_arbiter, receipts=receipts)
     server = ServerThread(app, "127.0.0.1", 0)
-    port = server.start()
-    yield f"http://127.0.0.1:{port}", results
+    endpoint.url = f"http://127.0.0.1:{server.start()}"
+    yield endpoint
     server.stop()
 
 

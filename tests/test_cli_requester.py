@@ -86,15 +86,14 @@ def test_generate_refuses_an_offer_that_is_not_green(cli, offer_id):
 ])
 def test_generate_checks_the_download(served, message, generating, market, offer_id, provider, registry, site_id,
                                       make_receipt, sign, requester, provider_endpoint, chain):
-    url, results = provider_endpoint
-    registry.set_endpoint(site_id, url if served else f"http://127.0.0.1:{free_port()}", sender=provider)
+    registry.set_endpoint(site_id, provider_endpoint.url if served else f"http://127.0.0.1:{free_port()}", sender=provider)
     buyer, job_id = generating("--account", "TEST::1", "--offer", str(offer_id))
     market.accept(job_id, offer_id, sender=provider)
     chain.pending_timestamp += 60
     receipt = make_receipt(job_id, result=b"the delivered image")
     market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
     if served:
-        results[job_id] = (requester.address, served)
+        provider_endpoint.serve(job_id, requester.address, served)
     assert buyer.popen.wait(60) == 1
     assert message in buyer.output and market.job(job_id).state == JobState.DELIVERED  # not settled: it can be disputed
 

@@ -125,10 +125,11 @@ def build_worker(config_path: Path):
 
     config = worker_config.load(config_path)
     client, deployment, _ = connect(config.chain, config.provider_account())
-    site = config.site
+    site, compute = config.site, config.compute
     return Worker(
         config, client,
-        Pipelines(config.model_sources(), device=None if config.compute.device == "auto" else config.compute.device),
+        Pipelines(config.model_sources(), device=None if compute.device == "auto" else compute.device,
+                  threads=compute.threads, deterministic=compute.deterministic),
         make_meter(config.compute.meter, config.compute.model_watts),
         SiteAgent(site.modbus_host, site.modbus_port, site.modbus_device_id),
         start_block=deployment.block,

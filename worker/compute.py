@@ -1,8 +1,12 @@
 """Image generation: Stable Diffusion pipelines loaded once per model, and batched calls.
 
 Jobs that share a model and a shape (size, steps, guidance) run as one pipeline call with a
-generator per job, so each image is exactly what the job's seed gives alone: a verifier can
-re-run any job by itself and get the same bytes."""
+generator per job. What a job's image is depends on its seed *and* on its company: numerical
+kernels block their sums differently for different batch sizes, thread counts and CPUs or
+GPUs, so a job run alone may differ from the same job run in a batch in the last bits. What
+holds, and what disputes rely on: the same batch (the same jobs in the same order) on the
+same setup (`Pipelines.setup`) gives identical bytes. The worker publishes both for every
+delivery; an arbiter rebuilds that batch and re-runs it."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any, Callable, Sequence
 from pydantic import ValidationError
 
 from degen.errors import InvalidInput
-from degen.models import GenerationParams, check_prompt
+from degen.models import ComputeSetup, GenerationParams, check_prompt
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +80,76 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class Pipelines:
-    """Loads each configured model once (local directory or hub id), on first use."""
+def set_determinism(deterministic: bool) -> None:
+    """Process-wide torch switches for reproducible kernels: deterministic algorithms (where an
+    op has none, torch warns and the setup's bytes may vary), cuBLAS's fixed workspace (read
+    when CUDA starts, so this must run before the first CUDA call) and cuDNN without
+    autotuning. Off restores torch's defaults (the benchmark measures the difference)."""
+    import torch
 
-    def __init__(self, sources: dict[bytes, str], device: str | None = None):
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = False  # timing-based kernel choice is never reproducible
+
+
+def _device_name(device: str) -> str:
+    import platform
+
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    except OSError:
+        names = []
+    return (names[0] if names else platform.processor() or platform.machine())[:128]
+
+
+class Pipelines:
+    """Loads each configured model once (local directory or hub id), on first use, and runs
+    batches with a fixed number of CPU threads and torch's determinism switches set."""
+
+    def __init__(self, sources: dict[bytes, str], device: str | None = None, *, threads: int | None = None,
+                 deterministic: bool = True):
+        import torch
+
+        set_determinism(deterministic)
         self._sources = dict(sources)
         self._loaded: dict[bytes, Any] = {}
         self._lock = threading.Lock()
         self.device = device or default_device()
+        self.threads = threads or torch.get_num_threads()  # default: torch's, one per physical core
+        self.deterministic = deterministic
+        self._setup: ComputeSetup | None = None
 
     def knows(self, model_id: bytes) -> bool:
         return model_id in self._sources
 
-    def setup(self) -> dict:
-        """What decides the exact bytes of an image besides the job: device and library
-        versions. Two machines with the same setup make byte-identical images from one seed;
-        an arbiter compares exactly then, perceptually otherwise."""
-        from importlib.metadata import version
+    @property
+    def dtype(self):
+        import torch
 
-        return {"device": self.device, "torch": version("torch"), "diffusers": version("diffusers")}
+        return torch.float16 if self.device == "cuda" else torch.float32
+
+    def setup(self, threads: int | None = None) -> ComputeSetup:
+        """What decides the exact bytes of an image besides its batch (with `threads` CPU
+        threads instead of this instance's, when given): equal setups, identical bytes."""
+        if self._setup is None:
+            import torch
+            from importlib.metadata import version
+
+            self._setup = ComputeSetup(
+                device=self.device, device_name=_device_name(self.device),
+                cpu_capability=torch.backends.cpu.get_cpu_capability(), dtype=str(self.dtype).removeprefix("torch."),
+                torch=torch.__version__, cuda=torch.version.cuda if self.device == "cuda" else None,
+                diffusers=version("diffusers"), transformers=version("transformers"),
+                deterministic=self.deterministic, threads=self.threads,
+            )
+        return self._setup if threads is None else self._setup.model_copy(update={"threads": threads})
 
     def get(self, model_id: bytes):
         with self._lock:
@@ -104,35 +159,44 @@ class Pipelines:
                 self._loaded[model_id] = self._load(self._sources[model_id])
             return self._loaded[model_id]
 
+    def generate(self, tasks: Sequence[Task], on_step: StepCallback | None = None, *, threads: int | None = None) -> list[bytes]:
+        """Runs `tasks` (one model and shape) as one pipeline call on the calling thread, with
+        `threads` CPU threads (default: this instance's); one PNG per task, in order."""
+        import torch
+
+        if not tasks:
+            return []
+        _check_one_shape(tasks)
+        wanted = threads or self.threads
+        if torch.get_num_threads() != wanted:  # torch's count is per calling thread
+            torch.set_num_threads(wanted)
+        return _run(self.get(tasks[0].model_id), tasks, on_step)
+
     def warm_up(self, model_id: bytes) -> None:
         """Loads the model and runs a smallest generation (with classifier-free guidance, as
         jobs use it), so the first job does not pay for lazy initialisation."""
-        warm = Task.of(0, model_id, "warm-up", GenerationParams(width=64, height=64, steps=2, guidance_x100=750, seed=0))
-        generate(self.get(model_id), [warm])
+        self.generate([Task.of(0, model_id, "warm-up", GenerationParams(width=64, height=64, steps=2, guidance_x100=750, seed=0))])
 
     def _load(self, source: str):
         quiet_hugging_face()
-        import torch
         from diffusers import StableDiffusionPipeline
 
         log.info("loading model %s on %s", source, self.device)
-        dtype = torch.float16 if self.device == "cuda" else torch.float32
         pipeline = StableDiffusionPipeline.from_pretrained(
-            source, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False
+            source, torch_dtype=self.dtype, safety_checker=None, requires_safety_checker=False
         )
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(self.device)
 
 
-def generate(pipeline, tasks: Sequence[Task], on_step: StepCallback | None = None) -> list[bytes]:
-    """Runs `tasks` (one shape) as one pipeline call; returns one PNG per task, in order."""
+def _check_one_shape(tasks: Sequence[Task]) -> None:
+    if any(task.shape != tasks[0].shape for task in tasks):
+        raise InvalidInput("a batch must share one model, size, step count and guidance")
+
+
+def _run(pipeline, tasks: Sequence[Task], on_step: StepCallback | None) -> list[bytes]:
     import torch
 
-    if not tasks:
-        return []
-    shape = tasks[0].shape
-    if any(task.shape != shape for task in tasks):
-        raise InvalidInput("a batch must share one model, size, step count and guidance")
     params = tasks[0].params
     generators = [torch.Generator(device="cpu").manual_seed(task.params.seed) for task in tasks]
 

@@ -13,7 +13,7 @@ from eth_account import Account
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from degen.errors import InvalidInput
-from degen.models import model_id
+from degen.models import MAX_BATCH, MAX_THREADS, model_id
 from worker.policy import Policy
 
 
@@ -60,8 +60,10 @@ class PolicyConfig(_Section):
 
 class ComputeConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    max_batch: int = Field(4, ge=1, le=64)
+    max_batch: int = Field(4, ge=1, le=MAX_BATCH)
     batch_window_s: float = Field(0.25, ge=0, le=10)  # how long a batch may wait to fill
+    threads: int | None = Field(None, ge=1, le=MAX_THREADS)  # torch CPU threads; default: one per physical core
+    deterministic: bool = True  # torch's deterministic kernels (see docs/worker.md, "Reproducibility")
     meter: Literal["auto", "nvml", "rapl", "model"] = "auto"
     model_watts: float = Field(300.0, gt=0)  # the power-model estimate when no counter is readable
 

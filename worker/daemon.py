@@ -33,7 +33,7 @@ from degen import receipts
 from degen.errors import InvalidInput
 from degen.http import ServerThread
 from degen.models import EnergyReceipt, JobState, Offer
-from worker.compute import BatchQueue, Pipelines, Task, generate
+from worker.compute import BatchQueue, Pipelines, Task
 from worker.config import WorkerConfig
 from worker.follower import Follower
 from worker.journal import Entry, JobKey, Journal, Step
@@ -428,10 +428,10 @@ class Worker:
         tasks = [item.task for item in batch]
         job_ids = [item.key.job_id for item in batch]
         try:
-            pipeline = self.pipelines.get(tasks[0].model_id)
+            self.pipelines.get(tasks[0].model_id)  # loaded before the meter starts
             started = time.monotonic()
             with measure(self.meter, wall_clock=self.chain_clock) as used, self._progress(job_ids, tasks[0].params.steps) as on_step:
-                pngs = generate(pipeline, tasks, on_step=on_step)
+                pngs = self.pipelines.generate(tasks, on_step=on_step)
         except Exception as exc:  # noqa: BLE001 - a failed pipeline call fails its jobs, never the worker
             for item in batch:
                 self._fail(item.key, f"generation failed: {exc!r}")
@@ -439,6 +439,7 @@ class Worker:
         self.metrics.generation_seconds.observe(time.monotonic() - started)
         self.metrics.batch_size.observe(len(batch))
         shares = split_energy(used.energy_mwh, [task.work for task in tasks])
+        setup = self.pipelines.setup().model_dump()
         for item, png, share in zip(batch, pngs, shares):
             stored = self.store.put(png)
             started_at = max(used.started_at, item.accepted_at)
@@ -446,7 +447,7 @@ class Worker:
             self.journal.advance(
                 item.key, Step.GENERATED, sha256=stored.sha256.hex(), cid=stored.cid, energy_mwh=share,
                 started_at=started_at, finished_at=finished_at, estimated=used.estimated, meter=self.meter.name,
-                batch=len(batch),
+                batch=job_ids, setup=setup,  # how it was computed: an arbiter rebuilds this batch on this setup
             )
             self.metrics.jobs.labels(step="generated").inc()
             _kill_point("generated")
@@ -540,8 +541,8 @@ class Worker:
         return {
             "receipt": data["receipt"], "signature": data["signature"], "deliver_tx": data["deliver_tx"],
             "result_cid": data["cid"], "chain_id": self.client.chain_id, "market": self.client.address,
-            "metadata": {"meter": data["meter"], "estimated": data["estimated"], "batch_size": data["batch"],
-                         "setup": self.pipelines.setup()},
+            "metadata": {"meter": data["meter"], "estimated": data["estimated"], "batch": data["batch"],
+                         "setup": data["setup"]},
         }
 
     def health(self) -> dict:

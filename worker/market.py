@@ -109,11 +109,13 @@ class MarketClient:
             ))
         return jobs
 
-    def events(self, names: list[str], from_block: int, to_block: int) -> list[MarketEvent]:
-        """The market's events called `names` in a block range, in chain order."""
+    def events(self, names: list[str], from_block: int, to_block: int, **indexed) -> list[MarketEvent]:
+        """The market's events called `names` in a block range, in chain order; `indexed`
+        filters on indexed arguments (e.g. `job_id=7`)."""
         found = []
         for name in names:
-            logs = self._retry(lambda: getattr(self.market.events, name)().get_logs(from_block=from_block, to_block=to_block))
+            logs = self._retry(lambda: getattr(self.market.events, name)().get_logs(
+                from_block=from_block, to_block=to_block, argument_filters=indexed or None))
             found += [MarketEvent(name, dict(e["args"]), e["blockNumber"], e["logIndex"]) for e in logs]
         return sorted(found, key=lambda e: (e.block_number, e.log_index))
 

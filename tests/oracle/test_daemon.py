@@ -18,66 +18,16 @@ import pytest
 from eth_account import Account
 
 from degen import telemetry
-from degen.models import GenerationParams, JobState
+from degen.models import Computation, GenerationParams, JobState
 from degen.processes import Process, degen
 from oracle import merkle
-from oracle.config import OracleConfig
-from tests.conftest import MODEL_ID, MODEL_NAME, write_config
+from tests.conftest import MODEL_ID
+from tests.daemons import api_url
 from tests.oracle.conftest import database_url, postgres_schema
 from tests.oracle.test_issuance import PEAK, STEP, simulated_day
-from worker.compute import Pipelines, Task, generate
+from worker.compute import Pipelines, Task
 
-READY = "oracle ready"
 SMALL = GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=5)
-
-
-@pytest.fixture
-def oracle_key(contracts, deployer):
-    """The operator's key, funded and holding the issuer and arbiter roles."""
-    key = Account.from_key(b"\x33" * 32)
-    deployer.transfer(key.address, 10**20)
-    contracts.rec.grantRole(contracts.rec.ISSUER_ROLE(), key.address, sender=deployer)
-    contracts.market.grantRole(contracts.market.ARBITER_ROLE(), key.address, sender=deployer)
-    return key
-
-
-@pytest.fixture
-def oracle_config(tmp_path, deployment_dir, chain, oracle_key, tiny_model):
-    """Writes an oracle.toml; keyword arguments replace keys of a section."""
-    (tmp_path / "oracle.key").write_text(oracle_key.key.hex())
-    start_block = chain.blocks.height + 1
-
-    def write(database: str = "", **sections) -> str:
-        config = {
-            "data_dir": "oracle-data", "database": database, "models": {MODEL_NAME: str(tiny_model)},
-            "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(deployment_dir),
-                      "poll_interval_s": 0.2, "start_block": start_block},
-            "account": {"key_file": "oracle.key"},
-            "ingest": {"port": 0, "site_cache_s": 0},
-            "issuance": {"interval_s": 0.5},
-            "keeper": {},
-            "verify": {"device": "cpu", "attempts": 2},
-        }
-        return write_config(tmp_path / "oracle.toml", OracleConfig, config, sections)
-
-    return write
-
-
-@pytest.fixture
-def start_oracle(oracle_config, processes):
-    """Starts `degen oracle run` (ready, unless it is to be killed); stopped when the test ends."""
-
-    def start(config: str | None = None, kill_at: str | None = None) -> Process:
-        process = processes(degen("oracle", "run", "--config", config or oracle_config()), {"DEGEN_ORACLE_KILL_AT": kill_at} if kill_at else {})
-        if kill_at is None:
-            process.wait_for(READY, timeout=60)
-        return process
-
-    return start
-
-
-def api_url(oracle: Process) -> str:
-    return oracle.wait_for(r"oracle ready .*api=(\S+)").group(1)
 
 
 def wait_until(condition, timeout: float, process: Process):
@@ -155,18 +105,36 @@ def test_the_keeper_expires_and_settles_on_time_within_its_gas_budget(
     assert "keeper gas budget spent for this round" in oracle.output
 
 
-@pytest.fixture
-def disputed_job(provider_endpoint, create_job, offer_id, chain, make_receipt, sign, market, provider, requester, token, tiny_model):
-    """Factory: a job delivered with the tiny model's image for `seed` (the job's own seed
-    unless told otherwise), served by Bob's endpoint, and disputed by the requester."""
+@pytest.fixture(scope="module")
+def staging_pipelines(tiny_model):
+    """The provider's pipeline as these tests stage deliveries (this machine's setup)."""
+    return Pipelines({MODEL_ID: str(tiny_model)}, device="cpu")
 
-    def disputed(seed: int = SMALL.seed, **terms) -> int:
-        job_id = create_job(params=SMALL, prompt="a lighthouse at dusk", challenge_window=3600, **terms)
-        market.accept(job_id, terms.get("offer_id", offer_id), sender=provider)
+
+@pytest.fixture
+def disputed_job(provider_endpoint, create_job, offer_id, chain, make_receipt, sign, market, provider, requester, token,
+                 staging_pipelines):
+    """Factory: a job computed in a batch with `company` other jobs of Bob's (the disputed one
+    last), delivered with its image (or the image of `seed`, a tampered delivery), served by
+    Bob's endpoint with the computation record `declare` makes of the honest one (None: no
+    record), and disputed by the requester."""
+
+    def disputed(seed: int | None = None, company: int = 0, declare=lambda honest: honest, **terms) -> int:
+        offer = terms.pop("offer_id", offer_id)
+        job_ids = []
+        for n in range(company + 1):
+            job_ids.append(create_job(params=SMALL.model_copy(update={"seed": SMALL.seed + n}), prompt=f"a lighthouse at dusk, {n}",
+                                      offer_id=offer, challenge_window=3600, **terms))
+            market.accept(job_ids[-1], offer, sender=provider)
+        job_id = job_ids[-1]
         chain.pending_timestamp += 60
-        served = Task.of(job_id, MODEL_ID, "a lighthouse at dusk", SMALL.model_copy(update={"seed": seed}))
-        png = generate(Pipelines({MODEL_ID: str(tiny_model)}, device="cpu").get(MODEL_ID), [served])[0]
-        provider_endpoint[1][job_id] = (requester.address, png)
+        batch = [Task.of(i, MODEL_ID, f"a lighthouse at dusk, {n}", SMALL.model_copy(update={"seed": SMALL.seed + n}))
+                 for n, i in enumerate(job_ids)]
+        if seed is not None:  # the delivered image is another seed's
+            batch[-1] = Task.of(job_id, MODEL_ID, batch[-1].prompt, SMALL.model_copy(update={"seed": seed}))
+        png = staging_pipelines.generate(batch)[-1]
+        declared = declare(Computation(batch=job_ids, setup=staging_pipelines.setup()))
+        provider_endpoint.serve(job_id, requester.address, png, declared)
         receipt = make_receipt(job_id, result=png, energy_mwh=200)
         market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
         token.approve(market, market.dispute_bond(), sender=requester)
@@ -176,16 +144,40 @@ def disputed_job(provider_endpoint, create_job, offer_id, chain, make_receipt, s
     return disputed
 
 
-@pytest.mark.parametrize("tampered", [False, True])
+def another_setup(computation: Computation) -> Computation:
+    """What a provider on another machine declares."""
+    return computation.model_copy(update={"setup": computation.setup.model_copy(update={"device_name": "another CPU"})})
+
+
+@pytest.mark.parametrize("seed, company, declare, winner, why", [
+    (None, 2, None, "provider", "re-run in its batch of 3 gives the identical image"),
+    (6, 2, None, "requester", "re-run in its batch of 3 on the provider's declared setup gives a different image"),
+    (6, 0, another_setup, "requester", "re-run alone on another setup differs (perceptual distance"),
+])
 def test_a_dispute_is_won_by_a_correct_result_and_lost_by_a_tampered_one(
-    tampered, oracle_config, start_oracle, provider_endpoint, disputed_job, market, site_id,
+    seed, company, declare, winner, why, oracle_config, start_oracle, provider_endpoint, disputed_job, market, site_id,
 ):
-    job_id = disputed_job(seed=6 if tampered else SMALL.seed)
-    oracle = start_oracle(oracle_config(endpoints={str(site_id): provider_endpoint[0]}))
-    winner = "requester" if tampered else "provider"
-    line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner={winner} why=(.*)", timeout=120)
-    assert market.job(job_id).state == (JobState.REFUNDED if tampered else JobState.SETTLED)
-    assert ("perceptual distance" in line.group(1)) if tampered else ("identical image" in line.group(1))
+    job_id = disputed_job(seed=seed, company=company, **({"declare": declare} if declare else {}))
+    oracle = start_oracle(oracle_config(endpoints={str(site_id): provider_endpoint.url}))
+    line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner=(\w+) why=(.*)", timeout=120)
+    assert line.group(1) == winner and why in line.group(2)
+    assert market.job(job_id).state == (JobState.SETTLED if winner == "provider" else JobState.REFUNDED)
+
+
+@pytest.mark.parametrize("declare, why", [
+    (lambda honest: None, "the provider does not serve how it computed the result"),
+    (lambda honest: honest.model_copy(update={"batch": (honest.batch[-1] + 1, *honest.batch)}),
+     "the declared batch cannot be rebuilt from the chain: job"),
+    (lambda honest: honest.model_copy(update={"batch": honest.batch[:-1]}), "does not hold job"),
+])
+def test_a_provider_that_hides_or_misstates_its_batch_loses(
+    declare, why, oracle_config, start_oracle, provider_endpoint, disputed_job, market, site_id,
+):
+    job_id = disputed_job(company=1, declare=declare)
+    oracle = start_oracle(oracle_config(endpoints={str(site_id): provider_endpoint.url}))
+    line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner=(\w+) why=(.*)", timeout=120)
+    assert line.group(1) == "requester" and why in line.group(2)
+    assert market.job(job_id).state == JobState.REFUNDED
 
 
 def test_an_oracle_killed_after_resolving_does_not_resolve_again(
@@ -193,7 +185,7 @@ def test_an_oracle_killed_after_resolving_does_not_resolve_again(
 ):
     since = chain.blocks.height
     job_id = disputed_job()
-    config = oracle_config(endpoints={str(site_id): provider_endpoint[0]})
+    config = oracle_config(endpoints={str(site_id): provider_endpoint.url})
     doomed = start_oracle(config, kill_at="resolve-sent")
     doomed.wait_for("killed at resolve-sent", timeout=120)
     assert doomed.popen.wait(30) == -signal.SIGKILL
@@ -222,7 +214,7 @@ def test_a_green_claim_beyond_the_sites_telemetry_loses_its_dispute(
         store.add(sample, telemetry.sign(sample, meter, chain.chain_id, registry.address), meter.address)
     store.engine.dispose()
 
-    oracle = start_oracle(oracle_config(endpoints={str(site_id): provider_endpoint[0]}))
+    oracle = start_oracle(oracle_config(endpoints={str(site_id): provider_endpoint.url}))
     line = oracle.wait_for(rf"dispute resolved job_id={job_id} winner=(\w+) why=(.*)", timeout=120)
     assert line.group(1) == "requester" and "more energy than the site's telemetry" in line.group(2)
     assert market.job(job_id).state == JobState.REFUNDED
@@ -233,11 +225,10 @@ def test_deliveries_are_verified_with_the_arbiter_credential(
     oracle_config, start_oracle, provider_endpoint, accepted_job, make_receipt, sign, market, provider, requester, site_id,
     registry,
 ):
-    url, results = provider_endpoint
-    registry.set_endpoint(site_id, url, sender=provider)  # the oracle finds it on chain
+    registry.set_endpoint(site_id, provider_endpoint.url, sender=provider)  # the oracle finds it on chain
     honest, lying = accepted_job(), accepted_job()
     for job_id, served in ((honest, b"the delivered png"), (lying, b"something else")):
-        results[job_id] = (requester.address, served)
+        provider_endpoint.serve(job_id, requester.address, served)
         receipt = make_receipt(job_id, result=b"the delivered png", energy_mwh=100)
         market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
     oracle = start_oracle(oracle_config())

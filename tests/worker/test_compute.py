@@ -1,14 +1,17 @@
 """The diffusers pipeline, loaded from disk through the production path, generating from
-job params: deterministic per seed, batched calls identical to single ones, bad jobs refused."""
+job params: deterministic per seed and per batch, with the setup that decides its bytes
+published, bad jobs refused."""
 
+import io
 import threading
 import time
 
 import pytest
+from PIL import Image
 
 from degen.errors import InvalidInput
 from tests.conftest import MODEL_ID
-from worker.compute import BatchQueue, Pipelines, Task, generate
+from worker.compute import BatchQueue, Pipelines, Task
 
 STEPS = 3
 
@@ -24,29 +27,49 @@ def pipelines(tiny_model):
 
 
 def test_generates_a_png_of_the_asked_size_deterministically(pipelines):
-    from PIL import Image
-    import io
-
     pipeline = pipelines.get(MODEL_ID)
     assert pipelines.get(MODEL_ID) is pipeline  # loaded once
-    first, = generate(pipeline, [task(width=64, height=96)])
+    first, = pipelines.generate([task(width=64, height=96)])
     assert Image.open(io.BytesIO(first)).size == (64, 96)
-    assert generate(pipeline, [task(width=64, height=96)]) == [first]
-    assert generate(pipeline, [task(width=64, height=96, seed=8)]) != [first]
+    assert pipelines.generate([task(width=64, height=96)]) == [first]
+    assert pipelines.generate([task(width=64, height=96, seed=8)]) != [first]
 
 
-def test_a_batch_gives_each_job_what_it_gives_alone(pipelines):
-    pipeline = pipelines.get(MODEL_ID)
-    jobs = [task(1, "a fox", seed=1), task(2, "a solar panel", seed=2)]
+def test_a_batch_gives_the_same_bytes_every_time_and_reports_its_steps(pipelines):
+    jobs = [task(1, "a fox", seed=1), task(2, "a solar panel", seed=2), task(3, "a battery", seed=3)]
     steps = []
-    batched = generate(pipeline, jobs, on_step=lambda done, total: steps.append((done, total)))
-    assert batched == [generate(pipeline, [job])[0] for job in jobs]
+    batched = pipelines.generate(jobs, on_step=lambda done, total: steps.append((done, total)))
+    assert len(set(batched)) == 3 and pipelines.generate(jobs) == batched
     assert steps == [(i, STEPS) for i in range(1, STEPS + 1)]
+
+
+def test_a_batch_is_reproduced_on_another_thread_with_the_thread_count_it_ran_with(pipelines, tiny_model):
+    """The worker generates on its compute thread, the oracle on its chain loop: torch's
+    thread count is per calling thread, so each sets the declared one before it runs."""
+    jobs = [task(1, "a fox", seed=1), task(2, "a solar panel", seed=2)]
+    single_threaded = Pipelines({MODEL_ID: str(tiny_model)}, device="cpu", threads=1)
+    expected = single_threaded.generate(jobs)
+    elsewhere = []
+    runner = threading.Thread(target=lambda: elsewhere.append(pipelines.generate(jobs, threads=1)))
+    runner.start()
+    runner.join()
+    assert elsewhere == [expected]
+    assert single_threaded.setup() == pipelines.setup(threads=1) and single_threaded.setup().threads == 1
+
+
+def test_the_setup_names_what_decides_the_bytes(pipelines):
+    import torch
+
+    setup = pipelines.setup()
+    assert (setup.device, setup.dtype, setup.deterministic) == ("cpu", "float32", True)
+    assert setup.threads == pipelines.threads >= 1 and setup.torch == torch.__version__ and setup.cuda is None
+    assert setup.cpu_capability == torch.backends.cpu.get_cpu_capability() and setup.device_name
+    assert torch.are_deterministic_algorithms_enabled()
 
 
 def test_a_batch_must_share_its_shape(pipelines):
     with pytest.raises(InvalidInput, match="share one model"):
-        generate(pipelines.get(MODEL_ID), [task(1), task(2, steps=STEPS + 1)])
+        pipelines.generate([task(1), task(2, steps=STEPS + 1)])
 
 
 @pytest.mark.parametrize(

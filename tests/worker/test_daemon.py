@@ -15,65 +15,15 @@ import pytest
 from eth_account import Account
 
 from degen import downloads, receipts
-from degen.models import EnergyReceipt, JobState
-from tests.conftest import MODEL_ID, MODEL_NAME, write_config
+from degen.models import ComputeSetup, EnergyReceipt, JobState
 from degen.http import ServerThread
 from degen.processes import Process, degen, free_port, running
-from worker.config import WorkerConfig
+from tests.conftest import MODEL_ID
+from tests.daemons import MODEL_WATTS, server_url
 from worker.journal import JobKey, Journal, Step
 from worker.register import MeterRegister
 
 SMALL = (64, 64, 3, 750, 11)  # width, height, steps, guidance x100, seed: a quick job on the tiny model
-MODEL_WATTS = 60  # the declared power-model estimate, below the site's 450 W bound
-READY = "worker ready"
-
-
-@pytest.fixture
-def site_port():
-    """A sunny noon with a full battery, frozen in time."""
-    port = free_port()
-    with running(degen("site", "simulate", "--port", str(port), "--speed", "0", "--soc", "80"), ready="SunSpec site simulator on"):
-        yield port
-
-
-@pytest.fixture
-def worker_config(tmp_path, deployment_dir, provider, meter, offer_id, tiny_model, chain, site_port):
-    """Writes a worker.toml for Bob's offer; keyword arguments replace keys of a section."""
-    (tmp_path / "provider.key").write_text(provider.private_key)
-    (tmp_path / "meter.key").write_text(meter.key.hex())
-    start_block = chain.blocks.height + 1
-
-    def write(offers=(offer_id,), **sections) -> str:
-        config = {
-            "data_dir": "data", "offers": list(offers), "models": {MODEL_NAME: str(tiny_model)},
-            "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(deployment_dir),
-                      "confirmations": 0, "poll_interval_s": 0.2, "start_block": start_block},
-            "account": {"provider_key_file": "provider.key", "meter_key_file": "meter.key"},
-            "site": {"site_id": 1, "modbus_port": site_port, "read_interval_s": 0.5},
-            "compute": {"device": "cpu", "meter": "model", "model_watts": MODEL_WATTS, "max_batch": 4},
-            "server": {"port": 0},
-        }
-        return write_config(tmp_path / "worker.toml", WorkerConfig, config, sections)
-
-    return write
-
-
-@pytest.fixture
-def start_worker(worker_config, processes):
-    """Starts `degen worker run`; every worker started is stopped when the test ends."""
-
-    def start(config: str | None = None, kill_at: str | None = None, wait_ready: bool = True) -> Process:
-        env = {"DEGEN_WORKER_KILL_AT": kill_at} if kill_at else {}
-        process = processes(degen("worker", "run", "--config", config or worker_config()), env)
-        if wait_ready:
-            process.wait_for(READY, timeout=120)
-        return process
-
-    return start
-
-
-def server_url(worker: Process) -> str:
-    return worker.wait_for(r"result server listening url=(\S+)").group(1)
 
 
 def events(contract_event, job_id, chain, since):
@@ -134,9 +84,9 @@ def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
     receipt = EnergyReceipt.model_validate(published["receipt"])
     assert receipt.energy_mwh == delivered.energy_mwh and receipt.meter_end == delivered.meter_end
     assert receipts.signer_of(receipt, bytes.fromhex(published["signature"][2:]), chain.chain_id, market.address) == meter.address
-    setup = published["metadata"].pop("setup")
-    assert published["metadata"] == {"meter": f"power-model:{MODEL_WATTS}W (estimate)", "estimated": True, "batch_size": 1}
-    assert setup["device"] == "cpu" and setup["torch"] and setup["diffusers"]
+    setup = ComputeSetup(**published["metadata"].pop("setup"))
+    assert published["metadata"] == {"meter": f"power-model:{MODEL_WATTS}W (estimate)", "estimated": True, "batch": [job_id]}
+    assert setup.device == "cpu" and setup.deterministic and setup.threads >= 1 and setup.torch and setup.diffusers
     assert httpx.get(f"{url}/receipts/{job_id + 1}", timeout=10).status_code == 404
     health = httpx.get(f"{url}/health", timeout=10).json()
     assert health["jobs"] == {"delivered": 1} and health["meter"]["estimated"] is True
