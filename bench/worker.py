@@ -9,6 +9,8 @@ generations called directly on the pipeline, in one run; written to docs/perform
    max_batch 1): from "worker ready" until the N jobs are DELIVERED on chain, every accept,
    generation, receipt and delivery included;
 3. worker with batching: the same with max_batch 8.
+Each runs with the determinism switches on (the default, `[compute] deterministic`) and off,
+to measure what reproducibility costs.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from degen import deployments
 from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import JobState, JobTerms, model_id
 from degen.processes import Process, degen, free_port, running
-from worker.compute import Pipelines, Task, generate
+from worker.compute import Pipelines, Task
 from worker.config import WorkerConfig, to_toml
 from worker.tiny_model import write_tiny_pipeline
 
@@ -43,7 +45,8 @@ from bench.report import replace_section
 
 MODEL_NAME = "tiny-sd"
 DIRECT, WORKER, BATCHED = "direct pipeline calls", "worker (max_batch 1)", "worker, batching (max_batch 8)"
-WORKER_TARGET, BATCHED_TARGET = 0.9, 1.0
+TARGETS = {DIRECT: None, WORKER: 1.0, BATCHED: 1.2}  # throughput against direct calls, determinism on
+MAX_BATCH = {WORKER: 1, BATCHED: 8}
 
 
 class Market:
@@ -75,30 +78,31 @@ class Market:
         return all(self.c.market.job(job_id).state == JobState.DELIVERED for job_id in job_ids)
 
 
-def direct_in_own_process(model_dir: Path, jobs: int, steps: int, size: int) -> float:
+def direct_in_own_process(model_dir: Path, jobs: int, steps: int, size: int, deterministic: bool) -> float:
     """`direct` in a fresh process of its own, as the worker runs in one."""
     args = [sys.executable, __file__, "--direct", str(model_dir), "--jobs", str(jobs), "--steps", str(steps), "--size", str(size)]
+    args += [] if deterministic else ["--nondeterministic"]
     result = subprocess.run(args, capture_output=True, text=True, timeout=1800, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def direct(model_dir: Path, params: list[tuple]) -> float:
+def direct(model_dir: Path, params: list[tuple], deterministic: bool) -> float:
     """Seconds for the generations called one by one on the pipeline (loaded and warmed first)."""
-    pipelines = Pipelines({model_id(MODEL_NAME): str(model_dir)}, device="cpu")
-    pipeline = pipelines.get(model_id(MODEL_NAME))
+    pipelines = Pipelines({model_id(MODEL_NAME): str(model_dir)}, device="cpu", deterministic=deterministic)
     tasks = [Task.of(i + 1, model_id(MODEL_NAME), f"bench job {p[4]}", dict(zip(("width", "height", "steps", "guidance_x100", "seed"), p)))
              for i, p in enumerate(params)]
-    generate(pipeline, tasks[:1])  # warm-up, as the worker warms up while loading
+    pipelines.generate(tasks[:1])  # warm-up, as the worker warms up while loading
     started = time.perf_counter()
     for task in tasks:
-        generate(pipeline, [task])
+        pipelines.generate([task])
     return time.perf_counter() - started
 
 
-def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, params: list[tuple], max_batch: int) -> float:
+def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, params: list[tuple], max_batch: int,
+                   deterministic: bool) -> float:
     """Seconds from the worker being ready to the last of the queued jobs delivered (each run
     with a data dir of its own under `work`)."""
-    run_dir = work / f"worker-batch-{max_batch}"
+    run_dir = work / f"worker-batch-{max_batch}-{'on' if deterministic else 'off'}"
     run_dir.mkdir(parents=True)
     (run_dir / "provider.key").write_text(market.provider.private_key)
     (run_dir / "meter.key").write_text(market.meter.key.hex())
@@ -108,7 +112,7 @@ def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, 
                   "start_block": chain.blocks.height + 1},
         "account": {"provider_key_file": "provider.key", "meter_key_file": "meter.key"},
         "site": {"site_id": market.site, "modbus_port": site_port},
-        "compute": {"device": "cpu", "meter": "model", "model_watts": 60, "max_batch": max_batch},
+        "compute": {"device": "cpu", "meter": "model", "model_watts": 60, "max_batch": max_batch, "deterministic": deterministic},
         "server": {"port": 0},
     })
     (run_dir / "worker.toml").write_text(to_toml(config))
@@ -127,39 +131,51 @@ def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, 
     return elapsed
 
 
-def render(jobs: int, steps: int, size: int, runs: dict[str, list[float]]) -> str:
-    """One row per configuration: the median time over the rounds, and the median of the
-    per-round ratios to the direct run of the same round (paired, so slow drift of a shared
-    machine cancels)."""
-    direct_runs = runs[DIRECT]
-    rounds = len(direct_runs)
+def render(jobs: int, steps: int, size: int, runs: dict[tuple[str, bool], list[float]]) -> str:
+    """One row per configuration and determinism setting: the median time over the rounds,
+    and the median of the per-round ratios to the direct run of the same round and setting
+    (paired, so slow drift of a shared machine cancels); then what the switches cost."""
+    rounds = len(runs[DIRECT, True])
     lines = [
         f"Produced by `bench/worker.py` (`make bench-worker`) on {time.strftime('%Y-%m-%d')}, "
-        f"{platform.machine()} CPU ({_cpus()} cores), no GPU: {jobs} jobs of {size}x{size} px, "
-        f"{steps} steps on the tiny random Stable Diffusion pipeline, anvil as the chain, {rounds} rounds.",
+        f"{platform.machine()} CPU ({_cpus()} cores, torch CPU kernels {_cpu_capability()}), no GPU: {jobs} jobs of "
+        f"{size}x{size} px, {steps} steps on the tiny random Stable Diffusion pipeline, anvil as the chain, {rounds} rounds.",
         "The worker rows are a real `degen worker run` process, timed from \"worker ready\" until every",
         "job is DELIVERED on chain (accept, generate, meter, sign, deliver), with the jobs queued first.",
         "",
-        "| run | median s | jobs/s | vs direct (median of rounds) | target | every round (s) |",
-        "|---|---:|---:|---:|---|---|",
+        "| run | determinism | median s | jobs/s | vs direct (median of rounds) | target | every round (s) |",
+        "|---|---|---:|---:|---:|---|---|",
     ]
-    targets = {DIRECT: None, WORKER: WORKER_TARGET, BATCHED: BATCHED_TARGET}
-    for name, seconds in runs.items():
-        ratio = statistics.median(direct / own for direct, own in zip(direct_runs, seconds))
-        target = targets[name]
-        verdict = "" if target is None else f"≥ {target}× {'met' if ratio >= target else 'MISSED'}"
-        every = ", ".join(f"{s:.2f}" for s in seconds)
-        lines.append(f"| {name} | {statistics.median(seconds):.2f} | {jobs / statistics.median(seconds):.3f} | {ratio:.2f}× | {verdict} | {every} |")
+    for deterministic in (True, False):
+        for name in (DIRECT, WORKER, BATCHED):
+            seconds, direct_runs = runs[name, deterministic], runs[DIRECT, deterministic]
+            ratio = statistics.median(direct / own for direct, own in zip(direct_runs, seconds))
+            target = TARGETS[name] if deterministic else None
+            verdict = "" if target is None else f"≥ {target}× {'met' if ratio >= target else 'MISSED'}"
+            every = ", ".join(f"{s:.2f}" for s in seconds)
+            lines.append(f"| {name} | {'on' if deterministic else 'off'} | {statistics.median(seconds):.2f} | "
+                         f"{jobs / statistics.median(seconds):.3f} | {ratio:.2f}× | {verdict} | {every} |")
+    lines += ["", "What the determinism switches cost (time with them on / time with them off, median of rounds):", "",
+              "| run | on / off |", "|---|---:|"]
+    for name in (DIRECT, WORKER, BATCHED):
+        cost = statistics.median(on / off for on, off in zip(runs[name, True], runs[name, False]))
+        lines.append(f"| {name} | {cost:.2f} |")
     lines += [
         "",
         "How to read it:",
         "- The worker overlaps chain I/O with compute: while the GPU (here the CPU) runs one job, the",
         "  chain loop accepts the next ones and delivers the finished ones, so its time is the",
         "  generations plus the first accept and the last delivery (about 0.1 s each on anvil).",
-        "- Batching runs up to `max_batch` queued jobs of one shape in one pipeline call (a generator",
-        "  per job, so every image equals its single run). On this 2-core CPU a batch of 8 costs about",
-        "  0.7 of 8 single calls. A GPU, mostly idle at batch 1, is where batching should pay most",
-        "  (not measured: no GPU was available to this benchmark).",
+        "- Batching runs up to `max_batch` queued jobs of one shape in one pipeline call, with a",
+        "  generator per job. A batched image is its job's own (prompt, seed) image, but not always",
+        "  byte-identical to the job run alone: the worker publishes each job's batch and setup, and",
+        "  the oracle re-runs that batch in a dispute (docs/worker.md, \"Reproducibility\").",
+        "  A GPU, mostly idle at batch 1, is where batching should pay most (not measured: no GPU",
+        "  was available to this benchmark).",
+        "- Determinism on = `torch.use_deterministic_algorithms`, cuBLAS's fixed workspace, cuDNN",
+        "  deterministic, and the CPU thread count fixed (torch's default here). On the CPU the kernels",
+        "  the pipeline uses are deterministic already, so the switches cost nothing beyond the",
+        "  noise; their price is on CUDA (cuBLAS and cuDNN give up some faster kernels).",
         "- All torch work stays on the worker's compute thread: a warm-up on another thread once made",
         "  every later generation about 1.7x slower (OpenMP thread teams spinning against each other).",
         "- A shared 2-core VM is noisy (the same run varies by about 15% between rounds), hence the",
@@ -167,6 +183,12 @@ def render(jobs: int, steps: int, size: int, runs: dict[str, list[float]]) -> st
         "",
     ]
     return "\n".join(lines)
+
+
+def _cpu_capability() -> str:
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
 
 
 def _cpus() -> int:
@@ -184,12 +206,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
     parser.add_argument("--network", default="ethereum:local:foundry")
     parser.add_argument("--direct", type=Path, metavar="MODEL_DIR", help=argparse.SUPPRESS)  # the baseline's own process
+    parser.add_argument("--nondeterministic", action="store_true", help=argparse.SUPPRESS)  # with --direct
     args = parser.parse_args(argv)
     params = [(args.size, args.size, args.steps, 750, seed) for seed in range(1, args.jobs + 1)]
     if args.direct:
-        print(direct(args.direct, params))
+        print(direct(args.direct, params, deterministic=not args.nondeterministic))
         return 0
-    runs: dict[str, list[float]] = {DIRECT: [], WORKER: [], BATCHED: []}
+    runs: dict[tuple[str, bool], list[float]] = {(name, on): [] for on in (True, False) for name in (DIRECT, WORKER, BATCHED)}
     with tempfile.TemporaryDirectory() as scratch, networks.parse_network_choice(args.network):
         work = Path(scratch)
         model_dir = write_tiny_pipeline(work / MODEL_NAME)
@@ -197,10 +220,13 @@ def main(argv=None) -> int:
         port = free_port()
         with running(degen("site", "simulate", "--port", str(port), "--speed", "0"), ready="SunSpec site simulator on"):
             for round_ in range(1, args.rounds + 1):
-                runs[DIRECT].append(direct_in_own_process(model_dir, args.jobs, args.steps, args.size))
-                for name, max_batch in ((WORKER, 1), (BATCHED, 8)):
-                    runs[name].append(through_worker(market, work / f"round-{round_}", model_dir, port, params, max_batch))
-                print(f"round {round_}: " + ", ".join(f"{name} {seconds[-1]:.2f} s" for name, seconds in runs.items()), flush=True)
+                for deterministic in (True, False):
+                    runs[DIRECT, deterministic].append(direct_in_own_process(model_dir, args.jobs, args.steps, args.size, deterministic))
+                    for name in (WORKER, BATCHED):
+                        runs[name, deterministic].append(through_worker(
+                            market, work / f"round-{round_}", model_dir, port, params, MAX_BATCH[name], deterministic))
+                print(f"round {round_}: " + ", ".join(f"{name} ({'on' if on else 'off'}) {seconds[-1]:.2f} s"
+                                                      for (name, on), seconds in runs.items()), flush=True)
     table = render(args.jobs, args.steps, args.size, runs)
     print(table)
     replace_section(args.out, "Worker", table)

@@ -352,7 +352,7 @@ class Oracle:
             return False, f"the declared batch cannot be rebuilt from the chain: {exc}"
         declared = computation.setup
         threads = declared.threads if declared.threads <= self.config.verify.max_threads else None
-        log.info("re-running a disputed job", extra={"job_id": job_id, "batch": list(computation.batch), "threads": threads})
+        log.info("re-running a disputed job", extra={"job_id": job_id, "batch": ",".join(map(str, computation.batch)), "threads": threads})
         rerun = disputes.rerun(self.pipelines, batch, job_id, threads)
         return disputes.verdict(rerun, png, declared, self.pipelines.setup(threads), len(batch))
 

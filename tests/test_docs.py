@@ -34,7 +34,9 @@ def test_performance_table_comes_from_the_worker_benchmark():
     performance = (ROOT / "docs/performance.md").read_text()
     assert "Produced by `bench/worker.py`" in performance
     for row in ("direct pipeline calls", "worker (max_batch 1)", "worker, batching (max_batch 8)"):
-        assert re.search(rf"^\| {re.escape(row)} \| [\d.]+ \| [\d.]+ \| [\d.]+× \|", performance, flags=re.M), row
+        for determinism in ("on", "off"):
+            assert re.search(rf"^\| {re.escape(row)} \| {determinism} \| [\d.]+ \| [\d.]+ \| [\d.]+× \|", performance, flags=re.M), row
+        assert re.search(rf"^\| {re.escape(row)} \| [\d.]+ \|$", performance, flags=re.M), f"{row}: cost of determinism"
 
 
 def test_performance_has_the_oracle_benchmark():
