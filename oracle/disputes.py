@@ -8,8 +8,9 @@ disputed job's image with the delivered one:
 - different bytes on the setup the worker declared (same device, device model, kernels,
   dtype, versions, determinism): the requester wins, since that setup reproduces its bytes;
 - on another setup: the perceptual rule (`oracle.perceptual`) decides.
-A batch that cannot be rebuilt from the chain (a job that does not exist, was not taken by
-the same provider, or has another model or shape) loses the dispute for the provider."""
+A batch that cannot be rebuilt from the chain (a job that does not exist, was never taken,
+belongs to another provider, or has another model or shape) loses the dispute for the
+provider."""
 
 from __future__ import annotations
 
