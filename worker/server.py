@@ -4,7 +4,8 @@
 signature is the job's requester's (or the market arbiter's) EIP-712 ResultDownload for
 (job id, expiry) on this chain and market: 404 for a job this worker has no result for, 401 for an expired or malformed
 permission, 403 for anyone else's signature. `GET /receipts/{job_id}` shows a delivered
-job's signed EnergyReceipt and its metadata (the meter, and whether it is an estimate)."""
+job's signed EnergyReceipt and its metadata: the meter, whether it is an estimate, and how
+the image was computed (its batch and setup, which an arbiter rebuilds in a dispute)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def create_app(
     @app.get("/receipts/{job_id}")
     def receipt(job_id: int):
         """The delivered EnergyReceipt with its signature and metadata (which meter measured
-        it, and whether that is an estimate). Public: all of it but the metadata is on chain."""
+        it, whether that is an estimate, its batch and setup). Public: all of it but the
+        metadata is on chain, and the metadata names only job ids and software versions."""
         found = receipts(job_id)
         if found is None:
             raise HTTPException(404, f"no delivered receipt for job {job_id} here")
