@@ -79,17 +79,19 @@ def test_prompt_of_max_size_is_accepted_and_larger_refused(create_job, reverts):
 )
 def test_create_refuses_bad_input(change, message, market, token, requester, offer_id, params, chain, reverts):
     """Sent raw, as an attacker or a buggy client would: the contract is the last line."""
+    token.approve(market, 2**256 - 1, sender=requester)
+    now = chain.pending_timestamp + 1
+    chain.pending_timestamp = now  # the boundary cases need the exact block time
     terms = {
         "offer_id": offer_id, "model_id": b"\x00" * 32, "max_price": MAX_PRICE, "min_collateral": 0,
-        "deadline": chain.pending_timestamp + 3600, "challenge_window": 600, "green": False,
+        "deadline": now + 3600, "challenge_window": 600, "green": False,
     }
     generation = params.model_dump()
     prompt = change.pop("prompt", PROMPT)
     if "deadline_in" in change:
-        terms["deadline"] = chain.pending_timestamp + change.pop("deadline_in")
+        terms["deadline"] = now + change.pop("deadline_in")
     for key, value in change.items():
         (generation if key in generation else terms)[key] = value
-    token.approve(market, 2**256 - 1, sender=requester)
     with reverts(message):
         market.create_job(tuple(terms.values()), prompt, tuple(generation.values()), sender=requester)
 
