@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from eth_keys.exceptions import BadSignature
-
 from degen import eip712
-from degen.errors import DegenError
+from degen.errors import DegenError, InvalidSignature
 
 DOMAIN_NAME = "DeGEN result download"
 DOMAIN_VERSION = "1"
@@ -60,12 +58,10 @@ def check(
     valid now."""
     if not now <= expiry <= now + MAX_VALIDITY:
         raise DownloadExpired(f"the download permission expired or reaches past {MAX_VALIDITY} s ahead")
-    if len(signature) != 65:
-        raise DownloadExpired("a download signature is 65 bytes")
     try:
         signer = eip712.recover(typed_data(job_id, expiry, chain_id, market), signature)
-    except (BadSignature, ValueError) as exc:
-        raise DownloadExpired(f"the download signature cannot be recovered: {exc}") from None
+    except InvalidSignature as exc:
+        raise DownloadExpired(f"the download signature is invalid: {exc}") from None
     if signer.lower() != requester.lower() and not is_arbiter(signer):
         raise DownloadDenied(f"only job {job_id}'s requester or the market's arbiter may download its result")
     return signer

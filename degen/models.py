@@ -12,7 +12,7 @@ from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from degen import limits
-from degen.errors import DegenError, InvalidInput, InvalidReceipt
+from degen.errors import DegenError, InvalidInput, InvalidReceipt, describe
 
 Uint64 = Field(ge=0, le=limits.UINT64_MAX)
 
@@ -60,8 +60,7 @@ class _Model(BaseModel):
                 cause = error.get("ctx", {}).get("error")
                 if isinstance(cause, DegenError):
                     raise cause from None
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
-            raise InvalidInput(f"invalid {type(self).__name__}: {problems}") from None
+            raise InvalidInput(f"invalid {type(self).__name__}: {describe(exc.errors())}") from None
 
 
 class GenerationParams(_Model):

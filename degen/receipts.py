@@ -4,7 +4,7 @@ chain. Worker, oracle and tests all build, sign and check receipts through here.
 from __future__ import annotations
 
 from degen import eip712
-from degen.errors import InvalidReceipt
+from degen.errors import InvalidReceipt, InvalidSignature
 from degen.models import EnergyReceipt
 
 DOMAIN_NAME = "DeGEN JobMarket"
@@ -42,7 +42,9 @@ def sign(receipt: EnergyReceipt, meter, chain_id: int, market: str) -> bytes:
 
 
 def signer_of(receipt: EnergyReceipt, signature: bytes, chain_id: int, market: str) -> str:
-    """The address that signed `receipt`; raises InvalidReceipt for a malformed signature."""
-    if len(signature) != 65:
-        raise InvalidReceipt(f"a receipt signature is 65 bytes, got {len(signature)}")
-    return eip712.recover(typed_data(receipt, chain_id, market), signature)
+    """The address that signed `receipt`; raises InvalidReceipt for a malformed or
+    non-canonical signature (one the market would refuse)."""
+    try:
+        return eip712.recover(typed_data(receipt, chain_id, market), signature)
+    except InvalidSignature as exc:
+        raise InvalidReceipt(f"the receipt signature is invalid: {exc}") from None

@@ -13,12 +13,12 @@ from eth_utils import keccak
 from pydantic import Field
 
 from degen import eip712
-from degen.errors import InvalidInput
 from degen.models import Uint64, _Model
 
 DOMAIN_NAME = "DeGEN telemetry"
 DOMAIN_VERSION = "1"
 SAMPLE_INTERVAL_S = 300  # site agents report every 5 minutes
+MAX_REGISTER_WH = 2**63 - 1
 
 SAMPLE_FIELDS = [
     {"name": "site_id", "type": "uint256"},
@@ -30,10 +30,13 @@ SAMPLE_FIELDS = [
 
 
 class MeterSample(_Model):
-    site_id: int = Field(gt=0)
+    """One reading. Every bound is the signed type's (uint256, uint64, …), except the register:
+    the oracle stores 63-bit integers, and no inverter's lifetime Wh comes near 2^63."""
+
+    site_id: int = Field(gt=0, le=2**256 - 1)
     timestamp: int = Uint64
     pv_watts: int = Field(ge=0, le=2**32 - 1)
-    register_wh: int = Uint64
+    register_wh: int = Field(ge=0, le=MAX_REGISTER_WH)
     battery_soc_permille: int = Field(ge=0, le=1000)
 
 
@@ -73,10 +76,7 @@ def body(sample: MeterSample, signature: bytes) -> dict:
 
 
 def signer_of(sample: MeterSample, signature: bytes, chain_id: int, registry: str) -> str:
-    """The address that signed `sample`; raises InvalidInput for a malformed signature."""
-    if len(signature) != 65:
-        raise InvalidInput(f"a sample signature is 65 bytes, got {len(signature)}")
-    try:
-        return eip712.recover_digest(digest(sample, chain_id, registry), signature)
-    except ValueError as exc:
-        raise InvalidInput(f"the sample signature cannot be recovered: {exc}") from None
+    """The (checksummed) address that signed `sample`; raises InvalidSignature for a
+    malformed or non-canonical signature."""
+    return eip712.recover_digest(digest(sample, chain_id, registry), signature)
+

@@ -1,7 +1,7 @@
 """The oracle daemon (`degen oracle run`): the operator's side of the market.
 
 Two threads share one database (SQLite or PostgreSQL):
-- the HTTP API (FastAPI under uvicorn): `POST /samples` from site agents, `/health`, `/metrics`;
+- the HTTP API (Starlette under uvicorn, `oracle.ingest`): `POST /samples` from site agents, `/health`, `/metrics`;
 - the chain loop, every `poll_interval_s`:
   1. follow the market's job events (backfill, confirmations, reorgs) into the journal;
   2. keeper: `expire` jobs past their deadline and `settle` deliveries past their challenge
@@ -35,10 +35,11 @@ from degen.http import ServerThread
 from degen.models import Computation, JobState, SiteStatus
 from oracle import disputes, issuance
 from oracle.config import OracleConfig
-from oracle.ingest import create_app
+from oracle.ingest import Ingest, create_app
 from oracle.journal import OracleJournal, Phase, Watched
 from oracle.metrics import OracleMetrics
 from oracle.rules import SiteRecord
+from oracle.sites import SiteDirectory
 from oracle.store import SampleStore, engine_for
 from worker.compute import Pipelines
 from worker.follower import Follower
@@ -97,8 +98,7 @@ class Oracle:
         self.pipelines = pipelines or Pipelines(config.model_sources(), device=None if config.verify.device == "auto" else config.verify.device)
         self.metrics = OracleMetrics()
         self._stop = threading.Event()
-        self._sites: dict[int, tuple[SiteRecord | None, float]] = {}
-        self._sites_lock = threading.Lock()
+        self.sites = SiteDirectory(client.site_count, self._read_site, ttl_s=config.ingest.site_cache_s)
         self._issued_at = time.monotonic()  # the first issuance round comes one interval after start
         self._server: ServerThread | None = None
         self.server_port: int | None = None
@@ -117,8 +117,8 @@ class Oracle:
             start_block=chain.start_block if chain.start_block is not None else self.start_block,
             max_range=chain.max_block_range,
         )
-        app = create_app(self.store, self.site, chain_id=self.client.chain_id, registry=self.client.registry.address,
-                         health=self.health, metrics=self.metrics)
+        self.ingest = Ingest(self.store, chain_id=self.client.chain_id, registry=self.client.registry.address)
+        app = create_app(self.ingest, self.sites, health=self.health, metrics=self.metrics)
         self._server = ServerThread(app, self.config.ingest.host, self.config.ingest.port)
         self.server_port = self._server.start()
         log.info("oracle ready", extra={
@@ -151,6 +151,8 @@ class Oracle:
         self.request_stop()
         if self._server is not None:
             self._server.stop()
+        if getattr(self, "ingest", None) is not None:
+            self.ingest.close()
         if getattr(self, "engine", None) is not None:
             self.engine.dispose()
 
@@ -178,20 +180,13 @@ class Oracle:
 
     # ---- sites ---------------------------------------------------------------------------
 
-    def site(self, site_id: int) -> SiteRecord | None:
-        """The registry's record of a site (None if unknown), reused for `site_cache_s`."""
-        with self._sites_lock:
-            cached = self._sites.get(site_id)
-            if cached is not None and time.monotonic() - cached[1] < self.config.ingest.site_cache_s:
-                return cached[0]
+    def _read_site(self, site_id: int) -> SiteRecord | None:
+        """The registry's record of a site, None if unknown (a chain read)."""
         fields = self.client.site(site_id)
-        record = None if int(fields["owner"], 16) == 0 else SiteRecord(
-            meter=fields["meter"], pv_peak_watts=fields["pv_peak_watts"], active=fields["status"] == SiteStatus.ACTIVE,
-            battery_wh=fields["battery_wh"],
-        )
-        with self._sites_lock:
-            self._sites[site_id] = (record, time.monotonic())
-        return record
+        if int(fields["owner"], 16) == 0:
+            return None
+        return SiteRecord(meter=fields["meter"], pv_peak_watts=fields["pv_peak_watts"],
+                          active=fields["status"] == SiteStatus.ACTIVE, battery_wh=fields["battery_wh"])
 
     def endpoint(self, site_id: int) -> str | None:
         """Where a site's worker serves results: the config's `[endpoints]` entry, else the
@@ -286,7 +281,7 @@ class Oracle:
     def _energy_check(self, job_id: int, data: dict) -> str:
         """Whether the receipt's energy fits what the site's telemetry says was available over
         the job (PV at its highest sampled power, plus the battery's charge at the start)."""
-        site = self.site(data["site_id"])
+        site = self.sites.lookup(data["site_id"])
         interval = 2 * telemetry.SAMPLE_INTERVAL_S
         samples = [s for s, _ in self.store.between(data["site_id"], data["started_at"] - interval, data["finished_at"] + interval)]
         if site is None or not samples:
@@ -402,7 +397,7 @@ class Oracle:
         """Issues RECs for every site-period that is ready, batched across sites."""
         ready = []
         for site_id in self.store.site_ids():
-            site = self.site(site_id)
+            site = self.sites.lookup(site_id)
             if site is None or not site.active:
                 continue
             mark = self.rec.functions.high_water_mark(site_id).call()

@@ -10,6 +10,7 @@ class OracleMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.samples = Counter("degen_oracle_samples", "Meter samples posted, by HTTP status answered", ["status"], registry=r)
+        self.http_errors = Counter("degen_oracle_http_errors", "HTTP requests refused as malformed (422) or failed (5xx)", ["status"], registry=r)
         self.site_periods = Counter("degen_oracle_site_periods_issued", "Site-periods RECs were issued for", registry=r)
         self.issued_mwh = Counter("degen_oracle_issued_mwh", "Energy issued as RECs, mWh", registry=r)
         self.keeper = Counter("degen_oracle_keeper_actions", "Keeper transactions, by function", ["action"], registry=r)

@@ -37,13 +37,20 @@ class SiteRecord:
     battery_wh: int = 0
 
 
-def check(sample: MeterSample, signer: str, site: SiteRecord | None, previous: MeterSample | None, now: int) -> None:
-    """Raises SampleRejected unless `sample`, signed by `signer`, may be stored after
-    `previous` (the site's latest accepted sample before it in time, if any)."""
+def check_site(site_id: int, site: SiteRecord | None) -> SiteRecord:
+    """The site's record, or SampleRejected when samples from it are not taken at all (checked
+    first: it costs no signature recovery and no store access)."""
     if site is None:
-        raise SampleRejected(404, f"site {sample.site_id} is not registered")
+        raise SampleRejected(404, f"site {site_id} is not registered")
     if not site.active:
-        raise SampleRejected(403, f"site {sample.site_id} is not active")
+        raise SampleRejected(403, f"site {site_id} is not active")
+    return site
+
+
+def check(sample: MeterSample, signer: str, site: SiteRecord, previous: MeterSample | None, now: int) -> None:
+    """Raises SampleRejected unless `sample`, signed by `signer`, may be stored after
+    `previous` (the site's latest accepted sample before it in time, if any); `site` has
+    passed `check_site`."""
     if signer.lower() != site.meter.lower():
         raise SampleRejected(401, f"the sample is not signed by site {sample.site_id}'s meter key")
     if sample.timestamp > now + MAX_FUTURE_S:

@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from degen import telemetry
-from degen.http import ServerThread
 from degen.models import JobState
-from degen.telemetry import MeterSample
-from oracle.ingest import create_app
-from oracle.rules import SiteRecord
-from oracle.store import SampleStore, engine_for
 from degen.processes import Process, degen, free_port
+from degen.telemetry import MeterSample
+from oracle.ingest import serving
+from oracle.rules import SiteRecord
+from oracle.sites import SiteDirectory
+from oracle.store import SampleStore, engine_for
 
 SMALL = ["--width", "64", "--height", "64", "--steps", "3", "--seed", "7"]
 
@@ -51,15 +51,11 @@ def test_offers_are_listed_with_the_battery_the_site_reported(cli, offer_id, sit
 
     store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
     site = SiteRecord(meter.address, 10_000, True)
-    server = ServerThread(create_app(store, {site_id: site}.get, chain_id=chain.chain_id, registry=registry.address), "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.start()}"
-    try:
+    with serving(store, SiteDirectory.of({site_id: site}), chain_id=chain.chain_id, registry=registry.address) as (url, _):
         sample = MeterSample(site_id=site_id, timestamp=int(time.time()), pv_watts=3_200, register_wh=5_000, battery_soc_permille=655)
         signature = telemetry.sign(sample, meter, chain.chain_id, registry.address)
         assert httpx.post(f"{url}/samples", json=telemetry.body(sample, signature)).status_code == 201
         listed = cli("offers", "--model", "tiny-sd", "--oracle", url)
-    finally:
-        server.stop()
     assert re.search(rf"^\s+{offer_id}\s.* tiny-sd .* no\s+65.5%\s+3,200 W\s+\d+ min ago$", listed.stdout, re.M), listed.stdout
 
 

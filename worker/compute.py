@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from pydantic import ValidationError
 
-from degen.errors import InvalidInput
+from degen.errors import InvalidInput, describe
 from degen.models import ComputeSetup, GenerationParams, check_prompt
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,7 @@ class Task:
             try:
                 params = GenerationParams.model_validate(params)
             except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
-                raise InvalidInput(f"invalid generation params: {problems}") from None
+                raise InvalidInput(f"invalid generation params: {describe(exc.errors(), whole='params')}") from None
         return cls(job_id, bytes(model_id), check_prompt(prompt), params)
 
     @property

@@ -12,7 +12,7 @@ from typing import Literal
 from eth_account import Account
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from degen.errors import InvalidInput
+from degen.errors import InvalidInput, describe
 from degen.models import MAX_BATCH, MAX_THREADS, model_id
 from worker.policy import Policy
 
@@ -130,8 +130,7 @@ def read(path: Path, schema: type[_Section], daemon: str):
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidInput(f"{path}: {problems}") from None
+        raise InvalidInput(f"{path}: {describe(exc.errors())}") from None
 
 
 def resolver(base: Path):

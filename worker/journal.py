@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS processed_blocks (
 );
 """
 KEPT_BLOCKS = 128  # processed block hashes kept per market, to find a reorg's fork point
+MAX_JOB_ID = 2**63 - 1  # SQLite's INTEGER
 
 
 def _locked(method):
@@ -155,6 +156,8 @@ class Journal:
 
     @_locked
     def get(self, key: JobKey) -> Entry | None:
+        if not 0 <= key.job_id <= MAX_JOB_ID:
+            return None  # the market numbers jobs from 1: no id this large was ever journaled
         row = self._db.execute(
             "SELECT step, block, data, reason FROM jobs WHERE chain_id = ? AND market = ? AND job_id = ?",
             (key.chain_id, key.market.lower(), key.job_id),

@@ -141,6 +141,10 @@ class MarketClient:
         """(meter key address, max GPU watts, active) as the registry holds them."""
         return tuple(self._retry(lambda: self.registry.functions.meter_of(site_id).call()))
 
+    def site_count(self) -> int:
+        """How many sites the registry holds: their ids run from 1 to this."""
+        return self._retry(lambda: self.registry.functions.site_count().call())
+
     def site(self, site_id: int) -> dict:
         """The registry's full record of a site (all fields zero for unknown ids)."""
         return self._struct("site", site_id, on=self.registry)

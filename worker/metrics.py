@@ -24,3 +24,4 @@ class WorkerMetrics:
         self.pv_watts = Gauge("degen_site_pv_watts", "PV output read from the inverter", registry=r)
         self.battery_soc = Gauge("degen_site_battery_soc_pct", "Battery state of charge", registry=r)
         self.site_errors = Counter("degen_site_read_errors", "Failed reads of the site over Modbus", registry=r)
+        self.http_errors = Counter("degen_worker_http_errors", "HTTP requests refused as malformed (422) or failed (5xx)", ["status"], registry=r)

@@ -74,13 +74,21 @@ class TelemetryReporter:
                 log.warning("oracle failed; samples kept for later", extra={"status": response.status_code, "pending": len(rows) - sent,
                                                                            "reason": _detail(response)})
                 break
+            answered = []
             for (timestamp, _), result in zip(batch, response.json()["results"]):
+                if result["status"] >= 500:  # the oracle could not store it: this one and the rest wait
+                    log.warning("oracle failed to store a sample; kept for later", extra={"timestamp": timestamp,
+                                                                                          "reason": result["detail"]})
+                    break
                 if result["status"] >= 400:  # refused for good: sending it again would be refused again
                     log.error("sample refused by the oracle", extra={"timestamp": timestamp, "status": result["status"],
                                                                       "reason": result["detail"]})
+                answered.append(timestamp)
             with self._lock:
-                self._db.executemany("DELETE FROM outbox WHERE timestamp = ?", [(row[0],) for row in batch])
-            sent += len(batch)
+                self._db.executemany("DELETE FROM outbox WHERE timestamp = ?", [(timestamp,) for timestamp in answered])
+            sent += len(answered)
+            if len(answered) < len(batch):
+                break
         return sent
 
     def close(self) -> None:

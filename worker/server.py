@@ -13,6 +13,9 @@ import time
 from typing import Callable, NamedTuple
 
 from degen import downloads
+from degen.http import json_errors
+
+MAX_JOB_ID = 2**256 - 1
 
 
 class Result(NamedTuple):
@@ -31,14 +34,21 @@ def create_app(
     lookup: ResultLookup, read_png: Callable[[bytes], bytes | None], *, chain_id: int, market: str,
     health: Callable[[], dict], metrics_registry, receipts: ReceiptLookup = lambda job_id: None,
     is_arbiter: Callable[[str], bool] = lambda address: False, clock: Callable[[], float] = time.time,
+    on_error: Callable[[int], None] = lambda status: None,
 ):
-    from fastapi import FastAPI, HTTPException, Query, Response
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    """The app; `on_error(status)` counts the refusals of malformed requests (422) and any
+    unexpected failure (500)."""
+    from fastapi import FastAPI, HTTPException, Path, Query, Response
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-    app = FastAPI(title="DeGEN worker", docs_url=None, redoc_url=None)
+    registry = metrics_registry or CollectorRegistry()
+    app = FastAPI(title="DeGEN worker", docs_url=None, redoc_url=None, openapi_url=None)
+    json_errors(app, lambda request, status: on_error(status))
+    JobId = Path(ge=1, le=MAX_JOB_ID, description="a job id of the market")
 
     @app.get("/results/{job_id}")
-    def result(job_id: int, expiry: int | None = Query(None, ge=0, lt=2**64), signature: str | None = Query(None, max_length=140)):
+    def result(job_id: int = JobId, expiry: int | None = Query(None, ge=0, lt=2**64),
+               signature: str | None = Query(None, max_length=140)):
         found = lookup(job_id)
         png = None if found is None else read_png(found.sha256)
         if png is None:
@@ -61,7 +71,7 @@ def create_app(
         })
 
     @app.get("/receipts/{job_id}")
-    def receipt(job_id: int):
+    def receipt(job_id: int = JobId):
         """The delivered EnergyReceipt with its signature and metadata (which meter measured
         it, whether that is an estimate, its batch and setup). Public: all of it but the
         metadata is on chain, and the metadata names only job ids and software versions."""
@@ -76,6 +86,6 @@ def create_app(
 
     @app.get("/metrics")
     def metrics():
-        return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

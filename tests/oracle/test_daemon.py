@@ -247,3 +247,51 @@ def test_an_oracle_without_its_roles_stops_with_the_reason(oracle_config, proces
     (tmp_path / "oracle.key").write_text("not a key")
     oracle = processes(degen("oracle", "run", "--config", config))
     assert oracle.popen.wait(60) == 1 and "the oracle key file" in oracle.output
+
+
+def test_every_sample_answered_201_survives_a_kill_right_after_the_answer(
+    oracle_config, start_oracle, registry, provider, deployer, meter, chain, tmp_path,
+):
+    """Four site agents post concurrently; the oracle is SIGKILLed the moment 40 samples have
+    been answered 201. Every one of them is in the store afterwards: an answer is only sent
+    once the group commit holding the sample is on disk."""
+    import threading
+
+    from oracle.store import SampleStore, engine_for
+
+    sites = []
+    for _ in range(4):
+        site = registry.register_site(meter.address, 10_000, 20_000, 450, "BR", sender=provider).return_value
+        registry.activate(site, sender=deployer)
+        sites.append(site)
+    oracle = start_oracle(oracle_config(issuance={"interval_s": 3600}))
+    url, now = api_url(oracle), int(time.time())
+    answered, enough = [], threading.Event()
+
+    def agent(site):
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for i in range(2_000):
+                sample = telemetry.MeterSample(site_id=site, timestamp=now - 4_000 + 2 * i, pv_watts=5_000,
+                                               register_wh=1_000 + i, battery_soc_permille=500)
+                try:
+                    response = client.post("/samples", json=telemetry.body(sample, telemetry.sign(sample, meter, chain.chain_id,
+                                                                                                   registry.address)))
+                except httpx.HTTPError:
+                    return  # the oracle is gone
+                if response.status_code == 201:
+                    answered.append((site, sample.timestamp))
+                    if len(answered) >= 40:
+                        enough.set()
+
+    agents = [threading.Thread(target=agent, args=(site,)) for site in sites]
+    for thread in agents:
+        thread.start()
+    assert enough.wait(120), oracle.output
+    oracle.kill()
+    for thread in agents:
+        thread.join(60)
+    assert oracle.popen.wait(30) == -signal.SIGKILL
+    store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle-data' / 'oracle.sqlite'}"))
+    missing = [key for key in answered if store.get(*key) is None]
+    store.engine.dispose()
+    assert len(answered) >= 40 and missing == []

@@ -5,11 +5,11 @@ import httpx
 import pytest
 from eth_account import Account
 
-from degen import telemetry
-from degen.http import ServerThread
+from degen import eip712, telemetry
 from degen.telemetry import MeterSample
-from oracle.ingest import create_app
+from oracle.ingest import serving
 from oracle.rules import SiteRecord
+from oracle.sites import SiteDirectory
 from oracle.store import SampleStore
 
 CHAIN_ID = 31337
@@ -21,13 +21,9 @@ SITES = {1: SiteRecord(METER.address, 6_000, True), 2: SiteRecord(METER.address,
 
 @pytest.fixture
 def api(engine):
-    thread = ServerThread(
-        create_app(SampleStore(engine), SITES.get, chain_id=CHAIN_ID, registry=REGISTRY, clock=lambda: NOW), "127.0.0.1", 0
-    )
-    port = thread.start()
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-        yield client
-    thread.stop()
+    with serving(SampleStore(engine), SiteDirectory.of(SITES), chain_id=CHAIN_ID, registry=REGISTRY, clock=lambda: NOW) as (url, _):
+        with httpx.Client(base_url=url, timeout=10) as client:
+            yield client
 
 
 def post(api, key=METER, raw=None, **changes):
@@ -112,4 +108,83 @@ def test_a_sites_newest_sample_is_public(api):
     post(api, timestamp=NOW, register_wh=1_000_100, battery_soc_permille=655)
     latest = api.get("/sites/1").json()["latest"]
     assert (latest["timestamp"], latest["battery_soc_permille"]) == (NOW, 655)
-    assert api.get("/sites/0").status_code == 404 and api.get("/sites/abc").status_code == 422
+    assert api.get("/sites/0").status_code == 404 and api.get("/sites/abc").status_code == 404
+
+
+def raw(api, content: bytes, path: str = "/samples"):
+    return api.post(path, content=content, headers={"Content-Type": "application/json"})
+
+
+def signed_body(**fields) -> dict:
+    """A body signed by the meter over fields the SDK model may refuse (built unvalidated; a
+    site id EIP-712 cannot encode carries the signature of site 1's sample)."""
+    defaults = dict(site_id=1, timestamp=NOW, pv_watts=3_000, register_wh=1_000_000, battery_soc_permille=600)
+    sample = MeterSample.model_construct(**(defaults | fields))
+    signable = sample if sample.site_id < 2**256 else MeterSample.model_construct(**defaults)
+    return sample.model_dump() | {"signature": "0x" + telemetry.sign(signable, METER, CHAIN_ID, REGISTRY).hex()}
+
+
+@pytest.mark.parametrize("fields, status, reason", [
+    ({"site_id": 2**63}, 404, f"site {2**63} is not registered"),
+    ({"site_id": 2**64}, 404, "is not registered"),
+    ({"site_id": 2**256 - 1}, 404, "is not registered"),
+    ({"site_id": 2**256}, 422, "site_id: Input should be less than or equal to"),
+    ({"register_wh": 2**63}, 422, "register_wh: Input should be less than or equal to 9223372036854775807"),
+    ({"register_wh": 2**64 - 1}, 422, "register_wh"),
+    ({"timestamp": 2**64 - 1}, 422, "in the future"),
+])
+def test_numbers_beyond_the_store_are_refused_with_a_reason(api, fields, status, reason):
+    response = api.post("/samples", json=signed_body(**fields))
+    assert response.status_code == status and reason in response.json()["detail"]
+    assert post(api).status_code == 201  # the API is fine
+
+
+@pytest.mark.parametrize("signature, reason", [
+    ("0x" + "00" * 65, "r is outside"),
+    ("0x" + "ff" * 65, "r is outside"),
+    ("0x" + "11" * 64 + "00", "v is 0"),
+])
+def test_signatures_the_contracts_refuse_are_unauthorized(api, signature, reason):
+    response = post(api, raw={"signature": signature})
+    assert response.status_code == 401 and reason in response.json()["detail"]
+
+
+def test_the_high_s_twin_of_a_sample_cannot_block_it(api):
+    genuine = body()
+    r, s, v = (int(genuine["signature"][2:66], 16), int(genuine["signature"][66:130], 16), int(genuine["signature"][130:], 16))
+    twin = genuine | {"signature": "0x" + r.to_bytes(32, "big").hex() + (eip712.SECP256K1_N - s).to_bytes(32, "big").hex()
+                      + bytes([55 - v]).hex()}
+    refused = api.post("/samples", json=twin)
+    assert refused.status_code == 401 and "lower half" in refused.json()["detail"]
+    assert api.post("/samples", json=genuine).status_code == 201
+
+
+@pytest.mark.parametrize("content", [
+    b'{"site_id": NaN, "timestamp": 1, "pv_watts": 1, "register_wh": 1, "battery_soc_permille": 1, "signature": "0x"}',
+    b'{"site_id": Infinity}',
+    b'{"site_id": 1e999}',
+    b'{"site_id": 1, "signature": "\\ud800"}',
+    '{"site_id": 1, "signature": "\ud800"}'.encode("utf-8", "surrogatepass"),
+    b'\xff\xfe{',
+    b'[' * 5_000 + b']' * 5_000,
+    b'{"site_id": true}',
+    b'{"site_id": 1.0}',
+    b'',
+])
+def test_malformed_json_is_a_422_with_a_reason_never_a_500(api, content):
+    for path in ("/samples", "/samples/batch"):
+        response = raw(api, content, path)
+        assert response.status_code == 422 and response.json()["detail"]
+    metrics = api.get("/metrics").text
+    assert 'status="500"' not in metrics and 'degen_oracle_http_errors_total{status="422"}' in metrics
+
+
+def test_one_malformed_sample_in_a_batch_is_answered_in_its_place(api):
+    response = api.post("/samples/batch", json={"samples": [body(timestamp=NOW - 300), {"site_id": 2**256}, "text", body()]})
+    assert response.status_code == 200
+    statuses = [result["status"] for result in response.json()["results"]]
+    assert statuses == [201, 422, 422, 201]
+
+
+def test_no_api_schema_is_served(api):
+    assert api.get("/openapi.json").status_code == 404 and api.get("/docs").status_code == 404

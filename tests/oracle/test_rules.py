@@ -4,9 +4,9 @@ import pytest
 from eth_account import Account
 
 from degen import telemetry
-from degen.errors import InvalidInput
+from degen.errors import InvalidInput, InvalidSignature
 from degen.telemetry import MeterSample
-from oracle.rules import MAX_AGE_S, MAX_FUTURE_S, SampleRejected, SiteRecord, check, max_gain_wh
+from oracle.rules import MAX_AGE_S, MAX_FUTURE_S, SampleRejected, SiteRecord, check, check_site, max_gain_wh
 
 METER = Account.from_key(b"\x11" * 32)
 REGISTRY = "0x" + "ab" * 20
@@ -25,11 +25,19 @@ def test_a_consistent_sample_is_accepted():
     check(sample(), METER.address, SITE, None, NOW)  # a site's first sample
 
 
+def test_sites_that_take_no_samples_are_refused_first():
+    assert check_site(1, SITE) is SITE
+    with pytest.raises(SampleRejected, match="site 1 is not registered") as refused:
+        check_site(1, None)
+    assert refused.value.status == 404
+    with pytest.raises(SampleRejected, match="site 1 is not active") as refused:
+        check_site(1, SiteRecord(METER.address, 6_000, active=False))
+    assert refused.value.status == 403
+
+
 @pytest.mark.parametrize(
     "kwargs, status, reason",
     [
-        ({"site": None}, 404, "site 1 is not registered"),
-        ({"site": SiteRecord(METER.address, 6_000, active=False)}, 403, "site 1 is not active"),
         ({"signer": "0x" + "22" * 20}, 401, "not signed by site 1's meter key"),
         ({"sample": sample(timestamp=NOW + MAX_FUTURE_S + 1)}, 422, "61 s in the future"),
         ({"sample": sample(timestamp=NOW - MAX_AGE_S - 1)}, 422, "older than 7 days"),
@@ -57,7 +65,7 @@ def test_samples_are_signed_by_the_meter_key_for_one_chain_and_registry():
     assert telemetry.signer_of(sample(), signature, 31337, REGISTRY) == METER.address
     assert telemetry.signer_of(sample(pv_watts=4_201), signature, 31337, REGISTRY) != METER.address
     assert telemetry.signer_of(sample(), signature, 1, REGISTRY) != METER.address
-    with pytest.raises(InvalidInput, match="65 bytes"):
+    with pytest.raises(InvalidSignature, match="65 bytes"):
         telemetry.signer_of(sample(), signature[:64], 31337, REGISTRY)
     with pytest.raises(InvalidInput, match="battery_soc_permille"):
         sample(battery_soc_permille=1_001)

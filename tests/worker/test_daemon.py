@@ -16,9 +16,9 @@ from eth_account import Account
 
 from degen import downloads, receipts
 from degen.models import ComputeSetup, EnergyReceipt, JobState
-from degen.http import ServerThread
 from degen.processes import Process, degen, free_port, running
 from tests.conftest import MODEL_ID
+from oracle.ingest import serving
 from tests.daemons import MODEL_WATTS, server_url
 from worker.journal import JobKey, Journal, Step
 from worker.register import MeterRegister
@@ -39,8 +39,8 @@ def download(url, job_id, key, chain, market):
 @pytest.fixture
 def oracle_api(chain, registry, tmp_path):
     """The oracle's sample API on 127.0.0.1 (in this process), checking sites on the chain."""
-    from oracle.ingest import create_app
     from oracle.rules import SiteRecord
+    from oracle.sites import SiteDirectory
     from oracle.store import SampleStore, engine_for
 
     def site(site_id):
@@ -48,10 +48,9 @@ def oracle_api(chain, registry, tmp_path):
         return SiteRecord(record.meter, record.pv_peak_watts, record.status == 2, record.battery_wh)
 
     store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
-    server = ServerThread(create_app(store, site, chain_id=chain.chain_id, registry=registry.address), "127.0.0.1", 0)
-    port = server.start()
-    yield f"http://127.0.0.1:{port}", store
-    server.stop()
+    sites = SiteDirectory(registry.site_count, site)
+    with serving(store, sites, chain_id=chain.chain_id, registry=registry.address) as (url, _):
+        yield url, store
     store.engine.dispose()
 
 

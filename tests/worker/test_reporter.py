@@ -6,10 +6,10 @@ import time
 
 from eth_account import Account
 
-from degen.http import ServerThread
 from degen.processes import free_port
-from oracle.ingest import create_app
+from oracle.ingest import serving
 from oracle.rules import SiteRecord
+from oracle.sites import SiteDirectory
 from oracle.store import SampleStore, engine_for
 from worker.policy import SiteState
 from worker.reporter import TelemetryReporter
@@ -28,16 +28,11 @@ def test_samples_wait_in_the_outbox_while_the_oracle_is_down(tmp_path):
     assert reporter.flush() == 0 and reporter.pending() == 3  # nobody listens yet
 
     store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
-    server = ServerThread(create_app(store, {1: SiteRecord(METER.address, 6_000, True)}.get, chain_id=CHAIN_ID, registry=REGISTRY),
-                          "127.0.0.1", port)
-    server.start()
-    try:
+    with serving(store, SiteDirectory.of({1: SiteRecord(METER.address, 6_000, True)}), chain_id=CHAIN_ID, registry=REGISTRY, port=port):
         assert reporter.flush() == 3 and reporter.pending() == 0
         stored = [sample for sample, _ in store.between(1, 0, now)]
         assert [s.register_wh for s in stored] == [5_000, 5_090, 5_180] and stored[0].battery_soc_permille == 613
         reporter.record(SiteState(pv_watts=1_000, battery_soc_pct=60, lifetime_wh=4_000), now)  # register went backwards
         assert reporter.flush() == 1 and reporter.pending() == 0  # refused (409) and dropped, not retried forever
         assert len(store.between(1, 0, now)) == 3
-    finally:
-        server.stop()
-        reporter.close()
+    reporter.close()

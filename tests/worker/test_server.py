@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 from eth_account import Account
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from degen import downloads
 from worker.metrics import WorkerMetrics
@@ -85,3 +86,39 @@ def test_health_and_metrics(server):
     assert server.get("/health").json() == {"status": "ok", "processed_block": 12}
     metrics = server.get("/metrics")
     assert metrics.status_code == 200 and 'degen_worker_jobs_total{step="delivered"} 3.0' in metrics.text
+
+
+@pytest.mark.parametrize("job_id", [2**63, 2**64, 2**256 - 1, 10**60])
+def test_job_ids_no_journal_holds_are_not_found(server, job_id):
+    assert download(server, job_id=job_id).status_code == 404
+    assert server.get(f"/receipts/{job_id}").status_code == 404
+
+
+@pytest.mark.parametrize("job_id", ["0", str(2**256), str(-10**30), "abc", "1e3"])
+def test_job_ids_outside_the_markets_range_are_refused_with_the_reason(server, job_id):
+    for path in (f"/results/{job_id}", f"/receipts/{job_id}"):
+        response = server.get(path)
+        assert response.status_code == 422 and response.json()["detail"].startswith("path.job_id: ")
+
+
+def test_no_api_schema_is_served(server):
+    assert server.get("/openapi.json").status_code == 404 and server.get("/docs").status_code == 404
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "HEAD", "OPTIONS", "DELETE"]),
+    path=st.sampled_from(["/results/", "/receipts/", "/health", "/metrics", "/", "/openapi.json"])
+    | st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30).map(lambda text: "/" + text),
+    job=st.sampled_from(["", "7", "8", "0", "-1", str(2**63), str(2**64), str(2**256), str(10**80), "abc", "%ff", "7/x"]),
+    expiry=st.none() | st.sampled_from([-1, 0, 2**63, 2**64, 10**30]).map(str) | st.integers().map(str) | st.text(max_size=12),
+    signature=st.none() | st.binary(max_size=70).map(lambda raw: "0x" + raw.hex()) | st.text(max_size=150),
+    headers=st.dictionaries(st.from_regex(r"\AX-[A-Za-z]{1,10}\Z"), st.from_regex(r"\A[!-~]{1,30}\Z"), max_size=3),
+)
+def test_any_request_is_answered_with_a_reason_never_a_server_error(server, method, path, job, expiry, signature, headers):
+    params = {key: value for key, value in (("expiry", expiry), ("signature", signature)) if value is not None}
+    response = server.request(method, path + job, params=params, headers=headers)
+    assert response.status_code < 500, (method, path + job, params, response.status_code, response.text[:300])
+    if response.status_code >= 400 and method != "HEAD":
+        assert response.json()["detail"]
+    assert server.get("/health").status_code == 200
