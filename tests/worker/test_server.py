@@ -13,6 +13,7 @@ from degen import downloads
 from worker.metrics import WorkerMetrics
 from worker.results import ResultStore
 from degen.http import ServerThread
+from tests.sdk.test_signatures import high_s_twin
 from worker.server import Result, create_app
 
 CHAIN_ID = 31337
@@ -71,6 +72,17 @@ def test_anyone_else_is_forbidden(server):
 )
 def test_expired_or_malformed_permissions_are_unauthorized(server, kwargs):
     assert download(server, **kwargs).status_code == 401
+
+
+def test_only_the_canonical_encoding_of_the_requesters_own_signature_is_accepted(server):
+    """The high-s twin recovers the requester too, but the contracts would refuse it: so does the worker."""
+    expiry = int(time.time()) + 300
+    genuine = downloads.sign(REQUESTER, 7, expiry, CHAIN_ID, MARKET)
+    twin = download(server, expiry=expiry, signature="0x" + high_s_twin(genuine).hex())
+    assert twin.status_code == 401 and "high-s" in twin.json()["detail"]
+    v_off_by_27 = download(server, expiry=expiry, signature="0x" + (genuine[:64] + bytes([genuine[64] - 27])).hex())
+    assert v_off_by_27.status_code == 401 and "not 27 or 28" in v_off_by_27.json()["detail"]
+    assert download(server, expiry=expiry, signature="0x" + genuine.hex()).status_code == 200
 
 
 def test_a_missing_permission_is_unauthorized(server):
