@@ -162,7 +162,7 @@ def measure() -> tuple[list[tuple[str, int]], int, int]:
 
     rows.append(("REC issue (one site-period)", bench.issue().gas_used))
     rows.append(("REC issue_batch (10 site-periods)", bench.issue(10).gas_used))
-    retire = bench.c.rec.retire(1_000, bench.deployer, "Alice", "", 0, sender=bench.provider)
+    retire = bench.c.rec.retire(1_000, bench.deployer, "Alice", "", sender=bench.provider)
     rows.append(("REC retire (certificate minted)", retire.gas_used))
 
     green = bench.green_offer()

@@ -43,6 +43,10 @@ initializes: ownable
 from snekmate.tokens import erc20
 initializes: erc20[ownable := ownable]
 
+# @dev The deployer gives up the owner and minter powers snekmate grants it.
+from .modules import ownerless
+initializes: ownerless[ownable := ownable, erc20 := erc20]
+
 # @dev `_wad_exp` for the decay factor.
 from snekmate.utils import math
 
@@ -152,6 +156,7 @@ def __init__(rec_token_: address, akre_token_: address, half_life_: uint256):
     ownable.__init__()
     # 12 decimals: LP units are sqrt(mWh x AKRE base units), sqrt(10**6 x 10**18).
     erc20.__init__("DeGEN REC-AKRE LP", "DGLP", 12, "EnergyPool", "1")
+    ownerless._give_up_deployer_powers()
     REC_TOKEN = rec_token_
     AKRE_TOKEN = akre_token_
     HALF_LIFE = half_life_

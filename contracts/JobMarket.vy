@@ -91,6 +91,7 @@ _SINCE_SHIFT: constant(uint256) = 88
 _OFFER_SHIFT: constant(uint256) = 128
 _ENERGY_SHIFT: constant(uint256) = 176
 _GREEN_SHIFT: constant(uint256) = 224
+_BENEFICIARY_SHIFT: constant(uint256) = 225
 # @dev Bit layout of an offer's head word: provider | site id | active |
 # max width (12 bits) | max height (12) | max steps (9) | serves green (1).
 _SITE_SHIFT: constant(uint256) = 160
@@ -126,6 +127,8 @@ struct _Core:
     offer_id: uint256
     energy_mwh: uint256
     green: bool
+    # True when the certificate goes to someone other than the requester.
+    own_beneficiary: bool
 
 
 # @dev The decoded head word of an offer.
@@ -154,6 +157,8 @@ dispute_bond: public(uint256)
 _job_party: HashMap[uint256, uint256]
 # @dev Per job: the packed `_Core`.
 _job_core: HashMap[uint256, uint256]
+# @dev Per green job whose certificate goes to someone other than the requester: who.
+_beneficiary: HashMap[uint256, address]
 # @dev Per job: keccak256(abi_encode(prompt, params)).
 _request_hash: HashMap[uint256, bytes32]
 # @dev Per open job until accepted: the model and minimum collateral asked for.
@@ -233,6 +238,7 @@ event JobCreated:
     deadline: uint256
     challenge_window: uint256
     green: bool
+    beneficiary: address
     prompt: String[MAX_PROMPT_BYTES]
     params: IJobMarket.GenerationParams
 
@@ -636,11 +642,13 @@ def deliver(job_id: uint256, receipt: IJobMarket.EnergyReceipt, signature: Bytes
     assert site_active, "market: site not active"
     # mWh * 3.6 J/mWh <= W * s  <=>  mWh * 3600 <= W * s * 1000
     assert energy * 3600 <= max_gpu_watts * (finished - started) * 1000, "market: energy above physical bound"
+    # 65 bytes only: snekmate also takes EIP-2098's 64-byte form, which the SPEC does not.
+    assert len(signature) == 65, "market: signature not 65 bytes"
     assert ecdsa._recover_sig(self._receipt_digest(receipt), signature) == meter, "market: bad meter signature"
 
     self.meter_register[site_id] = convert(receipt.meter_end, uint256)
     if core.green and energy > 0:
-        self._retire_for_job(job_id, provider, energy)
+        self._retire_for_job(job_id, core, provider, energy)
     core.state = IJobMarket.JobState.DELIVERED
     core.since = block.timestamp
     core.energy_mwh = energy
@@ -868,6 +876,7 @@ def job(job_id: uint256) -> IJobMarket.Job:
         offer_id=core.offer_id,
         energy_mwh=core.energy_mwh,
         green=core.green,
+        beneficiary=self._beneficiary_of(job_id, core),
         request_hash=self._request_hash[job_id],
     )
 
@@ -1015,6 +1024,11 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
         assert convert(params.height, uint256) <= head.max_height, "market: height above offer"
         assert convert(params.steps, uint256) <= head.max_steps, "market: steps above offer"
 
+    beneficiary: address = msg.sender
+    if terms.beneficiary != empty(address):
+        assert terms.green, "market: beneficiary without green"
+        beneficiary = terms.beneficiary
+
     job_id: uint256 = self.job_count + 1
     self.job_count = job_id
     self._job_party[job_id] = convert(msg.sender, uint256) | (terms.max_price << 160)
@@ -1027,8 +1041,11 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
             offer_id=terms.offer_id,
             energy_mwh=0,
             green=terms.green,
+            own_beneficiary=beneficiary != msg.sender,
         )
     )
+    if beneficiary != msg.sender:
+        self._beneficiary[job_id] = beneficiary
     self._request_hash[job_id] = keccak256(abi_encode(prompt, params))
     if terms.offer_id == 0:
         self._open_model[job_id] = model_id
@@ -1044,6 +1061,7 @@ def _create_job(terms: IJobMarket.JobTerms, prompt: String[MAX_PROMPT_BYTES], pa
         deadline=terms.deadline,
         challenge_window=terms.challenge_window,
         green=terms.green,
+        beneficiary=beneficiary,
         prompt=prompt,
         params=params,
     )
@@ -1095,17 +1113,26 @@ def _price(base_price: uint256, price_per_kwh: uint256, energy_mwh: uint256, max
 
 
 @internal
-def _retire_for_job(job_id: uint256, provider: address, energy_mwh: uint256):
+def _retire_for_job(job_id: uint256, core: _Core, provider: address, energy_mwh: uint256):
     """
     @dev Retires the provider's RECs for a green job's metered energy in the
-         requester's name, with the job id on the certificate.
+         name of the job's certificate beneficiary, with the job id on the
+         certificate.
     """
     assert staticcall REC_TOKEN.balanceOf(provider) >= energy_mwh, "market: provider lacks RECs"
     assert staticcall REC_TOKEN.allowance(provider, self) >= energy_mwh, "market: RECs not approved"
+    extcall REC_TOKEN.retire_for_job(provider, energy_mwh, self._beneficiary_of(job_id, core), job_id)
+
+
+@view
+@internal
+def _beneficiary_of(job_id: uint256, core: _Core) -> address:
+    if core.own_beneficiary:
+        return self._beneficiary[job_id]
     requester: address = empty(address)
     max_price: uint256 = 0
     requester, max_price = self._party_of(job_id)
-    extcall REC_TOKEN.retire_from(provider, energy_mwh, requester, "", "", job_id)
+    return requester
 
 
 @internal
@@ -1186,6 +1213,7 @@ def _core_of(job_id: uint256) -> _Core:
         offer_id=(word >> _OFFER_SHIFT) % 2**48,
         energy_mwh=(word >> _ENERGY_SHIFT) % 2**48,
         green=(word >> _GREEN_SHIFT) % 2 == 1,
+        own_beneficiary=(word >> _BENEFICIARY_SHIFT) % 2 == 1,
     )
 
 
@@ -1201,6 +1229,7 @@ def _pack_core(core: _Core) -> uint256:
         | (core.offer_id << _OFFER_SHIFT)
         | (core.energy_mwh << _ENERGY_SHIFT)
         | (convert(core.green, uint256) << _GREEN_SHIFT)
+        | (convert(core.own_beneficiary, uint256) << _BENEFICIARY_SHIFT)
     )
 
 

@@ -37,6 +37,10 @@ initializes: ownable
 from snekmate.tokens import erc20
 initializes: erc20[ownable := ownable]
 
+# @dev The deployer gives up the owner and minter powers snekmate grants it.
+from .modules import ownerless
+initializes: ownerless[ownable := ownable, erc20 := erc20]
+
 exports: (
     access_control.__interface__,
     erc20.transfer,
@@ -56,6 +60,8 @@ exports: (
 
 # @dev The role that issues RECs against verified meter data.
 ISSUER_ROLE: public(constant(bytes32)) = keccak256("ISSUER_ROLE")
+# @dev The role that may name a job on a certificate: the JobMarket.
+MARKET_ROLE: public(constant(bytes32)) = keccak256("MARKET_ROLE")
 # @dev The longest period one issuance may cover.
 MAX_PERIOD: public(constant(uint256)) = 31 * 86400
 # @dev The most issuances in one batch.
@@ -148,6 +154,7 @@ def __init__(site_registry_: ISiteRegistry, certificate_: IRetirementCertificate
     ownable.__init__()
     # snekmate makes the deployer a minter, but `mint` is not exported: only `issue` mints.
     erc20.__init__("DeGEN REC", "REC", 6, "RECToken", "1")
+    ownerless._give_up_deployer_powers()
     SITE_REGISTRY = site_registry_
     CERTIFICATE = certificate_
     MIN_RETIREMENT_MWH = min_retirement_mwh_
@@ -192,44 +199,55 @@ def issue_batch(requests: DynArray[IssuanceRequest, MAX_BATCH]) -> DynArray[uint
 
 
 @external
-def retire(
-    amount_mwh: uint256, beneficiary: address, beneficiary_name: String[64], reason: String[128], job_id: uint256
-) -> uint256:
+def retire(amount_mwh: uint256, beneficiary: address, beneficiary_name: String[64], reason: String[128]) -> uint256:
     """
     @notice Burns the caller's RECs and mints a soulbound certificate to
-            `beneficiary` recording the retirement.
+            `beneficiary` recording the retirement (with no job: only the
+            JobMarket names a job, through `retire_for_job`).
     @param amount_mwh mWh to retire, at least MIN_RETIREMENT_MWH.
     @param beneficiary Who the green claim is for (owns the certificate).
-    @param beneficiary_name A readable name (optional, printable, no quotes).
-    @param reason What the energy offsets (optional, printable, no quotes).
-    @param job_id The DeGEN job offset (0: none).
+    @param beneficiary_name A readable name (optional; printable ASCII, no quotes or backslashes).
+    @param reason What the energy offsets (optional; printable ASCII, no quotes or backslashes).
     @return uint256 The certificate id.
     """
-    return self._retire(msg.sender, amount_mwh, beneficiary, beneficiary_name, reason, job_id)
+    return self._retire(msg.sender, amount_mwh, beneficiary, beneficiary_name, reason, 0)
 
 
 @external
 def retire_from(
-    owner: address,
-    amount_mwh: uint256,
-    beneficiary: address,
-    beneficiary_name: String[64],
-    reason: String[128],
-    job_id: uint256,
+    owner: address, amount_mwh: uint256, beneficiary: address, beneficiary_name: String[64], reason: String[128]
 ) -> uint256:
     """
-    @notice Like `retire`, burning `owner`'s RECs under the caller's allowance
-            (the JobMarket retires a provider's RECs for green jobs this way).
+    @notice Like `retire`, burning `owner`'s RECs under the caller's allowance.
     @param owner Whose RECs are retired (recorded as the retiring account).
     @param amount_mwh mWh to retire, at least MIN_RETIREMENT_MWH.
     @param beneficiary Who the green claim is for.
     @param beneficiary_name A readable name (optional).
     @param reason What the energy offsets (optional).
-    @param job_id The DeGEN job offset (0: none).
     @return uint256 The certificate id.
     """
     erc20._spend_allowance(owner, msg.sender, amount_mwh)
-    return self._retire(owner, amount_mwh, beneficiary, beneficiary_name, reason, job_id)
+    return self._retire(owner, amount_mwh, beneficiary, beneficiary_name, reason, 0)
+
+
+@external
+def retire_for_job(provider: address, amount_mwh: uint256, beneficiary: address, job_id: uint256) -> uint256:
+    """
+    @notice The JobMarket retires a provider's RECs for a green job's metered
+            energy, under the provider's allowance, with the job id on the
+            certificate. MARKET_ROLE only: a certificate names a job only
+            when the market retired exactly that delivery's energy for the
+            job's certificate beneficiary.
+    @param provider Whose RECs are retired (recorded as the retiring account).
+    @param amount_mwh The delivery's metered energy, mWh.
+    @param beneficiary The job's certificate beneficiary.
+    @param job_id The job.
+    @return uint256 The certificate id.
+    """
+    access_control._check_role(MARKET_ROLE, msg.sender)
+    assert job_id > 0, "rec: zero job id"
+    erc20._spend_allowance(provider, msg.sender, amount_mwh)
+    return self._retire(provider, amount_mwh, beneficiary, "", "", job_id)
 
 
 @external

@@ -281,14 +281,14 @@ def _certificate(certificate_id: uint256) -> IRetirementCertificate.Certificate:
 @internal
 def _check_text(text: Bytes[128]):
     """
-    @dev Refuses what would break the JSON of `tokenURI`: quotes, backslashes
-         and control characters.
+    @dev Printable ASCII only (0x20..0x7E) without quotes and backslashes:
+         what `tokenURI` can embed in JSON as it is.
     """
     for i: uint256 in range(128):
         if i >= len(text):
             break
         char: uint256 = convert(slice(text, i, 1), uint256)
-        assert char >= 32 and char != 34 and char != 92 and char != 127, "certificate: bad character"
+        assert char >= 32 and char <= 126 and char != 34 and char != 92, "certificate: bad character"
 
 
 @pure

@@ -32,7 +32,7 @@ def deploy_all(
     """Deploys AkreToken, SiteRegistry, RetirementCertificate, RECToken, JobMarket, the
     REC/AKRE EnergyPool (REC reserve half-life `pool_half_life` seconds, 0 for none) and its
     GreenRouter from `deployer`, who holds every role afterwards (admin, registrar, issuer,
-    arbiter, pauser).
+    arbiter, pauser) but RECToken's MARKET_ROLE, which the JobMarket holds.
     With `oracle`, that account is also made registrar (activates and suspends sites),
     issuer (issues RECs) and arbiter (resolves disputes)."""
     token = deployer.deploy(project.AkreToken, initial_supply)
@@ -43,6 +43,7 @@ def deploy_all(
     market = deployer.deploy(
         project.JobMarket, token, registry, rec, treasury or deployer.address, fee_bps, dispute_bond
     )
+    rec.grantRole(rec.MARKET_ROLE(), market, sender=deployer)  # only the market names jobs on certificates
     pool = deployer.deploy(project.EnergyPool, rec, token, pool_half_life)
     router = deployer.deploy(project.GreenRouter, market, pool)
     if oracle:

@@ -15,6 +15,7 @@ from degen import limits
 from degen.errors import DegenError, InvalidInput, InvalidReceipt, describe
 
 Uint64 = Field(ge=0, le=limits.UINT64_MAX)
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def _bytes32(value: bytes | str) -> bytes:
@@ -108,19 +109,32 @@ class JobTerms(_Model):
     deadline: int = Field(gt=0)
     challenge_window: int = Field(3600, ge=limits.MIN_CHALLENGE_WINDOW, le=limits.MAX_CHALLENGE_WINDOW)
     green: bool = False
+    beneficiary: str | None = None  # who gets a green job's certificate; None: the requester
 
     _model_bytes = field_validator("model_id", mode="before")(_bytes32)
 
+    @field_validator("beneficiary")
+    @classmethod
+    def _checksummed(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return to_checksum_address(value)
+        except ValueError:
+            raise InvalidInput(f"the certificate beneficiary {value!r} is not an address") from None
+
     @model_validator(mode="after")
-    def _open_job_names_a_model(self) -> JobTerms:
+    def _consistent(self) -> JobTerms:
         if self.offer_id == 0 and self.model_id == b"\x00" * 32:
             raise InvalidInput("an open job (no offer id) must name a model id")
+        if self.beneficiary is not None and not self.green:
+            raise InvalidInput("only a green job has a certificate beneficiary")
         return self
 
     def as_tuple(self) -> tuple:
         return (
             self.offer_id, self.model_id, self.max_price, self.min_collateral, self.deadline, self.challenge_window,
-            self.green,
+            self.green, self.beneficiary or ZERO_ADDRESS,
         )
 
 
@@ -195,6 +209,7 @@ class Job(_Model):
     offer_id: int
     energy_mwh: int
     green: bool
+    beneficiary: str  # who gets its certificate if it is green (the requester unless named)
     request_hash: bytes
 
 

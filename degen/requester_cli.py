@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import click
+from eth_utils import is_address
 
 from degen import requester
 from degen.cli_common import chain_options, connected, energy_text, failures, time_text
@@ -91,13 +92,14 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @click.option("--guidance", default=7.5, show_default=True, type=click.FloatRange(0, 30))
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), help="Default: random.")
 @click.option("--green", is_flag=True, help="Only green energy: RECs are retired for you at delivery.")
+@click.option("--beneficiary", metavar="ADDRESS", help="With --green: who gets the retirement certificate (default: you).")
 @click.option("--minutes", default=60, show_default=True, type=click.IntRange(2, 30 * 24 * 60), help="Deadline from now.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the PNG (default: job-<id>.png).")
 @account_option
 @chain_options
 @failures
-def generate(prompt, offer_id, open_job, model, max_price, width, height, steps, guidance, seed, green, minutes, out, alias,
-             network, directory):
+def generate(prompt, offer_id, open_job, model, max_price, width, height, steps, guidance, seed, green, beneficiary, minutes,
+             out, alias, network, directory):
     """Buy one image: post the job, follow it, download and check the result, settle.
 
     Escrows up to --max-price (with an EIP-2612 permit in the same transaction when the
@@ -112,6 +114,10 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
     """
     if open_job and (offer_id or not model):
         raise click.UsageError("--open takes --model and no --offer")
+    if beneficiary and not green:
+        raise click.UsageError("--beneficiary takes --green: only a green job has a certificate")
+    if beneficiary and not is_address(beneficiary):
+        raise click.BadParameter(f"{beneficiary!r} is not an address", param_hint="--beneficiary")
     params = GenerationParams(width=width, height=height, steps=steps, guidance_x100=round(guidance * 100),
                               seed=secrets.randbits(63) if seed is None else seed)
     wanted_model = model_id(model) if model else None
@@ -126,7 +132,8 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
             click.echo(f"offer {offer.offer_id} (site {offer.site_id}): base {akre(offer.base_price)} + "
                        f"{akre(offer.price_per_kwh)}/kWh{', green' if offer.green else ''}")
         terms = JobTerms(offer_id=terms_offer, model_id=terms_model, max_price=round(max_price * requester.AKRE),
-                         deadline=int(market.chain_manager.pending_timestamp) + minutes * 60, green=green)
+                         deadline=int(market.chain_manager.pending_timestamp) + minutes * 60, green=green,
+                         beneficiary=beneficiary)
         job_id, block = requester.post_job(deployed, account, prompt, params, terms)
         click.echo(f"job {job_id} posted: {width}x{height}, {steps} steps, seed {params.seed}, up to {akre(terms.max_price)} in escrow")
         requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60)
@@ -136,7 +143,7 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         click.echo(f"downloaded {len(png):,} bytes to {path}: sha256 {found.result_hash.hex()[:16]}… matches the chain")
         settled = requester.settle(market, account, job_id)
         certificate = requester.certificate_for(deployed, job_id, found.block) if green else None
-        click.echo(summary(job_id, path, found, settled, certificate))
+        click.echo(summary(job_id, path, found, settled, certificate, terms.beneficiary))
 
 
 def _progress(job) -> None:
@@ -148,7 +155,8 @@ def _progress(job) -> None:
     click.echo(f"  {messages.get(job.state, job.state.name.lower())}")
 
 
-def summary(job_id: int, path: Path, found: requester.Delivery, settled: requester.Settlement, certificate: int | None) -> str:
+def summary(job_id: int, path: Path, found: requester.Delivery, settled: requester.Settlement, certificate: int | None,
+            beneficiary: str | None = None) -> str:
     lines = [
         f"job {job_id} settled",
         f"  image        {path} (sha256 {found.result_hash.hex()})",
@@ -158,7 +166,8 @@ def summary(job_id: int, path: Path, found: requester.Delivery, settled: request
         f"  refunded     {akre(settled.refund)}",
     ]
     if certificate is not None:
-        lines.append(f"  certificate  #{certificate}: {energy_text(found.energy_mwh)} retired in your name (degen rec show {certificate})")
+        whose = f"the name of {beneficiary}" if beneficiary else "your name"
+        lines.append(f"  certificate  #{certificate}: {energy_text(found.energy_mwh)} retired in {whose} (degen rec show {certificate})")
     return "\n".join(lines)
 
 
@@ -249,6 +258,7 @@ def describe_job(job: Job) -> str:
         f"  escrow       up to {akre(job.max_price)}",
         f"  deadline     {time_text(job.deadline)}; challenge window {job.challenge_window} s",
         f"  energy       {energy_text(job.energy_mwh) if job.energy_mwh else '-'}",
+        *([f"  certificate  to {job.beneficiary}"] if job.green else []),
     ])
 
 

@@ -65,6 +65,8 @@ def test_offers_are_listed_with_the_battery_the_site_reported(cli, offer_id, sit
     (["--account", "TEST::1", "--green"], "no active offer serves 64x64, 3 steps, green"),
     (["--account", "nobody-here"], "no Ape account called 'nobody-here'"),
     (["--account", "TEST::1", "--width", "65"], "width"),
+    (["--account", "TEST::1", "--beneficiary", "0x" + "77" * 20], "--beneficiary takes --green"),
+    (["--account", "TEST::1", "--green", "--beneficiary", "0x1234"], "'0x1234' is not an address"),
 ])
 def test_generate_refuses_what_cannot_work(cli, offer_id, args, message):
     refused = cli("generate", "a lighthouse", *SMALL, *args)  # a repeated option takes its last value

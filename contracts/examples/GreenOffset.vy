@@ -79,7 +79,7 @@ def offset(
 
     extcall IERC20(AKRE_TOKEN).transferFrom(msg.sender, POOL.address, cost)
     received: uint256 = extcall POOL.swap_received(AKRE_TOKEN, amount_mwh, self, deadline)
-    certificate_id: uint256 = extcall IRECToken(REC_TOKEN).retire(amount_mwh, beneficiary, beneficiary_name, reason, 0)
+    certificate_id: uint256 = extcall IRECToken(REC_TOKEN).retire(amount_mwh, beneficiary, beneficiary_name, reason)
     if received > amount_mwh:
         extcall IERC20(REC_TOKEN).transfer(msg.sender, received - amount_mwh)
     return certificate_id

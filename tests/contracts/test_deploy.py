@@ -25,3 +25,24 @@ def test_oracle_gets_registrar_and_arbiter(project, deployer, arbiter):
     assert deployed.registry.hasRole(deployed.registry.REGISTRAR_ROLE(), arbiter)
     assert deployed.market.hasRole(deployed.market.ARBITER_ROLE(), arbiter)
     assert not deployed.market.hasRole(deployed.market.PAUSER_ROLE(), arbiter)
+
+
+def test_rec_token_and_pool_end_their_deployment_with_no_owner_and_no_minter(project, deployer):
+    """snekmate's ERC-20 logs the deployer as owner and minter; both are given up, and logged,
+    in the same transaction, so an indexer's last word on either is "nobody"."""
+    from eth_utils import keccak
+
+    deployed = deploy_all(project, deployer)
+    web3 = deployer.provider.web3
+    ownership, minter = keccak(text="OwnershipTransferred(address,address)"), keccak(text="RoleMinterChanged(address,bool)")
+    for contract in (deployed.rec, deployed.pool):
+        logs = web3.eth.get_logs({"address": contract.address, "fromBlock": 0, "toBlock": "latest"})
+        def address(topic) -> str:
+            return bytes(topic)[-20:].hex()
+
+        owners = [(address(log["topics"][1]), address(log["topics"][2])) for log in logs if log["topics"][0] == ownership]
+        minters = [(address(log["topics"][1]), int.from_bytes(bytes(log["data"])[-32:], "big")) for log in logs
+                   if log["topics"][0] == minter]
+        me, nobody = deployer.address[2:].lower(), "00" * 20
+        assert owners == [(nobody, me), (me, nobody)] and minters == [(me, 1), (me, 0)]
+        assert len({log["transactionHash"] for log in logs if log["topics"][0] in (ownership, minter)}) == 1

@@ -1,8 +1,9 @@
 """Green jobs: delivery retires exactly the metered energy in RECs, from the provider, in
-the requester's name, with the job id on the certificate; no RECs, no green delivery."""
+the name of the job's certificate beneficiary (the requester unless the terms name another),
+with the job id on the certificate; no RECs, no green delivery."""
 
-from degen.models import JobState
-from tests.conftest import COLLATERAL, MAX_PRICE, MODEL_ID
+from degen.models import JobState, JobTerms
+from tests.conftest import COLLATERAL, MAX_PRICE, MODEL_ID, PROMPT
 
 
 def deliver(market, provider, make_receipt, sign, job_id, energy_mwh):
@@ -85,3 +86,28 @@ def test_green_job_without_energy_retires_nothing(green_offer, create_job, marke
     before = rec.balanceOf(provider)
     tx = deliver(market, provider, make_receipt, sign, job_id, 0)
     assert not tx.decode_logs(rec.Retired) and rec.balanceOf(provider) == before
+
+
+def test_a_requester_posting_for_someone_else_gives_them_the_certificate(
+        green_offer, create_job, market, rec, certificate, requester, provider, attacker, make_receipt, sign, chain):
+    """An integrator's contract posts for its user: the user, not the contract, owns the certificate."""
+    user = attacker.address
+    job_id = create_job(offer_id=green_offer, green=True, beneficiary=user)
+    assert market.job(job_id).beneficiary == user and market.job(job_id).requester == requester.address
+    market.accept(job_id, green_offer, sender=provider)
+    chain.pending_timestamp += 60
+    tx = deliver(market, provider, make_receipt, sign, job_id, 1_200)
+    record = certificate.certificate(tx.decode_logs(rec.Retired)[0].certificate_id)
+    assert (record.beneficiary, record.job_id, record.amount_mwh) == (user, job_id, 1_200)
+    assert certificate.balanceOf(requester) == 0 and certificate.balanceOf(user) == 1
+
+
+def test_the_certificate_beneficiary_defaults_to_the_requester_and_is_in_the_event(
+        green_offer, offer_id, create_job, market, token, requester, params, chain):
+    token.approve(market, MAX_PRICE, sender=requester)
+    terms = JobTerms(offer_id=green_offer, max_price=MAX_PRICE, deadline=chain.pending_timestamp + 3600, green=True)
+    tx = market.create_job(terms.as_tuple(), PROMPT, params.as_tuple(), sender=requester)
+    assert tx.decode_logs(market.JobCreated)[0].beneficiary == requester.address
+    assert market.job(tx.return_value).beneficiary == requester.address
+    plain = create_job(offer_id=offer_id)
+    assert market.job(plain).beneficiary == requester.address

@@ -4,7 +4,7 @@ import pytest
 
 from degen import limits
 from degen.deploy import AKRE
-from degen.models import GenerationParams, JobState, JobTerms, fee_of, job_price, request_hash
+from degen.models import ZERO_ADDRESS, GenerationParams, JobState, JobTerms, fee_of, job_price, request_hash
 from tests.conftest import BASE_PRICE, COLLATERAL, FEE_BPS, MAX_PRICE, MODEL_ID, PRICE_PER_KWH, PROMPT
 
 
@@ -75,6 +75,7 @@ def test_prompt_of_max_size_is_accepted_and_larger_refused(create_job, reverts):
         ({"offer_id": 0}, "market: empty model"),
         ({"offer_id": 0, "model_id": MODEL_ID, "min_collateral": limits.MAX_COLLATERAL + 1}, "market: collateral too large"),
         ({"offer_id": 99}, "market: offer not active"),
+        ({"beneficiary": "0x" + "77" * 20}, "market: beneficiary without green"),
     ],
 )
 def test_create_refuses_bad_input(change, message, market, token, requester, offer_id, params, chain, reverts):
@@ -84,7 +85,7 @@ def test_create_refuses_bad_input(change, message, market, token, requester, off
     chain.pending_timestamp = now  # the boundary cases need the exact block time
     terms = {
         "offer_id": offer_id, "model_id": b"\x00" * 32, "max_price": MAX_PRICE, "min_collateral": 0,
-        "deadline": now + 3600, "challenge_window": 600, "green": False,
+        "deadline": now + 3600, "challenge_window": 600, "green": False, "beneficiary": ZERO_ADDRESS,
     }
     generation = params.model_dump()
     prompt = change.pop("prompt", PROMPT)

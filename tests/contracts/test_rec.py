@@ -4,6 +4,9 @@ import base64
 import json
 
 import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import EVIDENCE_ROOT, PV_PEAK_WATTS
 
@@ -100,7 +103,7 @@ def test_only_the_issuer_issues_for_active_sites(rec, registry, deployer, attack
 
 def test_retire_burns_and_certifies(rec, certificate, issue_recs, site_id, provider, requester, reverts):
     issue_recs(site_id, 10_000)
-    tx = rec.retire(4_000, requester, "Alice", "Q3 office compute", 0, sender=provider)
+    tx = rec.retire(4_000, requester, "Alice", "Q3 office compute", sender=provider)
     cert_id = tx.return_value
     event = tx.decode_logs(rec.Retired)[0]
     assert (event.certificate_id, event.retired_by, event.beneficiary, event.amount_mwh) == (
@@ -113,34 +116,79 @@ def test_retire_burns_and_certifies(rec, certificate, issue_recs, site_id, provi
     assert (record.beneficiary_name, record.reason, record.retired_at) == ("Alice", "Q3 office compute", tx.timestamp)
     assert certificate.ownerOf(cert_id) == requester.address and certificate.balanceOf(requester) == 1
     with reverts("erc20: burn amount exceeds balance"):
-        rec.retire(6_001, requester, "", "", 0, sender=provider)
+        rec.retire(6_001, requester, "", "", sender=provider)
     with reverts("rec: below minimum retirement"):
-        rec.retire(0, requester, "", "", 0, sender=provider)
+        rec.retire(0, requester, "", "", sender=provider)
 
 
 def test_retire_from_needs_allowance(rec, certificate, issue_recs, site_id, provider, requester, attacker, reverts):
     issue_recs(site_id, 10_000)
     with reverts("erc20: insufficient allowance"):
-        rec.retire_from(provider, 1_000, attacker, "", "", 0, sender=attacker)
+        rec.retire_from(provider, 1_000, attacker, "", "", sender=attacker)
     rec.approve(attacker, 1_000, sender=provider)
-    cert_id = rec.retire_from(provider, 1_000, requester, "", "", 7, sender=attacker).return_value
+    cert_id = rec.retire_from(provider, 1_000, requester, "", "", sender=attacker).return_value
     record = certificate.certificate(cert_id)
-    assert record.retired_by == provider.address and record.job_id == 7
+    assert record.retired_by == provider.address and record.job_id == 0
     assert rec.allowance(provider, attacker) == 0
 
 
-@pytest.mark.parametrize("text", ['say "hi"', "back\\slash", "new\nline"])
+def test_only_the_market_names_a_job_on_a_certificate(rec, market, issue_recs, site_id, provider, attacker, reverts):
+    """Holders retire without a job; a job id comes only from the market's green delivery."""
+    issue_recs(site_id, 10_000)
+    rec.approve(attacker, 10_000, sender=provider)
+    with reverts("access_control: account is missing role"):
+        rec.retire_for_job(provider, 1_000, attacker, 7, sender=attacker)
+    with reverts("access_control: account is missing role"):
+        rec.retire_for_job(provider, 1_000, provider, 7, sender=provider)
+    assert rec.hasRole(rec.MARKET_ROLE(), market) and not rec.hasRole(rec.MARKET_ROLE(), attacker)
+    assert rec.balanceOf(provider) == 10_000
+
+
+@pytest.mark.parametrize("text", ['say "hi"', "back\\slash", "new\nline", "del\x7f", "caf\u00e9", "\U0001f600"])
 def test_certificate_text_stays_valid_json(text, rec, issue_recs, site_id, provider, requester, reverts):
     issue_recs(site_id, 10_000)
     with reverts("certificate: bad character"):
-        rec.retire(1_000, requester, text, "", 0, sender=provider)
+        rec.retire(1_000, requester, text, "", sender=provider)
     with reverts("certificate: bad character"):
-        rec.retire(1_000, requester, "", text, 0, sender=provider)
+        rec.retire(1_000, requester, "", text, sender=provider)
+
+
+def uri_fields(certificate, cert_id) -> dict:
+    prefix = "data:application/json;base64,"
+    uri = certificate.tokenURI(cert_id)
+    assert uri.startswith(prefix)
+    document = json.loads(base64.b64decode(uri[len(prefix):]))
+    return document | {a["trait_type"]: a["value"] for a in document["attributes"]}
+
+
+PRINTABLE = set(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.one_of(st.binary(max_size=64), st.text(max_size=20).map(lambda t: t.encode()[:64]),
+                      st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=64).map(str.encode)))
+def test_every_accepted_name_renders_as_valid_json_with_the_same_fields(name, rec, certificate, issue_recs, site_id,
+                                                                        provider, requester):
+    """Sent as raw bytes (invalid UTF-8 included): a name is accepted exactly when it is
+    printable ASCII without quotes or backslashes, and then `tokenURI` is JSON that says it."""
+    if rec.balanceOf(provider) < 1_000:
+        issue_recs(site_id, 1_000_000)
+    selector = function_signature_to_4byte_selector("retire(uint256,address,string,string)")
+    data = selector + abi_encode(["uint256", "address", "bytes", "bytes"], [1_000, requester.address, name, b"offset"])
+    web3 = rec.provider.web3
+    receipt = web3.eth.wait_for_transaction_receipt(
+        web3.eth.send_transaction({"from": provider.address, "to": rec.address, "data": data, "gas": 1_000_000}))
+    assert (receipt.status == 1) == (set(name) <= PRINTABLE)
+    if receipt.status == 1:
+        cert_id = certificate.totalSupply()
+        fields = uri_fields(certificate, cert_id)
+        assert fields["beneficiary_name"] == name.decode("ascii") and fields["reason"] == "offset"
+        assert (fields["amount_mwh"], fields["beneficiary"]) == (1_000, requester.address.lower())
 
 
 def test_certificates_are_soulbound(rec, certificate, issue_recs, site_id, provider, requester, attacker, reverts):
     issue_recs(site_id, 10_000)
-    cert_id = rec.retire(1_000, requester, "", "", 0, sender=provider).return_value
+    cert_id = rec.retire(1_000, requester, "", "", sender=provider).return_value
     assert certificate.locked(cert_id)
     with reverts("certificate: soulbound"):
         certificate.transferFrom(requester, attacker, cert_id, sender=requester)
@@ -166,17 +214,14 @@ def test_certificates_are_soulbound(rec, certificate, issue_recs, site_id, provi
 
 def test_token_uri_is_base64_json(rec, certificate, issue_recs, site_id, provider, requester):
     issue_recs(site_id, 10_000)
-    cert_id = rec.retire(2_500, requester, "Alice", "fox picture", 42, sender=provider).return_value
-    uri = certificate.tokenURI(cert_id)
-    prefix = "data:application/json;base64,"
-    assert uri.startswith(prefix)
-    document = json.loads(base64.b64decode(uri[len(prefix):]))
-    fields = {a["trait_type"]: a["value"] for a in document["attributes"]}
-    assert document["name"] == f"DeGEN retirement #{cert_id}"
+    cert_id = rec.retire(2_500, requester, "Alice", "fox picture", sender=provider).return_value
+    fields = uri_fields(certificate, cert_id)
+    assert fields.pop("name") == f"DeGEN retirement #{cert_id}"
+    fields.pop("description"), fields.pop("attributes")
     assert fields == {
         "beneficiary": requester.address.lower(), "beneficiary_name": "Alice", "amount_mwh": 2_500,
         "retired_at": certificate.certificate(cert_id).retired_at, "retired_by": provider.address.lower(),
-        "reason": "fox picture", "job_id": 42,
+        "reason": "fox picture", "job_id": 0,
     }
 
 

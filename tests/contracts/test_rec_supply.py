@@ -57,7 +57,7 @@ def test_rec_supply_is_conserved(chain, rec, certificate, market, token, request
             holder = data.draw(st.sampled_from([h for h in holders if self.balances[h.address] > 0]))
             amount = data.draw(st.integers(1, self.balances[holder.address]))
             beneficiary = data.draw(st.sampled_from(holders))
-            cert_id = rec.retire(amount, beneficiary, "", "", 0, sender=holder).return_value
+            cert_id = rec.retire(amount, beneficiary, "", "", sender=holder).return_value
             self._retired(holder, amount, cert_id, beneficiary, 0)
             seen["retire"] += 1
 

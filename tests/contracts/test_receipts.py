@@ -106,6 +106,18 @@ def test_malleable_signature_is_refused(market, accepted_job, make_receipt, sign
         market.deliver(job_id, receipt.as_tuple(), flipped, sender=provider)
 
 
+def test_the_compact_eip2098_form_of_a_valid_signature_is_refused(market, accepted_job, make_receipt, sign, provider, reverts):
+    """The SPEC says 65 bytes (r, s, v): the 64-byte form (r, s with v's parity in its top bit) is refused."""
+    job_id = accepted_job()
+    receipt = make_receipt(job_id)
+    signature = sign(receipt)
+    s = int.from_bytes(signature[32:64], "big") | ((signature[64] - 27) << 255)
+    compact = signature[:32] + s.to_bytes(32, "big")
+    with reverts("market: signature not 65 bytes"):
+        market.deliver(job_id, receipt.as_tuple(), compact, sender=provider)
+    market.deliver(job_id, receipt.as_tuple(), signature, sender=provider)
+
+
 def test_energy_above_physical_bound_is_refused(market, accepted_job, make_receipt, sign, provider, reverts):
     job_id = accepted_job()
     duration = 30
