@@ -63,6 +63,7 @@ exports: (
     erc20.permit,
     erc20.nonces,
     erc20.DOMAIN_SEPARATOR,
+    erc20.eip712Domain,
 )
 
 

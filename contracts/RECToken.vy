@@ -55,6 +55,7 @@ exports: (
     erc20.permit,
     erc20.nonces,
     erc20.DOMAIN_SEPARATOR,
+    erc20.eip712Domain,
 )
 
 

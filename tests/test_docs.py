@@ -62,3 +62,37 @@ def test_readme_documents_every_cli_command():
 
     missing = [command for command in commands(main, "degen") if command not in readme]
     assert not missing, f"README.md does not show: {missing}"
+
+
+def test_the_spec_gives_every_state_its_flag_value():
+    """The SPEC's table of flag values is the one the SDK (held to the contracts) uses."""
+    from degen.models import JobState, SiteStatus
+
+    spec = (ROOT / "docs/SPEC.md").read_text()
+    table = {name: int(value) for name, value in re.findall(r"`([A-Z]+)` \| (\d+) \|", spec)}
+    assert {state.name: state.value for state in (*SiteStatus, *JobState)} == table
+
+
+def _abi_type(argument: dict) -> str:
+    if argument["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in argument["components"]) + ")" + argument["type"][5:]
+    return argument["type"]
+
+
+def _event_line(event) -> str:
+    arguments = (f"{_abi_type(a)}{' indexed' if a.get('indexed') else ''} {a['name']}" for a in event.model_dump()["inputs"])
+    return f"{event.name}({', '.join(arguments)})"
+
+
+def test_the_spec_lists_every_event_as_the_abis_have_it(project):
+    block = (ROOT / "docs/SPEC.md").read_text().split("\n## Events\n")[1].split("```")[1]
+    listed: dict[str, set[str]] = {}
+    for line in block.strip().splitlines():
+        if line.startswith(" "):
+            listed[contract].add(line.strip())
+        else:
+            contract = line.strip()
+            listed[contract] = set()
+    deployables = sorted(path.stem for path in (ROOT / "contracts").glob("*.vy"))
+    compiled = {name: {_event_line(e) for e in getattr(project, name).contract_type.events} for name in deployables}
+    assert listed == compiled

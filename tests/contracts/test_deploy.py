@@ -46,3 +46,17 @@ def test_rec_token_and_pool_end_their_deployment_with_no_owner_and_no_minter(pro
         me, nobody = deployer.address[2:].lower(), "00" * 20
         assert owners == [(nobody, me), (me, nobody)] and minters == [(me, 1), (me, 0)]
         assert len({log["transactionHash"] for log in logs if log["topics"][0] in (ownership, minter)}) == 1
+
+
+def test_every_contract_that_verifies_a_signature_says_its_domain(contracts, chain):
+    """ERC-5267, with the names the SPEC lists (a token's signing name is not its `name()`)."""
+    from degen import eip712
+
+    for contract, name in ((contracts.token, "AkreToken"), (contracts.rec, "RECToken"), (contracts.pool, "EnergyPool"),
+                           (contracts.market, "DeGEN JobMarket")):
+        fields, domain_name, version, chain_id, verifying, salt, extensions = contract.eip712Domain()
+        assert (fields, domain_name, version, chain_id, verifying) == (b"\x0f", name, "1", chain.chain_id, contract.address)
+        assert salt == b"\x00" * 32 and list(extensions) == []
+        separator = eip712.domain_separator(name=name, version="1", chain_id=chain.chain_id, contract=contract.address)
+        if contract is not contracts.market:
+            assert contract.DOMAIN_SEPARATOR() == separator
