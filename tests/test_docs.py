@@ -87,6 +87,7 @@ def _event_line(event) -> str:
 def test_the_spec_lists_every_event_as_the_abis_have_it(project):
     block = (ROOT / "docs/SPEC.md").read_text().split("\n## Events\n")[1].split("```")[1]
     listed: dict[str, set[str]] = {}
+    contract = None  # each contract's name line comes before its indented events
     for line in block.strip().splitlines():
         if line.startswith(" "):
             listed[contract].add(line.strip())
