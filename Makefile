@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup run deploy test bench bench-worker bench-oracle compile clean
+.PHONY: setup run deploy test bench bench-worker bench-oracle compile abi clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed
@@ -26,11 +26,16 @@ node_modules/.installed: package.json
 compile: setup
 	ape compile
 
+## abi: write abi/<Contract>.json for every deployable (for integrators without Ape)
+abi: setup
+	ape run abi
+
 ## run: the whole story on a local anvil (Alice buys a green image from Bob), then stop everything
 run: setup
 	ape run demo --network $(NETWORK) $(DEMO_ARGS)
 
-## deploy: start a local anvil, deploy every contract, print the addresses, stop anvil
+## deploy: start a local anvil, deploy every contract, print the addresses, stop that anvil again
+##         (a node already listening on 127.0.0.1:8545 is used instead, and left running)
 deploy: setup
 	ape run deploy --network $(NETWORK)
 

@@ -10,6 +10,11 @@ from degen.errors import InvalidInput
 from degen.models import Certificate, Issuance, Job, Offer
 
 
+def abi_of(contract_type) -> list[dict]:
+    """An Ape ContractType's ABI as the JSON list web3 (and any other client) takes."""
+    return [entry.model_dump(mode="json", by_alias=True, exclude_none=True) for entry in contract_type.abi]
+
+
 class Deployed(NamedTuple):
     """Ape contract instances of one deployment."""
 

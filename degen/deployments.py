@@ -36,7 +36,11 @@ class Deployment(BaseModel):
 
 
 def file_for(network: str, directory: Path = DEFAULT_DIR) -> Path:
-    """`ethereum:local` (or `ethereum:local:foundry`) -> deployments/ethereum-local.json."""
+    """`ethereum:local` (or `ethereum:local:foundry`) -> deployments/ethereum-local.json; an RPC
+    URL given as the network (`http://127.0.0.1:8545`), which Ape names `ethereum:custom` ->
+    deployments/ethereum-custom.json."""
+    if network.startswith(("http://", "https://", "ws://", "wss://")):
+        network = "ethereum:custom"
     ecosystem, name, *_ = (network.split(":") + ["", ""])[:3]
     if not ecosystem or not name:
         raise ValueError(f"network must look like 'ecosystem:network', got {network!r}")

@@ -51,7 +51,7 @@ def build_oracle(config_path: Path):
 
 def _connect(config):
     from worker.cli import connect
-    from worker.market import abi_of
+    from degen.contracts import abi_of
 
     client, deployment, project = connect(config.chain, config.account_key())
     rec = client.web3.eth.contract(address=deployment.rec_token, abi=abi_of(project.RECToken.contract_type))

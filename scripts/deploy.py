@@ -1,8 +1,12 @@
 """Deploys DeGEN's contracts and writes deployments/<ecosystem>-<network>.json.
 
-    ape run deploy --network ethereum:local:foundry            # local anvil, test account 0
-    ape run deploy --network ethereum:sepolia:node --account deployer --treasury 0x... --oracle 0x...
+    ape run deploy --network ethereum:local:foundry            # local anvil (started, then stopped), test account 0
+    ape run deploy --network http://127.0.0.1:8545 --account TEST::0   # a node already running at that URL
+    ape run deploy --network ethereum:sepolia:node --account deployer --yes --treasury 0x... --oracle 0x...
 """
+
+from pathlib import Path
+
 
 import click
 from ape import accounts, chain, networks, project
@@ -28,9 +32,16 @@ def _deployer(account):
 @click.option("--oracle", default=None, help="Address made registrar, issuer and arbiter (the operator's oracle).")
 @click.option("--fee-bps", default=DEFAULT_FEE_BPS, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--dispute-bond", default=DEFAULT_DISPUTE_BOND, show_default=True, type=click.IntRange(0))
-def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
+@click.option("--yes", "autosign", is_flag=True,
+              help="Sign every transaction without a prompt (scripted deploys). A keyfile account is unlocked once, "
+                   "with the passphrase in APE_ACCOUNTS_<alias>_PASSPHRASE when set.")
+@click.option("--deployments", "directory", type=click.Path(path_type=Path), default=deployments.DEFAULT_DIR,
+              show_default=True, help="Folder the deployment file is written to.")
+def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond, autosign, directory):
     """Deploy DeGEN's contracts, wire roles and record the addresses."""
     deployer = _deployer(account)
+    if autosign and hasattr(deployer, "set_autosign"):  # test accounts never ask
+        deployer.set_autosign(True)
     first_block = chain.blocks.height
     contracts = deploy_all(
         project, deployer, treasury=treasury, fee_bps=fee_bps, dispute_bond=dispute_bond, oracle=oracle
@@ -39,7 +50,7 @@ def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond):
         contracts, network=f"{ecosystem.name}:{network.name}", chain_id=chain.chain_id, block=chain.blocks.height,
         deployer=deployer.address,
     )
-    path = deployments.save(record)
+    path = deployments.save(record, directory)
     gas = sum(chain.blocks[n].gas_used for n in range(first_block + 1, chain.blocks.height + 1))
 
     click.echo(f"DeGEN deployed on {record.network} (chain id {record.chain_id}) by {record.deployer}")

@@ -264,7 +264,8 @@ def provider_endpoint(market, chain):
     from web3 import HTTPProvider, Web3
 
     from degen.http import ServerThread
-    from worker.market import MarketClient, abi_of
+    from degen.contracts import abi_of
+    from worker.market import MarketClient
     from worker.server import Result, create_app
 
     endpoint = ProviderEndpoint()

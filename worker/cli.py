@@ -143,7 +143,8 @@ def connect(chain, account):
 
     from degen import deployments
     from degen.cli_common import ape_project
-    from worker.market import MarketClient, abi_of
+    from degen.contracts import abi_of
+    from worker.market import MarketClient
 
     deployment = deployments.load(chain.network, chain.deployments)
     project = ape_project()

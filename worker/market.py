@@ -212,8 +212,3 @@ class MarketClient:
                 attempt += 1
                 log.warning("rpc failed (%s), retry %d/%d in %.1f s", exc, attempt, self.retries, delay)
                 time.sleep(delay)
-
-
-def abi_of(contract_type) -> list[dict]:
-    """An Ape ContractType's ABI as the JSON list web3 takes."""
-    return [entry.model_dump(mode="json", by_alias=True, exclude_none=True) for entry in contract_type.abi]

@@ -102,6 +102,11 @@ def test_deployments_round_trip(tmp_path):
         deployments.file_for("local")
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8545", "https://rpc.example.org/v1", "wss://node.example:8546"])
+def test_a_network_given_by_its_rpc_url_is_the_custom_network_ape_names_it(url, tmp_path):
+    assert deployments.file_for(url, tmp_path) == deployments.file_for("ethereum:custom", tmp_path) == tmp_path / "ethereum-custom.json"
+
+
 def test_cli_shows_a_deployment(tmp_path):
     deployments.save(_record(), tmp_path)
     result = CliRunner().invoke(main, ["deployment", "--deployments", str(tmp_path)])

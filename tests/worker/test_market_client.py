@@ -7,7 +7,8 @@ from eth_account import Account
 from degen.models import JobState
 from worker.follower import Follower
 from worker.journal import Journal, Step
-from worker.market import MarketClient, TxRejected, abi_of
+from degen.contracts import abi_of
+from worker.market import MarketClient, TxRejected
 
 
 @pytest.fixture

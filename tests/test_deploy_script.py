@@ -1,0 +1,62 @@
+"""`ape run deploy` as an operator scripts it (README "Deploying elsewhere"): against a node
+that is already running, given by its RPC URL, from a keyfile account, with no prompt."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import httpx
+import pytest
+from eth_account import Account
+
+from degen.processes import ROOT, free_port, running
+
+KEY = b"\x42" * 32
+PASSPHRASE = "a passphrase for tests only 7!"
+
+
+@pytest.fixture
+def node():
+    """An anvil of its own (not the test session's), running before the deploy starts."""
+    port = free_port()
+    with running([shutil.which("anvil"), "--port", str(port)], ready="Listening on"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def keyfile_account(tmp_path, node):
+    """An Ape keyfile account `deployer` in a data folder of its own, funded on the node."""
+    env = {"APE_DATA_FOLDER": str(tmp_path / "ape")}
+    subprocess.run([sys.executable, "-c", "import sys; from ape_accounts import import_account_from_private_key as i; "
+                    "i('deployer', sys.argv[1], sys.argv[2])", PASSPHRASE, "0x" + KEY.hex()],
+                   env={**os.environ, **env}, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    address = Account.from_key(KEY).address
+    httpx.post(node, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance", "params": [address, hex(10**20)]})
+    return env, address
+
+
+def deploy(node, env, out, *extra):
+    return subprocess.run(
+        [shutil.which("ape"), "run", "deploy", "--network", node, "--account", "deployer", "--deployments", str(out), *extra],
+        env={**os.environ, **env}, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=300,
+    )
+
+
+def test_a_scripted_deploy_to_a_running_node_signs_without_asking(node, keyfile_account, tmp_path):
+    env, address = keyfile_account
+    done = deploy(node, env | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}, tmp_path / "out", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((tmp_path / "out" / "ethereum-custom.json").read_text())
+    assert (record["network"], record["chain_id"], record["deployer"]) == ("ethereum:custom", 31337, address)
+    code = httpx.post(node, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getCode", "params": [record["market"], "latest"]})
+    assert len(code.json()["result"]) > 2  # the market is there, on the node that was already running
+
+
+def test_without_yes_a_keyfile_account_asks_before_signing(node, keyfile_account, tmp_path):
+    env, _ = keyfile_account
+    refused = deploy(node, env | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}, tmp_path / "out")
+    assert refused.returncode != 0 and "Sign" in refused.stdout + refused.stderr
+    assert not (tmp_path / "out").exists()
