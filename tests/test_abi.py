@@ -1,6 +1,8 @@
 """The ABIs committed under abi/ (for integrators without Ape) are what the contracts compile to."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from degen.contracts import abi_of
@@ -14,3 +16,18 @@ def test_every_deployable_has_its_compiled_abi_committed(project):
     for name in deployables:
         committed = json.loads((ROOT / "abi" / f"{name}.json").read_text())
         assert committed == abi_of(getattr(project, name).contract_type), f"abi/{name}.json is stale: run make abi"
+
+
+def _entries(abi: list[dict]) -> set[str]:
+    return {json.dumps(entry, sort_keys=True) for entry in abi if entry["type"] in ("function", "event")}
+
+
+def test_every_deployable_has_a_vyper_interface_with_every_function_and_event(project):
+    """contracts/interfaces/I<Contract>.vyi: a new function or event without its interface line fails here."""
+    for name in sorted(path.stem for path in (ROOT / "contracts").glob("*.vy")):
+        interface = f"interfaces/I{name}.vyi"
+        compiled = json.loads(subprocess.run([sys.executable, "-m", "vyper", "-f", "abi", interface], cwd=ROOT / "contracts",
+                                             capture_output=True, text=True, check=True, timeout=120).stdout)
+        missing = _entries(abi_of(getattr(project, name).contract_type)) - _entries(compiled)
+        extra = _entries(compiled) - _entries(abi_of(getattr(project, name).contract_type))
+        assert not missing and not extra, f"{interface}: missing {sorted(missing)}, extra {sorted(extra)}"
