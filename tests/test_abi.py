@@ -31,3 +31,23 @@ def test_every_deployable_has_a_vyper_interface_with_every_function_and_event(pr
         missing = _entries(abi_of(getattr(project, name).contract_type)) - _entries(compiled)
         extra = _entries(compiled) - _entries(abi_of(getattr(project, name).contract_type))
         assert not missing and not extra, f"{interface}: missing {sorted(missing)}, extra {sorted(extra)}"
+
+
+def _without_internal_types(entry):
+    if isinstance(entry, dict):
+        return {key: _without_internal_types(value) for key, value in entry.items() if key != "internalType"}
+    if isinstance(entry, list):
+        return [_without_internal_types(value) for value in entry]
+    return entry
+
+
+def test_the_solidity_interfaces_match_the_compiled_contracts(project):
+    """contracts/interfaces/solidity/I<Contract>.sol, compiled by solc, has every function and
+    event of the deployable with the same ABI (flags are uint256, their values in a library)."""
+    from tests.solidity import compile_solidity
+
+    built = compile_solidity(sorted((ROOT / "contracts/interfaces/solidity").glob("*.sol")))
+    for name in sorted(path.stem for path in (ROOT / "contracts").glob("*.vy")):
+        solidity = _entries(_without_internal_types(built[f"I{name}"]["abi"]))
+        compiled = _entries(abi_of(getattr(project, name).contract_type))
+        assert solidity == compiled, f"I{name}.sol: missing {sorted(compiled - solidity)}, extra {sorted(solidity - compiled)}"
