@@ -66,3 +66,6 @@ def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond, au
     click.echo(f"  roles         all to the deployer{f'; registrar, issuer and arbiter to {oracle}' if oracle else ''}")
     click.echo(f"  gas used      {gas:,} in {chain.blocks.height - first_block} transactions")
     click.echo(f"  written to    {path}")
+    if getattr(networks.provider, "process", None) is not None:
+        click.echo("The anvil started for this deploy stops now, and its chain with it; deploy to a node that keeps "
+                   "running with --network http://127.0.0.1:8545 (README, Deploying elsewhere).")

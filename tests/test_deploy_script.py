@@ -49,6 +49,7 @@ def test_a_scripted_deploy_to_a_running_node_signs_without_asking(node, keyfile_
     env, address = keyfile_account
     done = deploy(node, env | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}, tmp_path / "out", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "stops now" not in done.stdout  # a node it did not start keeps running, and says nothing of stopping
     record = json.loads((tmp_path / "out" / "ethereum-custom.json").read_text())
     assert (record["network"], record["chain_id"], record["deployer"]) == ("ethereum:custom", 31337, address)
     code = httpx.post(node, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getCode", "params": [record["market"], "latest"]})
