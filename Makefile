@@ -6,21 +6,31 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup run deploy test bench bench-worker bench-oracle compile abi clean
+.PHONY: setup run deploy test bench bench-worker bench-oracle compile abi lock clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[test]'
 	touch $@
 
-node_modules/.installed: package.json
-	npm install --no-audit --no-fund --silent
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 	anvil --version | head -1
 	touch $@
+
+## lock: re-resolve the Python dependencies of pyproject.toml into requirements.lock (commit it);
+##       `npm install <package>@<version> --save-exact` does the same for package-lock.json
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[test]'
+	{ sed -n '1,3p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable | sed -E 's/\+[a-z0-9.]+$$//'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf .lock-venv
 
 ## compile: compile the Vyper contracts
 compile: setup
