@@ -37,9 +37,9 @@ from degen import deployments
 from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import JobState, JobTerms, model_id
 from degen.processes import Process, degen, free_port, running
-from worker.compute import Pipelines, Task
+from degen.inference.pipelines import Pipelines, Task
 from worker.config import WorkerConfig, to_toml
-from worker.tiny_model import write_tiny_pipeline
+from degen.inference.tiny_model import write_tiny_pipeline
 
 from bench.report import replace_section
 

@@ -139,14 +139,18 @@ def balance(address: str, network: str, directory: Path):
 
 
 def _register_commands() -> None:
-    """The requester's commands, and the daemons' (which live with their processes)."""
+    """The requester's and the pool's commands, and the daemons' command groups, which the
+    `worker` and `oracle` packages declare as `degen.commands` entry points (pyproject.toml):
+    the SDK finds them the way Ape finds its plugins and never imports a daemon itself."""
+    from importlib.metadata import entry_points
+
     from degen import requester_cli
     from degen.pool_cli import pool_group
-    from oracle.cli import oracle
-    from worker.cli import site, worker
 
-    for command in requester_cli.COMMANDS + [pool_group, site, worker, oracle]:
+    for command in requester_cli.COMMANDS + [pool_group]:
         main.add_command(command)
+    for entry in entry_points(group="degen.commands"):
+        main.add_command(entry.load(), name=entry.name)
 
 
 _register_commands()

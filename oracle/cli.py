@@ -34,7 +34,7 @@ def run(config_path: Path, log_level: str):
     Example:
       degen oracle run --config oracle.toml
     """
-    from worker.cli import run_daemon
+    from degen.daemon.run import run_daemon
 
     run_daemon(lambda: build_oracle(config_path), log_level)
 
@@ -50,7 +50,7 @@ def build_oracle(config_path: Path):
 
 
 def _connect(config):
-    from worker.cli import connect
+    from degen.daemon.run import connect
     from degen.contracts import abi_of
 
     client, deployment, project = connect(config.chain, config.account_key())

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from degen.models import MAX_THREADS, model_id
 from oracle.issuance import Rules
-from worker.config import ChainConfig, _Section, load_key, model_sources, read, resolver
+from degen.daemon.config import ChainConfig, _Section, load_key, model_sources, read, resolver
 
 
 class AccountConfig(_Section):

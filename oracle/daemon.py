@@ -41,9 +41,9 @@ from oracle.metrics import OracleMetrics
 from oracle.rules import SiteRecord
 from oracle.sites import SiteDirectory
 from oracle.store import SampleStore, engine_for
-from worker.compute import Pipelines
-from worker.follower import Follower
-from worker.market import MarketClient, MarketEvent, TxRejected
+from degen.inference.pipelines import Pipelines
+from degen.chain.follower import Follower
+from degen.chain.market import MarketClient, MarketEvent, TxRejected
 
 log = logging.getLogger("oracle")
 

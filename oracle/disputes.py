@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 from degen.errors import DegenError, InvalidInput
 from degen.models import ComputeSetup
 from oracle import perceptual
-from worker.compute import Pipelines, Task
+from degen.inference.pipelines import Pipelines, Task
 
 
 class BatchNotRebuildable(DegenError, ValueError):

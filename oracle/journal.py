@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from oracle.store import metadata
-from worker.journal import JobKey
+from degen.chain.follower import JobKey
 
 KEPT_BLOCKS = 128
 
@@ -113,7 +113,7 @@ class OracleJournal:
             rows = db.execute(select(jobs.c.phase, func.count()).where(self._key(jobs)).group_by(jobs.c.phase)).all()
         return {Phase(phase).name.lower(): count for phase, count in rows}
 
-    # ---- the block cursor (the interface worker.follower.Follower reads and writes) --------
+    # ---- the block cursor (the interface degen.chain.follower.Follower reads and writes) --------
 
     def last_block(self, chain_id: int, market: str, default: int) -> int:
         with self.engine.connect() as db:

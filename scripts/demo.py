@@ -148,7 +148,7 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
 
 
 def tiny_model(directory: Path) -> Path:
-    from worker.tiny_model import write_tiny_pipeline
+    from degen.inference.tiny_model import write_tiny_pipeline
 
     if not (directory / "model_index.json").exists():
         write_tiny_pipeline(directory)
@@ -157,7 +157,7 @@ def tiny_model(directory: Path) -> Path:
 
 def write_config(path: Path, schema, config: dict) -> str:
     """A daemon's TOML config, validated by its schema before it is written."""
-    from worker.config import to_toml
+    from degen.daemon.config import to_toml
 
     path.write_text(to_toml(schema.model_validate(config)))
     return str(path)

@@ -68,7 +68,7 @@ def meter():
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """The tiny random Stable Diffusion pipeline on disk, built once per session."""
-    from worker.tiny_model import write_tiny_pipeline
+    from degen.inference.tiny_model import write_tiny_pipeline
 
     return write_tiny_pipeline(tmp_path_factory.mktemp("models") / MODEL_NAME)
 
@@ -235,7 +235,7 @@ def processes():
 
 def write_config(path, schema, config: dict, sections: dict) -> str:
     """Writes a daemon's TOML config: `config` with each of `sections` merged into its section."""
-    from worker.config import to_toml
+    from degen.daemon.config import to_toml
 
     for section, values in sections.items():
         config[section] = {**config.get(section, {}), **values}
@@ -265,7 +265,7 @@ def provider_endpoint(market, chain):
 
     from degen.http import ServerThread
     from degen.contracts import abi_of
-    from worker.market import MarketClient
+    from degen.chain.market import MarketClient
     from worker.server import Result, create_app
 
     endpoint = ProviderEndpoint()

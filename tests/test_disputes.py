@@ -26,7 +26,7 @@ def test_a_dispute_over_a_batched_delivery_is_decided_by_re_running_its_batch(
 ):
     models = {}
     if weights == "other":  # same model name, other weights: the images are not the offer's model's
-        from worker.tiny_model import write_tiny_pipeline
+        from degen.inference.tiny_model import write_tiny_pipeline
 
         models = {"models": {MODEL_NAME: str(write_tiny_pipeline(tmp_path / "other-weights", seed=1))}}
     job_ids = [create_job(params=GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=n),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 import click
 
-from degen.errors import DegenError
+from degen.daemon.run import connect, run_daemon
 
 
 @click.group()
@@ -91,34 +90,10 @@ def run(config_path: Path, log_level: str):
         run_daemon(lambda: build_worker(config_path), log_level, progress=progress)
 
 
-def run_daemon(build, log_level: str, **attributes) -> None:
-    """Builds a daemon (worker or oracle), sets it up and runs it until Ctrl-C or SIGTERM,
-    then stops it cleanly; setup problems become a one-line error."""
-    from worker import logs
-
-    logs.setup(log_level)
-    try:
-        daemon = build()
-    except (DegenError, ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
-    for name, value in attributes.items():
-        setattr(daemon, name, value)
-    signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
-    try:
-        daemon.setup()
-        daemon.run_forever()
-    except (DegenError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except KeyboardInterrupt:
-        pass
-    finally:
-        daemon.stop()
-
-
 def build_worker(config_path: Path):
     """The worker a config describes, connected to its chain (nothing started yet)."""
     from worker import config as worker_config
-    from worker.compute import Pipelines
+    from degen.inference.pipelines import Pipelines
     from worker.daemon import Worker
     from worker.meter import make_meter
     from worker.site_agent import SiteAgent
@@ -134,30 +109,6 @@ def build_worker(config_path: Path):
         SiteAgent(site.modbus_host, site.modbus_port, site.modbus_device_id),
         start_block=deployment.block,
     )
-
-
-def connect(chain, account):
-    """A MarketClient for `account` on the deployment `chain` (a ChainConfig) names, checked
-    to be the chain the node serves; also the deployment and the project's contract types."""
-    from web3 import HTTPProvider, Web3
-
-    from degen import deployments
-    from degen.cli_common import ape_project
-    from degen.contracts import abi_of
-    from worker.market import MarketClient
-
-    deployment = deployments.load(chain.network, chain.deployments)
-    project = ape_project()
-    web3 = Web3(HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
-    if not web3.is_connected():
-        raise OSError(f"no JSON-RPC node answers at {chain.rpc_url}")
-    client = MarketClient(
-        web3, deployment.market, abi_of(project.JobMarket.contract_type),
-        deployment.registry, abi_of(project.SiteRegistry.contract_type), account,
-    )
-    if client.chain_id != deployment.chain_id:
-        raise ValueError(f"{chain.rpc_url} serves chain {client.chain_id}, the deployment is on chain {deployment.chain_id}")
-    return client, deployment, project
 
 
 def _console_progress():
@@ -183,7 +134,7 @@ def tiny_model(directory: Path):
     Example:
       degen worker tiny-model models/tiny-sd
     """
-    from worker.tiny_model import write_tiny_pipeline
+    from degen.inference.tiny_model import write_tiny_pipeline
 
     if directory.exists() and any(directory.iterdir()):
         raise click.ClickException(f"{directory} exists and is not empty")

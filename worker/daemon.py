@@ -33,11 +33,11 @@ from degen import receipts
 from degen.errors import InvalidInput
 from degen.http import ServerThread
 from degen.models import EnergyReceipt, JobState, Offer
-from worker.compute import BatchQueue, Pipelines, Task
+from degen.inference.pipelines import BatchQueue, Pipelines, Task
 from worker.config import WorkerConfig
-from worker.follower import Follower
+from degen.chain.follower import Follower
 from worker.journal import Entry, JobKey, Journal, Step
-from worker.market import MarketClient, TxRejected
+from degen.chain.market import MarketClient, TxRejected
 from worker.meter import Meter, measure, split_energy
 from worker.metrics import WorkerMetrics
 from worker.policy import SiteState, choose

@@ -19,6 +19,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import NamedTuple
 
+from degen.chain.follower import JobKey
 from degen.errors import DegenError, InvalidInput
 
 
@@ -30,15 +31,6 @@ class Step(IntEnum):
     SETTLED = 5
     FAILED = 8   # accepted, but could not be finished (deadline passed, job expired, ...)
     SKIPPED = 9
-
-
-class JobKey(NamedTuple):
-    chain_id: int
-    market: str
-    job_id: int
-
-    def __str__(self) -> str:
-        return f"{self.chain_id}:{self.market.lower()}:{self.job_id}"
 
 
 class Entry(NamedTuple):

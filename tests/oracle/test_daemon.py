@@ -25,7 +25,7 @@ from tests.conftest import MODEL_ID
 from tests.daemons import api_url
 from tests.oracle.conftest import database_url, postgres_schema
 from tests.oracle.test_issuance import PEAK, STEP, simulated_day
-from worker.compute import Pipelines, Task
+from degen.inference.pipelines import Pipelines, Task
 
 SMALL = GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=5)
 

@@ -10,7 +10,7 @@ import pytest
 from degen.models import Computation
 from oracle import disputes
 from tests.conftest import MODEL_ID
-from worker.compute import Pipelines, Task
+from degen.inference.pipelines import Pipelines, Task
 
 BOB, CAROL = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 PROMPTS = ["a fox on a solar roof", "a lighthouse at dusk", "a battery in the sun", "wind over a wheat field"]

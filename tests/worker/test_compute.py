@@ -11,7 +11,7 @@ from PIL import Image
 
 from degen.errors import InvalidInput
 from tests.conftest import MODEL_ID
-from worker.compute import BatchQueue, Pipelines, Task
+from degen.inference.pipelines import BatchQueue, Pipelines, Task
 
 STEPS = 3
 

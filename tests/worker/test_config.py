@@ -6,7 +6,8 @@ import re
 import pytest
 
 from degen.errors import InvalidInput
-from worker.config import WorkerConfig, load, to_toml
+from degen.daemon.config import to_toml
+from worker.config import WorkerConfig, load
 
 MINIMAL = {
     "data_dir": "data", "offers": [1], "models": {"tiny-sd": "models/tiny-sd", "sd15": "runwayml/stable-diffusion-v1-5"},

@@ -5,10 +5,10 @@ import pytest
 from eth_account import Account
 
 from degen.models import JobState
-from worker.follower import Follower
+from degen.chain.follower import Follower
 from worker.journal import Journal, Step
 from degen.contracts import abi_of
-from worker.market import MarketClient, TxRejected
+from degen.chain.market import MarketClient, TxRejected
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_a_nonce_taken_by_another_sender_is_recovered(client_for, provider, crea
     first, second = create_job(), create_job()
     client.send("accept", first, offer_id)  # the client now counts the account's nonce itself
     token.approve(market, 2**256 - 1, sender=provider)  # the same account, from elsewhere
-    with caplog.at_level("WARNING", logger="worker.market"):
+    with caplog.at_level("WARNING", logger="degen.chain.market"):
         assert client.send("accept", second, offer_id)["status"] == 1
     assert "nonce taken by another sender; re-signing" in caplog.text
 
@@ -96,7 +96,7 @@ def test_transient_rpc_failures_are_retried_with_back_off_then_raised(caplog):
     from degen.processes import free_port
 
     dead = Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
-    with caplog.at_level("WARNING", logger="worker.market"), pytest.raises(requests.ConnectionError):
+    with caplog.at_level("WARNING", logger="degen.chain.market"), pytest.raises(requests.ConnectionError):
         MarketClient(dead, "0x" + "00" * 20, [], "0x" + "00" * 20, [], Account.create(), retries=2, backoff_s=0.01)
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["rpc failed", "rpc failed"]
     assert "retry 1/2 in 0.0 s" in caplog.records[0].getMessage() and "retry 2/2" in caplog.records[1].getMessage()

@@ -1,6 +1,7 @@
 """Follows the market's events: backfills from the journal's last processed block, stays
 `confirmations` blocks behind the head, and detects reorgs. The worker follows JobCreated;
-the oracle subclasses `fetch` and `record` for the events it watches.
+the oracle subclasses `fetch` and `record` for the events it watches. Each keeps its own
+journal (a `BlockJournal`).
 
 eth_getLogs polling never reports removed logs, so the follower does what a node's removed
 flag would tell: it keeps the hash of each block it processed and, before every poll,
@@ -12,11 +13,33 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
 
-from worker.journal import JobKey, Journal
-from worker.market import CreatedJob, MarketClient
+from degen.chain.market import CreatedJob, MarketClient
 
 log = logging.getLogger(__name__)
+
+
+class JobKey(NamedTuple):
+    """A job, wherever it was seen: the same id on another chain or market is another job."""
+
+    chain_id: int
+    market: str
+    job_id: int
+
+    def __str__(self) -> str:
+        return f"{self.chain_id}:{self.market.lower()}:{self.job_id}"
+
+
+class BlockJournal(Protocol):
+    """What the follower needs of a daemon's journal: the processed-block cursor, with each
+    block's hash for reorg detection (the default `record` also calls the worker journal's
+    `seen`; a subclass that records other events brings its own `record`)."""
+
+    def last_block(self, chain_id: int, market: str, default: int) -> int: ...
+    def set_last_block(self, chain_id: int, market: str, number: int, block_hash: str) -> None: ...
+    def processed(self, chain_id: int, market: str) -> list[tuple[int, str]]: ...
+    def rewind(self, chain_id: int, market: str, to_block: int) -> list[JobKey]: ...
 
 
 @dataclass
@@ -28,7 +51,7 @@ class Poll:
 
 
 class Follower:
-    def __init__(self, client: MarketClient, journal: Journal, *, confirmations: int, start_block: int, max_range: int = 2_000):
+    def __init__(self, client: MarketClient, journal: BlockJournal, *, confirmations: int, start_block: int, max_range: int = 2_000):
         self.client, self.journal = client, journal
         self.confirmations, self.start_block, self.max_range = confirmations, start_block, max_range
 

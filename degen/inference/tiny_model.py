@@ -50,7 +50,7 @@ def write_tokenizer(directory: Path) -> int:
 
 def write_tiny_pipeline(directory: Path, seed: int = 0) -> Path:
     """Builds the pipeline with random weights (fixed by `seed`) and saves it to `directory`."""
-    from worker.compute import quiet_hugging_face
+    from degen.inference.pipelines import quiet_hugging_face
 
     quiet_hugging_face()
     import torch

@@ -1,0 +1,58 @@
+"""The daemons' run loop and their connection to the chain: one way to start, stop and connect
+a worker or an oracle."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+from degen.errors import DegenError
+
+
+def run_daemon(build, log_level: str, **attributes) -> None:
+    """Builds a daemon (worker or oracle), sets it up and runs it until Ctrl-C or SIGTERM,
+    then stops it cleanly; setup problems become a one-line error."""
+    from degen.daemon import logs
+
+    logs.setup(log_level)
+    try:
+        daemon = build()
+    except (DegenError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, value in attributes.items():
+        setattr(daemon, name, value)
+    signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
+    try:
+        daemon.setup()
+        daemon.run_forever()
+    except (DegenError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        daemon.stop()
+
+
+def connect(chain, account):
+    """A MarketClient for `account` on the deployment `chain` (a ChainConfig) names, checked
+    to be the chain the node serves; also the deployment and the project's contract types."""
+    from web3 import HTTPProvider, Web3
+
+    from degen import deployments
+    from degen.cli_common import ape_project
+    from degen.contracts import abi_of
+    from degen.chain.market import MarketClient
+
+    deployment = deployments.load(chain.network, chain.deployments)
+    project = ape_project()
+    web3 = Web3(HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
+    if not web3.is_connected():
+        raise OSError(f"no JSON-RPC node answers at {chain.rpc_url}")
+    client = MarketClient(
+        web3, deployment.market, abi_of(project.JobMarket.contract_type),
+        deployment.registry, abi_of(project.SiteRegistry.contract_type), account,
+    )
+    if client.chain_id != deployment.chain_id:
+        raise ValueError(f"{chain.rpc_url} serves chain {client.chain_id}, the deployment is on chain {deployment.chain_id}")
+    return client, deployment, project
