@@ -64,10 +64,10 @@ async def _refuse(send, status: int, detail: str) -> None:
     await send_json(send, status, json.dumps({"detail": detail}).encode())
 
 
-async def send_json(send, status: int, body: bytes) -> None:
-    """Answers a raw ASGI request with an encoded JSON body."""
+async def send_json(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """Answers a raw ASGI request with an encoded JSON body (and any further headers)."""
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *headers]})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -215,10 +215,6 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
         failed = await durable(commit)
         return answer(*(failed or (status, detail)))
 
-    async def post_sample(request: Request):
-        status, body = await sample_answer(await request.body())
-        return Response(body, status_code=status, media_type="application/json")
-
     async def post_sample_directly(receive, send) -> None:
         """`POST /samples` as a raw ASGI handler: the hot path of ingest, which the
         framework's routing, middleware and request objects would cost about a fifth more."""
@@ -249,14 +245,15 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
         Route("/health", healthz),
         Route("/metrics", metrics_page),
         Route("/sites/{site_id:int}", site_state),
-        Route("/samples", post_sample, methods=["POST"]),
         Route("/samples/batch", post_batch, methods=["POST"]),
     ])
     json_errors(app, counted)
 
     async def route(scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == "/samples" and scope["method"] == "POST":
-            return await post_sample_directly(receive, send)
+        if scope["type"] == "http" and scope["path"] == "/samples":
+            if scope["method"] == "POST":
+                return await post_sample_directly(receive, send)
+            return await send_json(send, 405, b'{"detail":"Method Not Allowed"}', headers=[(b"allow", b"POST")])
         await app(scope, receive, send)
 
     return BodyLimit(route, MAX_BODY_BYTES)

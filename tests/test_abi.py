@@ -8,12 +8,12 @@ from pathlib import Path
 from degen.contracts import abi_of
 
 ROOT = Path(__file__).resolve().parents[1]
+DEPLOYABLES = sorted(path.stem for path in (ROOT / "contracts").glob("*.vy"))
 
 
 def test_every_deployable_has_its_compiled_abi_committed(project):
-    deployables = sorted(path.stem for path in (ROOT / "contracts").glob("*.vy"))
-    assert sorted(path.stem for path in (ROOT / "abi").glob("*.json")) == deployables
-    for name in deployables:
+    assert sorted(path.stem for path in (ROOT / "abi").glob("*.json")) == DEPLOYABLES
+    for name in DEPLOYABLES:
         committed = json.loads((ROOT / "abi" / f"{name}.json").read_text())
         assert committed == abi_of(getattr(project, name).contract_type), f"abi/{name}.json is stale: run make abi"
 
@@ -24,7 +24,7 @@ def _entries(abi: list[dict]) -> set[str]:
 
 def test_every_deployable_has_a_vyper_interface_with_every_function_and_event(project):
     """contracts/interfaces/I<Contract>.vyi: a new function or event without its interface line fails here."""
-    for name in sorted(path.stem for path in (ROOT / "contracts").glob("*.vy")):
+    for name in DEPLOYABLES:
         interface = f"interfaces/I{name}.vyi"
         compiled = json.loads(subprocess.run([sys.executable, "-m", "vyper", "-f", "abi", interface], cwd=ROOT / "contracts",
                                              capture_output=True, text=True, check=True, timeout=120).stdout)
@@ -47,7 +47,7 @@ def test_the_solidity_interfaces_match_the_compiled_contracts(project):
     from tests.solidity import compile_solidity
 
     built = compile_solidity(sorted((ROOT / "contracts/interfaces/solidity").glob("*.sol")))
-    for name in sorted(path.stem for path in (ROOT / "contracts").glob("*.vy")):
+    for name in DEPLOYABLES:
         solidity = _entries(_without_internal_types(built[f"I{name}"]["abi"]))
         compiled = _entries(abi_of(getattr(project, name).contract_type))
         assert solidity == compiled, f"I{name}.sol: missing {sorted(compiled - solidity)}, extra {sorted(solidity - compiled)}"

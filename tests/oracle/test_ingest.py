@@ -188,3 +188,9 @@ def test_one_malformed_sample_in_a_batch_is_answered_in_its_place(api):
 
 def test_no_api_schema_is_served(api):
     assert api.get("/openapi.json").status_code == 404 and api.get("/docs").status_code == 404
+
+
+def test_the_sample_route_takes_only_posts(api):
+    refused = api.get("/samples")
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert refused.json() == {"detail": "Method Not Allowed"}

@@ -55,6 +55,11 @@ contract GreenComputeDesk {
         _;
     }
 
+    modifier onlyMemberOf(uint256 jobId) {
+        if (memberOf[jobId] != msg.sender) revert NotMember();
+        _;
+    }
+
     modifier nonReentrant() {
         if (locked != 1) revert Reentrant();
         locked = 2;
@@ -124,14 +129,12 @@ contract GreenComputeDesk {
 
     /// @notice Settles a delivered job of the caller's at once (the desk is its requester);
     ///     the refund returns to the budget.
-    function settle(uint256 jobId) external nonReentrant {
-        if (memberOf[jobId] != msg.sender) revert NotMember();
+    function settle(uint256 jobId) external onlyMemberOf(jobId) nonReentrant {
         market.settle(jobId);
     }
 
     /// @notice Cancels an open job of the caller's; the escrow returns to the budget.
-    function cancel(uint256 jobId) external nonReentrant {
-        if (memberOf[jobId] != msg.sender) revert NotMember();
+    function cancel(uint256 jobId) external onlyMemberOf(jobId) nonReentrant {
         market.cancel(jobId);
     }
 
