@@ -27,7 +27,6 @@ class SiteDirectory:
         self._count, self._count_at = 0, float("-inf")
         self._records: OrderedDict[int, tuple[SiteRecord | None, float]] = OrderedDict()
         self._lock = threading.Lock()
-        self.chain_reads = 0  # how often the chain was asked (tests and /metrics read it)
 
     @classmethod
     def of(cls, records: dict[int, SiteRecord]) -> SiteDirectory:
@@ -57,7 +56,6 @@ class SiteDirectory:
         if site_id > self._count and self._refresh_count() < site_id:
             return None
         record = self._read_site(site_id)
-        self.chain_reads += 1
         with self._lock:
             self._records[site_id] = (record, self._clock())
             self._records.move_to_end(site_id)
@@ -67,7 +65,6 @@ class SiteDirectory:
 
     def _refresh_count(self) -> int:
         count = self._read_count()
-        self.chain_reads += 1
         with self._lock:
             self._count, self._count_at = count, self._clock()
         return count
