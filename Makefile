@@ -6,10 +6,15 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup run deploy test bench bench-worker bench-oracle compile abi lock clean
+.PHONY: setup stale-build run deploy test bench bench-worker bench-oracle compile abi lock clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed stale-build
+
+# Ape recompiles a contract when its own file changes, not when a module or interface it
+# imports does: drop the compiled artefacts whenever one of those is newer than them.
+stale-build:
+	@if [ -f .build/__local__.json ] && [ -n "$$(find contracts/modules contracts/interfaces -newer .build/__local__.json -print -quit)" ]; then rm -rf .build; fi
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

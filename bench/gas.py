@@ -30,6 +30,8 @@ GREEN_LIFECYCLE_TARGET = 400_000
 # transferred, in a new block (price accumulators updated).
 SWAP_RECEIVED_TARGET = 73_462
 REC = 10**6
+# EIP-170: the most code a contract may deploy.
+CODE_SIZE_LIMIT = 24_576
 PROMPT = "A quick brown fox jumps over the lazy dog"
 MODEL_ID = hashlib.sha256(b"tiny-sd").digest()
 PARAMS = GenerationParams(width=512, height=512, steps=20, guidance_x100=750, seed=42).as_tuple()
@@ -126,7 +128,13 @@ class Bench:
         ).return_value
 
 
-def measure() -> tuple[list[tuple], int, int, int, int]:
+def code_sizes(deployed) -> list[tuple[str, int]]:
+    """Each deployable's code on chain, immutables included: what EIP-170 limits."""
+    return [(contract.contract_type.name, len(chain.provider.get_code(contract.address)))
+            for contract in deployed]
+
+
+def measure() -> tuple[list[tuple], int, int, int, int, list[tuple[str, int]]]:
     bench = Bench()
     market = bench.c.market
     first_lifecycle = sum(tx.gas_used for tx in bench.lifecycle())
@@ -178,7 +186,7 @@ def measure() -> tuple[list[tuple], int, int, int, int]:
              ("green deliver (RECs retired, certificate minted)", green_txs[2].gas_used),
              ("green settle", green_txs[3].gas_used)]
     green_lifecycle = sum(tx.gas_used for tx in green_txs)
-    return rows, lifecycle, first_lifecycle, green_lifecycle, first_green
+    return rows, lifecycle, first_lifecycle, green_lifecycle, first_green, code_sizes(bench.c)
 
 
 def measure_pool() -> list[tuple[str, int]]:
@@ -256,7 +264,7 @@ def measure_pool() -> list[tuple[str, int]]:
     return rows
 
 
-def render(rows, lifecycle, first_lifecycle, green_lifecycle, first_green, pool_rows) -> str:
+def render(rows, lifecycle, first_lifecycle, green_lifecycle, first_green, sizes, pool_rows) -> str:
     """Rows are (operation, gas) or (operation, steady-state gas, first-use gas)."""
     verdict = "meets" if lifecycle <= LIFECYCLE_TARGET else "MISSES"
     green_verdict = "meets" if green_lifecycle <= GREEN_LIFECYCLE_TARGET else "MISSES"
@@ -296,6 +304,15 @@ def render(rows, lifecycle, first_lifecycle, green_lifecycle, first_green, pool_
         *[f"| {name} | {gas:,} |" for name, gas in pool_rows],
         "",
         swap_received_line(dict(pool_rows)),
+        "",
+        "## Code size",
+        "",
+        f"Deployed code, immutables included, against EIP-170's limit of {CODE_SIZE_LIMIT:,} bytes: a",
+        "contract over it cannot be deployed, so a change that grows JobMarket watches this column.",
+        "",
+        "| contract | bytes | headroom |",
+        "|---|---:|---:|",
+        *[f"| {name} | {size:,} | {CODE_SIZE_LIMIT - size:,} |" for name, size in sizes],
         "",
     ]
     return "\n".join(lines)

@@ -58,3 +58,27 @@ def test_stake_word_cannot_overflow(project, deployer, provider, registry, rec, 
         market.deposit_stake(2, sender=provider)
     market.deposit_stake(1, sender=provider)
     assert market.stake_of(provider) == (2**128 - 1, 0)
+
+
+def test_the_whole_stake_is_bounded_so_a_release_cannot_carry_into_the_locked_half(project, deployer, requester, provider,
+                                                                                   registry, rec, chain, reverts):
+    """Free and locked share one word and a settlement adds the collateral back to free in one
+    addition: a deposit that would make free + locked pass 2^128 - 1 is refused, not only one
+    that would make free alone pass it."""
+    token = deployer.deploy(project.ReentrantToken, 2**130)
+    market = deployer.deploy(project.JobMarket, token, registry, rec, deployer, 0, 0)
+    site = registry.register_site(Account.from_key(b"\x56" * 32).address, 1_000, 0, 450, "XX", sender=provider).return_value
+    registry.activate(site, sender=deployer)
+    for who in (requester, provider):
+        token.transfer(who, 2**129, sender=deployer)
+        token.approve(market, 2**256 - 1, sender=who)
+    market.deposit_stake(AKRE, sender=provider)
+    offer = market.create_offer(site, MODEL_ID, 512, 512, 20, AKRE, 0, AKRE, False, sender=provider).return_value
+    terms = JobTerms(offer_id=offer, max_price=5 * AKRE, deadline=chain.pending_timestamp + 3600)
+    job_id = market.create_job(terms.as_tuple(), PROMPT, GenerationParams(seed=1).as_tuple(), sender=requester).return_value
+    market.accept(job_id, offer, sender=provider)
+    assert market.stake_of(provider) == (0, AKRE)
+    with reverts("market: stake too large"):
+        market.deposit_stake(2**128 - AKRE, sender=provider)
+    market.deposit_stake(2**128 - 1 - AKRE, sender=provider)
+    assert market.stake_of(provider) == (2**128 - 1 - AKRE, AKRE)
