@@ -50,6 +50,9 @@ initializes: ownerless[ownable := ownable, erc20 := erc20]
 # @dev `_wad_exp` for the decay factor.
 from snekmate.utils import math
 
+# @dev The swap pricing (fee on the input); pure, so not initialized.
+from .modules import constant_product
+
 exports: (
     erc20.transfer,
     erc20.transferFrom,
@@ -64,12 +67,10 @@ exports: (
     erc20.nonces,
     erc20.DOMAIN_SEPARATOR,
     erc20.eip712Domain,
+    constant_product.__interface__,
 )
 
 
-# @dev The swap fee, in basis points of the input.
-FEE_BPS: public(constant(uint256)) = 30
-_BPS: constant(uint256) = 10_000
 # @dev LP units locked in the pool by the first deposit.
 MINIMUM_LIQUIDITY: public(constant(uint256)) = 1_000
 # @dev One observation of the cumulative price is kept per period (seconds).
@@ -83,11 +84,12 @@ MAX_HALF_LIFE: public(constant(uint256)) = 100 * 365 * 86400
 _MWH_PER_REC: constant(uint256) = 10**6
 _LN2_WAD: constant(uint256) = 693_147_180_559_945_309
 _WAD: constant(uint256) = 10**18
-_MAX_RESERVE: constant(uint256) = 2**112 - 1
 # @dev Cumulative prices are UQ112.112 price-seconds kept modulo 2**224; only
 # differences are meaningful, and they are exact while a window's true
 # difference is below 2**224 (any price below 2**95 AKRE units per mWh).
 _CUMULATIVE_MODULUS: constant(uint256) = 2**224
+# @dev Reserves are packed in 112 bits each, as the pricing bounds inputs.
+_MAX_RESERVE: constant(uint256) = constant_product.MAX_RESERVE
 
 
 # @dev The tokens.
@@ -262,7 +264,7 @@ def swap_exact_in(token_in: address, amount_in: uint256, min_out: uint256, to: a
     reserve_in: uint256 = 0
     reserve_out: uint256 = 0
     reserve_in, reserve_out = self._sides(state, token_in)
-    amount_out: uint256 = self._get_amount_out(amount_in, reserve_in, reserve_out)
+    amount_out: uint256 = constant_product._get_amount_out(amount_in, reserve_in, reserve_out)
     assert amount_out >= min_out, "pool: slippage"
     extcall IERC20(token_in).transferFrom(msg.sender, self, amount_in)
     self._trade(state, token_in, amount_in, amount_out, to)
@@ -287,7 +289,7 @@ def swap_exact_out(token_in: address, amount_out: uint256, max_in: uint256, to: 
     reserve_in: uint256 = 0
     reserve_out: uint256 = 0
     reserve_in, reserve_out = self._sides(state, token_in)
-    amount_in: uint256 = self._get_amount_in(amount_out, reserve_in, reserve_out)
+    amount_in: uint256 = constant_product._get_amount_in(amount_out, reserve_in, reserve_out)
     assert amount_in <= max_in, "pool: slippage"
     extcall IERC20(token_in).transferFrom(msg.sender, self, amount_in)
     self._trade(state, token_in, amount_in, amount_out, to)
@@ -314,7 +316,7 @@ def swap_received(token_in: address, min_out: uint256, to: address, deadline: ui
     reserve_out: uint256 = 0
     reserve_in, reserve_out = self._sides(state, token_in)
     amount_in: uint256 = staticcall IERC20(token_in).balanceOf(self) - reserve_in
-    amount_out: uint256 = self._get_amount_out(amount_in, reserve_in, reserve_out)
+    amount_out: uint256 = constant_product._get_amount_out(amount_in, reserve_in, reserve_out)
     assert amount_out >= min_out, "pool: slippage"
     self._trade(state, token_in, amount_in, amount_out, to)
     return amount_out
@@ -362,34 +364,6 @@ def get_reserves() -> (uint256, uint256):
     """
     state: _State = self._current()
     return state.rec, state.akre
-
-
-@pure
-@external
-def get_amount_out(amount_in: uint256, reserve_in: uint256, reserve_out: uint256) -> uint256:
-    """
-    @notice The output of selling `amount_in` into reserves `reserve_in`/
-            `reserve_out`, after the fee, rounded down.
-    @param amount_in Input amount.
-    @param reserve_in Reserve of the input token.
-    @param reserve_out Reserve of the output token.
-    @return uint256 Output amount.
-    """
-    return self._get_amount_out(amount_in, reserve_in, reserve_out)
-
-
-@pure
-@external
-def get_amount_in(amount_out: uint256, reserve_in: uint256, reserve_out: uint256) -> uint256:
-    """
-    @notice The input needed to buy `amount_out` from reserves `reserve_in`/
-            `reserve_out`, after the fee, rounded up.
-    @param amount_out Output amount.
-    @param reserve_in Reserve of the input token.
-    @param reserve_out Reserve of the output token.
-    @return uint256 Input amount.
-    """
-    return self._get_amount_in(amount_out, reserve_in, reserve_out)
 
 
 @view
@@ -597,26 +571,6 @@ def _sides(state: _State, token_in: address) -> (uint256, uint256):
     if token_in == REC_TOKEN:
         return state.rec, state.akre
     return state.akre, state.rec
-
-
-@pure
-@internal
-def _get_amount_out(amount_in: uint256, reserve_in: uint256, reserve_out: uint256) -> uint256:
-    assert amount_in > 0, "pool: zero amount"
-    assert amount_in <= _MAX_RESERVE, "pool: amount too large"
-    assert reserve_in > 0 and reserve_out > 0, "pool: insufficient liquidity"
-    amount_in_with_fee: uint256 = amount_in * (_BPS - FEE_BPS)
-    amount_out: uint256 = amount_in_with_fee * reserve_out // (reserve_in * _BPS + amount_in_with_fee)
-    assert amount_out > 0, "pool: zero output"
-    return amount_out
-
-
-@pure
-@internal
-def _get_amount_in(amount_out: uint256, reserve_in: uint256, reserve_out: uint256) -> uint256:
-    assert amount_out > 0, "pool: zero amount"
-    assert reserve_in > 0 and amount_out < reserve_out, "pool: insufficient liquidity"
-    return reserve_in * amount_out * _BPS // ((reserve_out - amount_out) * (_BPS - FEE_BPS)) + 1
 
 
 @view
