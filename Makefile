@@ -54,9 +54,12 @@ run: setup
 deploy: setup
 	ape run deploy --network $(NETWORK)
 
-## test: run the whole test suite against a real anvil
+## test: run the whole test suite against real anvils, in TEST_WORKERS processes (default: the
+##       CPU count, at most 4) with an anvil each; TEST_WORKERS=0 runs it in one process
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 test: setup
-	ape test tests/ --network $(NETWORK) -rs $(PYTEST_ARGS)
+	ape compile
+	ape test tests/ --network $(NETWORK) -rs -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## bench: measure gas per operation on anvil and write docs/gas.md
 bench: setup

@@ -29,6 +29,17 @@ MAX_PRICE = 10 * AKRE
 FEE_BPS = 250
 
 
+def pytest_xdist_setupnodes(config, specs):
+    """Parallel runs (`-n N`): each test process gets an anvil of its own on a free port. Ape's
+    foundry provider starts one at APE_FOUNDRY_HOST (the worker's environment, set before its
+    pytest starts), and the CLI, daemons and demo a test starts inherit it, so they talk to
+    that process's chain as they do to 127.0.0.1:8545 in a serial run."""
+    from degen.processes import free_port
+
+    for spec in specs:
+        spec.env.setdefault("APE_FOUNDRY_HOST", f"http://127.0.0.1:{free_port()}")
+
+
 @pytest.fixture(scope="session")
 def deployer(accounts):
     return accounts[0]

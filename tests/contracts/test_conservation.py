@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from degen.deploy import AKRE
 from degen.models import JobState, JobTerms, fee_of, job_price
 from tests.conftest import BASE_PRICE, COLLATERAL, FEE_BPS, MAX_GPU_WATTS, PRICE_PER_KWH, PROMPT, stateful_settings
+from tests.reads import read_many
 
 WORK_SECONDS = 30
 MAX_ENERGY = MAX_GPU_WATTS * WORK_SECONDS * 1000 // 3600
@@ -187,20 +188,21 @@ def test_escrow_is_conserved(chain, market, token, requester, attacker, provider
             job.state, job.bond = JobState.REFUNDED, 0
 
         @invariant()
-        def market_holds_exactly_what_it_owes(self):
+        def market_holds_exactly_what_it_owes_and_everyone_what_they_are_owed(self):
             escrow = sum(job.max_price for job in self.jobs.values() if job.state & LIVE)
             bonds = sum(job.bond for job in self.jobs.values())
-            assert token.balanceOf(market) == self.market_balance
+            held, stake, fees, *balances_and_jobs = read_many(
+                (token.balanceOf, market), (market.stake_of, provider), (market.accrued_fees,),
+                *[(token.balanceOf, who) for who in people], *[(market.job, job_id) for job_id in self.jobs],
+            )
+            assert held == self.market_balance
             assert self.market_balance == self.base + escrow + self.free + self.locked + bonds + self.fees
-
-        @invariant()
-        def everyone_holds_what_they_are_owed(self):
-            for who in people:
-                assert token.balanceOf(who) == self.balances[who.address], who
-            assert market.stake_of(provider) == (self.free, self.locked)
-            assert market.accrued_fees() == self.fees
-            for job_id, job in self.jobs.items():
-                assert market.job(job_id).state == job.state
+            for who, balance in zip(people, balances_and_jobs):
+                assert balance == self.balances[who.address], who
+            assert stake == (self.free, self.locked)
+            assert fees == self.fees
+            for job, onchain in zip(self.jobs.values(), balances_and_jobs[len(people):]):
+                assert onchain.state == job.state
 
     run_state_machine_as_test(Escrow, settings=stateful_settings(steps=30))
     # The machine must have walked every transition, or it proved nothing about it.

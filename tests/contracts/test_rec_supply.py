@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 from tests.conftest import COLLATERAL, PV_PEAK_WATTS, stateful_settings
+from tests.reads import read_many
 
 HOUR_AT_PEAK = PV_PEAK_WATTS * 1000  # mWh a 10 kW array makes in an hour
 
@@ -86,12 +87,16 @@ def test_rec_supply_is_conserved(chain, rec, certificate, market, token, request
 
         @invariant()
         def issued_minus_retired_is_supply(self):
-            assert rec.total_issued() == self.issued and rec.total_retired() == self.retired
-            assert rec.totalSupply() == self.issued - self.retired == sum(self.balances.values())
-            for who in holders:
-                assert rec.balanceOf(who) == self.balances[who.address]
-            assert certificate.totalSupply() == self.certificates
-            assert rec.site_issued(site_id) == self.site_issued
+            issued, retired, supply, certificates, site_issued, *balances = read_many(
+                (rec.total_issued,), (rec.total_retired,), (rec.totalSupply,), (certificate.totalSupply,),
+                (rec.site_issued, site_id), *[(rec.balanceOf, who) for who in holders],
+            )
+            assert issued == self.issued and retired == self.retired
+            assert supply == self.issued - self.retired == sum(self.balances.values())
+            for who, balance in zip(holders, balances):
+                assert balance == self.balances[who.address]
+            assert certificates == self.certificates
+            assert site_issued == self.site_issued
 
     run_state_machine_as_test(Supply, settings=stateful_settings(steps=20))
     assert set(seen) == {"issue", "transfer", "retire", "green_job"}, seen

@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from degen import pool_model
 from degen.pool_model import PoolError, PoolModel
 from tests.conftest import stateful_settings
+from tests.reads import read_many
 from tests.pool.conftest import DAY, FOREVER, SEED_AKRE, SEED_REC
 
 HALF_LIVES = [0, 3600, DAY, 30 * DAY, pool_model.half_life_for_monthly_loss(0.02)]
@@ -167,12 +168,16 @@ def test_contract_equals_reference_model(make_pool, chain, rec, token, deployer,
         def chain_state_is_the_models(self):
             if not hasattr(self, "pool"):
                 return
-            assert self.pool.get_reserves() == self.model.at(self.now)[:2]
-            assert self.pool.price_cumulative() == (self.model.at(self.now)[2], self.now)
-            assert self.pool.totalSupply() == self.model.supply
-            assert rec.total_dissipated() - self.dissipated == self.model.dissipated
-            assert rec.balanceOf(self.pool) >= self.model.rec >= 0
-            assert token.balanceOf(self.pool) >= self.model.akre >= 0
+            reserves, cumulative, supply, dissipated, rec_held, akre_held = read_many(
+                (self.pool.get_reserves,), (self.pool.price_cumulative,), (self.pool.totalSupply,),
+                (rec.total_dissipated,), (rec.balanceOf, self.pool), (token.balanceOf, self.pool),
+            )
+            assert reserves == self.model.at(self.now)[:2]
+            assert cumulative == (self.model.at(self.now)[2], self.now)
+            assert supply == self.model.supply
+            assert dissipated - self.dissipated == self.model.dissipated
+            assert rec_held >= self.model.rec >= 0
+            assert akre_held >= self.model.akre >= 0
 
     run_state_machine_as_test(Equivalence, settings=stateful_settings(steps=20))
     assert {"swap_exact_in", "swap_exact_out", "swap_received", "add_liquidity", "remove_liquidity", "sync",
