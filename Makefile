@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup stale-build run deploy test bench bench-worker bench-oracle compile abi lock clean
+.PHONY: setup stale-build run deploy test test-long bench bench-worker bench-oracle compile abi lock clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed stale-build
@@ -60,6 +60,11 @@ TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n :
 test: setup
 	ape compile
 	ape test tests/ --network $(NETWORK) -rs -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+## test-long: only the Hypothesis state machines, with 200 examples each instead of 25
+test-long: setup
+	ape compile
+	DEGEN_STATEFUL_EXAMPLES=200 ape test tests/ --network $(NETWORK) -rs -n $(TEST_WORKERS) -k "conserved or reference_model" $(PYTEST_ARGS)
 
 ## bench: measure gas per operation on anvil and write docs/gas.md
 bench: setup
