@@ -47,7 +47,7 @@ abi: setup
 
 ## run: the whole story on a local anvil (Alice buys a green image from Bob), then stop everything
 run: setup
-	ape run demo --network $(NETWORK) $(DEMO_ARGS)
+	ape run demo --network $(NETWORK) --verbosity WARNING $(DEMO_ARGS)
 
 ## deploy: start a local anvil, deploy every contract, print the addresses, stop that anvil again
 ##         (a node already listening on 127.0.0.1:8545 is used instead, and left running)

@@ -1,6 +1,6 @@
 """The whole DeGEN story on a local chain, as real processes: Alice buys a green image from Bob.
 
-    make run                                           (= ape run demo --network ethereum:local:foundry)
+    make run                                           (= ape run demo --network ethereum:local:foundry --verbosity WARNING)
     ape run demo --network ethereum:local:foundry --keep-running   # then explore with the degen CLI
     ape run demo --network ethereum:local:foundry --model stabilityai/sd-turbo --size 512 --steps 1
 
@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 import requests
 from ape import accounts, chain, project
+from ape.logging import LogLevel, logger
 from ape.cli import ConnectedProviderCommand, network_option
 from eth_account import Account
 
@@ -33,7 +34,8 @@ from worker.site_sim import signed_day
 
 PROMPT = "A quick brown fox jumps over the lazy dog"
 TINY_MODEL = "tiny-sd"
-SITE = dict(pv_peak_watts=6_000, battery_wh=13_500, max_gpu_watts=450, region="BR")
+# Bob's site in Brazil, as the story tells it: 10 kW of rooftop PV, a 20 kWh battery, an RTX 4090-class GPU.
+SITE = dict(pv_peak_watts=10_000, battery_wh=20_000, max_gpu_watts=450, region="BR")
 OFFER = dict(max_size=1024, max_steps=50, base_price=2 * AKRE, price_per_kwh=30 * AKRE, collateral=5 * AKRE)
 FUNDS = dict(bob=200 * AKRE, alice=100 * AKRE, stake=100 * AKRE)
 
@@ -54,6 +56,7 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
     """Alice buys a green image from Bob: the whole story on a local chain."""
     if not network.is_dev:
         raise click.UsageError("the demo runs on a local development network (ethereum:local:foundry)")
+    logger.set_level(LogLevel.WARNING)  # the story, not Ape's line per transaction
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     deployer, alice, bob, operator = (accounts.test_accounts[i] for i in (0, 1, 2, 5))
@@ -69,7 +72,8 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
     deployments.save(record, workdir / "deployments")
     click.echo(f"  market {c.market.address}, RECs {c.rec.address}, certificates {c.certificate.address}")
 
-    step(2, "Bob registers his site (6 kW PV, 13.5 kWh battery, a 450 W GPU) and a green offer")
+    step(2, "Bob (Brazil) registers his site (10 kW rooftop PV, a 20 kWh battery, an RTX 4090-class GPU declared at 450 W) "
+            "and a green offer")
     c.token.transfer(bob, FUNDS["bob"], sender=deployer)
     site_id = c.registry.register_site(meter.address, SITE["pv_peak_watts"], SITE["battery_wh"], SITE["max_gpu_watts"],
                                        SITE["region"], sender=bob).return_value
@@ -99,7 +103,8 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         step(4, "Starting Bob's site (simulated inverter and battery, noon) and his worker")
         site_port, worker_port = free_port(), free_port()
         processes.enter_context(running(
-            degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0", "--lifetime-wh", str(register_wh)),
+            degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0", "--lifetime-wh", str(register_wh),
+                  "--pv-peak-watts", str(SITE["pv_peak_watts"]), "--battery-wh", str(SITE["battery_wh"])),
             ready="SunSpec site simulator on"))
         worker = processes.enter_context(running(
             degen("worker", "run", "--config", write_worker_config(workdir, chain.provider.uri, model_name, model, offer_id, site_id, site_port,
@@ -108,7 +113,7 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         click.echo(f"  site simulator :{site_port}, worker http://127.0.0.1:{worker_port} "
                    f"({'tiny generated model' if model_source is None else model}), oracle {oracle_url}")
 
-        step(5, "Alice gets 100 AKRE")
+        step(5, "Alice (Singapore) gets 100 AKRE")
         c.token.transfer(alice, FUNDS["alice"], sender=deployer)
 
         step(6, f'Alice runs: degen generate "{PROMPT}" --green')

@@ -24,11 +24,16 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert "[7/7] What happened" in run.stdout and "stopping the worker, the oracle and the site simulator" in run.stdout
+    assert "10 kW rooftop PV, a 20 kWh battery" in run.stdout and "Alice (Singapore)" in run.stdout
+    assert not [line for line in (run.stdout + run.stderr).splitlines() if line.startswith(("INFO:", "SUCCESS:"))], \
+        "library log lines interleave with the story"
 
     record = deployments.load("ethereum:local", tmp_path / "deployments")
     market, token = project.JobMarket.at(record.market), project.AkreToken.at(record.token)
     certificates = project.RetirementCertificate.at(record.certificate)
     alice, bob = accounts[1], accounts[2]
+    site = project.SiteRegistry.at(record.registry).site(1)
+    assert (site.owner, site.pv_peak_watts, site.battery_wh, site.max_gpu_watts, site.region) == (bob.address, 10_000, 20_000, 450, "BR")
     job = market.job(1)
     assert job.state == JobState.SETTLED and job.requester == alice.address and job.green
 
