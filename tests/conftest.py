@@ -29,6 +29,7 @@ MAX_PRICE = 10 * AKRE
 FEE_BPS = 250
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent with -p no:xdist
 def pytest_xdist_setupnodes(config, specs):
     """Parallel runs (`-n N`): each test process gets an anvil of its own on a free port. Ape's
     foundry provider starts one at APE_FOUNDRY_HOST (the worker's environment, set before its
