@@ -62,9 +62,9 @@ test: setup
 	ape test tests/ --network $(NETWORK) -rs -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## test-long: only the Hypothesis state machines, with 200 examples each instead of 25
-test-long: setup
-	ape compile
-	DEGEN_STATEFUL_EXAMPLES=200 ape test tests/ --network $(NETWORK) -rs -n $(TEST_WORKERS) -k "conserved or reference_model" $(PYTEST_ARGS)
+test-long: export DEGEN_STATEFUL_EXAMPLES = 200
+test-long: PYTEST_ARGS += -k "conserved or reference_model"
+test-long: test
 
 ## bench: measure gas per operation on anvil and write docs/gas.md
 bench: setup

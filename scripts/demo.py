@@ -21,7 +21,6 @@ from pathlib import Path
 import click
 import requests
 from ape import accounts, chain, project
-from ape.logging import LogLevel, logger
 from ape.cli import ConnectedProviderCommand, network_option
 from eth_account import Account
 
@@ -56,7 +55,6 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
     """Alice buys a green image from Bob: the whole story on a local chain."""
     if not network.is_dev:
         raise click.UsageError("the demo runs on a local development network (ethereum:local:foundry)")
-    logger.set_level(LogLevel.WARNING)  # the story, not Ape's line per transaction
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     deployer, alice, bob, operator = (accounts.test_accounts[i] for i in (0, 1, 2, 5))

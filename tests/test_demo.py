@@ -20,7 +20,7 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
     chain.pending_timestamp += 2 * 86_400  # the chain's clock ahead of the wall clock: nothing may mix the two up
     chain.mine()
     since = chain.blocks.height
-    run = subprocess.run([str(ape), "run", "demo", "--network", "ethereum:local:foundry", "--workdir", str(tmp_path)],
+    run = subprocess.run([str(ape), "run", "demo", "--network", "ethereum:local:foundry", "--verbosity", "WARNING", "--workdir", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert "[7/7] What happened" in run.stdout and "stopping the worker, the oracle and the site simulator" in run.stdout
