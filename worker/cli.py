@@ -92,6 +92,7 @@ def run(config_path: Path, log_level: str):
 
 def build_worker(config_path: Path):
     """The worker a config describes, connected to its chain (nothing started yet)."""
+    from degen.chain.recs import rec_market_client
     from worker import config as worker_config
     from degen.inference.pipelines import Pipelines
     from worker.daemon import Worker
@@ -99,10 +100,10 @@ def build_worker(config_path: Path):
     from worker.site_agent import SiteAgent
 
     config = worker_config.load(config_path)
-    client, deployment, _ = connect(config.chain, config.provider_account())
+    client, deployment, project = connect(config.chain, config.provider_account())
     site, compute = config.site, config.compute
     return Worker(
-        config, client,
+        config, client, rec_market_client(client, deployment, project),
         Pipelines(config.model_sources(), device=None if compute.device == "auto" else compute.device,
                   threads=compute.threads, deterministic=compute.deterministic),
         make_meter(config.compute.meter, config.compute.model_watts),

@@ -3,14 +3,15 @@ pydantic so a typo or an out-of-range value stops the worker with a clear messag
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from degen.daemon.config import ChainConfig, _Section, load_key, model_sources, read, resolver
 from degen.models import MAX_BATCH, MAX_THREADS, model_id
-from worker.policy import Policy
+from worker.policy import Policy, RecBuying
 
 
 class AccountConfig(_Section):
@@ -40,6 +41,30 @@ class PolicyConfig(_Section):
         return Policy(self.battery_reserve_pct, self.gpu_watts, self.deadline_slack_s)
 
 
+class GreenConfig(_Section):
+    """Buying a green job's missing RECs from the EnergyPool through the GreenRouter."""
+
+    max_premium_pct: float = Field(5.0, ge=0, le=100)  # the most above the pool's TWAP ...
+    twap_window_s: int = Field(3600, ge=1, le=86_400)  # ... over this window (the pool keeps a day)
+    max_akre_per_job: float = Field(5.0, gt=0, le=1e9)  # and never more than this for one job's RECs
+    router_allowance_akre: float = Field(50.0, gt=0, le=1e9)  # the router's AKRE allowance, renewed when spent
+    deadline_margin_s: int = Field(60, ge=0, le=86_400)  # give the job up with less time left
+
+    @model_validator(mode="after")
+    def _allowance_covers_a_job(self) -> "GreenConfig":
+        if self.router_allowance_akre < self.max_akre_per_job:
+            raise ValueError("router_allowance_akre must be at least max_akre_per_job")
+        return self
+
+    def rules(self) -> RecBuying:
+        return RecBuying(self.max_premium_pct, self.twap_window_s, base_units(self.max_akre_per_job), self.deadline_margin_s)
+
+
+def base_units(akre: float) -> int:
+    """AKRE as written in the config (a decimal) in base units, exactly as written."""
+    return int(Decimal(str(akre)).scaleb(18))
+
+
 class ComputeConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_batch: int = Field(4, ge=1, le=MAX_BATCH)
@@ -67,6 +92,7 @@ class WorkerConfig(_Section):
     compute: ComputeConfig = ComputeConfig()
     server: ServerConfig = ServerConfig()
     telemetry: TelemetryConfig | None = None  # signed meter samples to the oracle (off without it)
+    green: GreenConfig | None = None  # buy missing RECs through the GreenRouter (off without it)
 
     @field_validator("offers")
     @classmethod

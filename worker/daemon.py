@@ -30,21 +30,23 @@ from dataclasses import dataclass
 from web3.exceptions import Web3RPCError
 
 from degen import receipts
+from degen.chain.follower import Follower
+from degen.chain.market import MarketClient, TxRejected
+from degen.chain.recs import NoQuote, Purchase, RecMarketClient
 from degen.errors import InvalidInput
 from degen.http import ServerThread
-from degen.models import EnergyReceipt, JobState, Offer
 from degen.inference.pipelines import BatchQueue, Pipelines, Task
-from worker.config import WorkerConfig
-from degen.chain.follower import Follower
+from degen.models import EnergyReceipt, Job, JobState, Offer
+from degen.pool import amount_text
+from worker.config import WorkerConfig, base_units
 from worker.journal import Entry, JobKey, Journal, Step
-from degen.chain.market import MarketClient, TxRejected
 from worker.meter import Meter, measure, split_energy
 from worker.metrics import WorkerMetrics
-from worker.policy import SiteState, choose
+from worker.policy import RecPlan, SiteState, choose, plan_rec_purchase, premium_pct
 from worker.register import MeterRegister
+from worker.reporter import TelemetryReporter
 from worker.results import ResultStore
 from worker.server import Result, create_app
-from worker.reporter import TelemetryReporter
 from worker.site_agent import SiteAgent
 from worker.sunspec import SunSpecError
 
@@ -75,10 +77,12 @@ class Queued:
 
 
 class Worker:
-    def __init__(self, config: WorkerConfig, client: MarketClient, pipelines: Pipelines, meter: Meter,
-                 site_agent: SiteAgent | None, *, start_block: int, progress=None):
+    def __init__(self, config: WorkerConfig, client: MarketClient, recs: RecMarketClient, pipelines: Pipelines,
+                 meter: Meter, site_agent: SiteAgent | None, *, start_block: int, progress=None):
         self.start_block = start_block  # where a first start backfills from (the deployment's block)
-        self.config, self.client, self.pipelines, self.meter, self.site_agent = config, client, pipelines, meter, site_agent
+        self.config, self.client, self.recs, self.pipelines = config, client, recs, pipelines
+        self.meter, self.site_agent = meter, site_agent
+        self.rec_buying = None if config.green is None else config.green.rules()
         self.progress = progress  # a rich Progress, or None
         self.metrics = WorkerMetrics()
         self.policy = config.policy.policy()
@@ -88,8 +92,9 @@ class Worker:
         self._stop = threading.Event()
         self._result_ready = threading.Event()
         self._site: SiteState | None = None
-        self._waiting: dict[JobKey, str] = {}
-        self._arbiters: dict[str, tuple[bool, float]] = {}  # address -> (arbiter?, when asked)  # green jobs the site's energy holds back, and why
+        self._waiting: dict[JobKey, str] = {}  # green jobs held back (for energy, for RECs), and why
+        self._said: dict[JobKey, str] = {}  # what the log last said of each
+        self._arbiters: dict[str, tuple[bool, float]] = {}  # address -> (arbiter?, when asked)
         self._site_read_at = 0.0
         self._clock_offset = 0.0
         self._threads: list[threading.Thread] = []
@@ -109,6 +114,8 @@ class Worker:
         self.store = ResultStore(data)
         self.offers = self._check_offers()
         self._check_site()
+        if self.rec_buying is not None:
+            self._prepare_router(self.rec_buying.max_akre_per_job)
         self.register.catch_up(self.client.meter_register(self.config.site.site_id))
         self.follower = Follower(
             self.client, self.journal, confirmations=self.config.chain.confirmations,
@@ -213,11 +220,8 @@ class Worker:
             if decision.accept:
                 break
         if not decision.accept and decision.for_now:
-            if self._waiting.get(key) != decision.reason:  # say it once, and again when it changes
-                self._waiting[key] = decision.reason
-                log.info("job waits for green energy", extra={"job_id": key.job_id, "reason": decision.reason})
-            return
-        self._waiting.pop(key, None)
+            return self._wait(key, "job waits for green energy", decision.reason)
+        self._stop_waiting(key)
         if not decision.accept:
             return self._skip(key, decision.reason)
         try:
@@ -255,37 +259,119 @@ class Worker:
 
     def _deliver(self, entry: Entry) -> None:
         """Delivers one generated job: takes its meter reading (the same one again after a
-        restart), signs the receipt, simulates and sends."""
+        restart), signs the receipt, simulates and sends. A green job short of RECs goes
+        through the GreenRouter, which buys the shortfall inside the delivery, when the
+        `[green]` caps allow; else it waits."""
         key, data = entry.key, entry.data
-        receipt, signature = self._signed_receipt(key, data)
+        energy = self._claimed_energy(key, data)
+        purchase = None
+        if data["green"] and (shortfall := energy - self.recs.rec_balance()) > 0:
+            purchase = self._plan_purchase(entry, shortfall)
+            if purchase is None:
+                return
+        receipt, signature = self._signed_receipt(key, data, energy)
         _kill_point("metered")
         self._wait_for_chain_time(receipt.finished_at)
+        bought = None
         try:
-            tx = self.client.send("deliver", key.job_id, receipt.as_tuple(), signature)
+            if purchase is None:
+                tx = self.client.send("deliver", key.job_id, receipt.as_tuple(), signature)
+            else:
+                tx, bought = self.recs.deliver(key.job_id, receipt.as_tuple(), signature, purchase.max_akre, data["deadline"])
         except TxRejected as exc:
             self._refused_delivery(entry, exc)
             return
         _kill_point("deliver-sent")
+        self._stop_waiting(key)
         delivered_at = self.client.block_timestamp(tx["blockNumber"])
-        self.journal.advance(key, Step.DELIVERED, delivered_at=delivered_at, **self._delivery_record(receipt, signature, tx))
+        record = self._delivery_record(receipt, signature, tx) | self._purchase_record(key, bought)
+        self.journal.advance(key, Step.DELIVERED, delivered_at=delivered_at, **record)
         _kill_point("delivered")
         self.metrics.jobs.labels(step="delivered").inc()
         self.metrics.energy_mwh.inc(receipt.energy_mwh)
         log.info("job delivered", extra={
             "job_id": key.job_id, "sha256": data["sha256"][:16], "cid": data["cid"], "energy_mwh": receipt.energy_mwh,
             "estimated": data["estimated"], "meter": f"{receipt.meter_start}..{receipt.meter_end}",
-        })
+        } | self._purchase_log(record.get("purchase")))
 
-    def _signed_receipt(self, key: JobKey, data: dict) -> tuple[EnergyReceipt, bytes]:
-        """The job's EnergyReceipt on its meter reading (taken now, or the one taken before a
-        restart) and the meter key's signature over it."""
+    def _plan_purchase(self, entry: Entry, shortfall: int) -> RecPlan | None:
+        """The purchase a green delivery short of `shortfall` mWh of RECs makes through the
+        router, or None when it waits (why: logged once, and in /health) or is given up.
+        The job's state on chain decides first: after a restart it may be delivered already
+        (the router buys and delivers in one transaction, so a purchase is never repeated)."""
+        key = entry.key
+        on_chain = self.client.job(key.job_id)
+        if on_chain.state != JobState.ACCEPTED:
+            self._reconcile_delivery(entry, on_chain, "the job is no longer accepted")
+            return None
+        rules, twap, quote = self.rec_buying, None, None
+        if rules is not None:
+            twap = self.recs.twap(rules.twap_window_s)
+            try:
+                quote = self.recs.quote(shortfall)
+            except NoQuote:
+                quote = None
+        plan = plan_rec_purchase(rules, shortfall_mwh=shortfall, seconds_left=on_chain.deadline - self.chain_now(),
+                                 twap=twap, quote=quote, akre_balance=self.recs.akre_balance())
+        if plan.action != "buy":
+            self.register.discard(str(key))  # a reading taken before a restart never reached the chain
+            if plan.action == "give_up":
+                self._stop_waiting(key)
+                self._fail(key, f"not delivered: {plan.reason}")
+            else:
+                self._wait(key, "delivery waits for RECs", plan.reason, cause=plan.cause)
+            return None
+        self._prepare_router(plan.max_akre)
+        self.journal.note(key, purchase={"from_block": self.client.head(), "twap": twap, "max_akre": plan.max_akre})
+        return plan
+
+    def _purchase_record(self, key: JobKey, bought: Purchase | None) -> dict:
+        """What the journal keeps of a router purchase: the RECs and AKRE (as the chain logged
+        them), the TWAP and the cap it was made under (noted before it was sent)."""
+        intent = self.journal.get(key).data.get("purchase")
+        if intent is None or bought is None:
+            return {}
+        self.metrics.recs_bought_mwh.inc(bought.rec_mwh)
+        self.metrics.recs_paid_akre.inc(bought.akre / 10**18)
+        premium = premium_pct(bought.akre, bought.rec_mwh, intent["twap"])
+        self.metrics.rec_premium_pct.set(premium)
+        return {"purchase": intent | {"rec_mwh": bought.rec_mwh, "akre": bought.akre, "premium_pct": round(premium, 4)}}
+
+    @staticmethod
+    def _purchase_log(purchase: dict | None) -> dict:
+        if purchase is None:
+            return {}
+        return {"bought_mwh": purchase["rec_mwh"], "paid": amount_text(purchase["akre"], "akre"),
+                "twap_per_rec": amount_text(purchase["twap"], "akre"), "premium_pct": f"{purchase['premium_pct']:+.2f}",
+                "cap": amount_text(purchase["max_akre"], "akre"), "via": "GreenRouter"}
+
+    def _wait(self, key: JobKey, message: str, reason: str, cause: str | None = None) -> None:
+        """Holds a job back for now (the reason shows in /health); says why once, and again
+        when the reason (or its `cause`, for reasons whose figures move every block) changes."""
+        said = self._said.get(key)
+        self._waiting[key], self._said[key] = reason, cause or reason
+        if said != self._said[key]:
+            log.info(message, extra={"job_id": key.job_id, "reason": reason})
+
+    def _stop_waiting(self, key: JobKey) -> None:
+        self._waiting.pop(key, None)
+        self._said.pop(key, None)
+
+    def _claimed_energy(self, key: JobKey, data: dict) -> int:
+        """The job's metered energy, cut to what the site's registered GPU power could draw
+        over its window (the contract refuses more)."""
         window = data["finished_at"] - data["started_at"]
         bound = self.max_gpu_watts * window * 1000 // 3600
         energy = data["energy_mwh"]
         if energy > bound:
             log.warning("metered energy above the site's physical bound; claiming the bound",
                         extra={"job_id": key.job_id, "metered_mwh": energy, "bound_mwh": bound})
-            energy = bound
+            return bound
+        return energy
+
+    def _signed_receipt(self, key: JobKey, data: dict, energy: int) -> tuple[EnergyReceipt, bytes]:
+        """The job's EnergyReceipt on its meter reading of `energy` (taken now, or the one
+        taken before a restart) and the meter key's signature over it."""
         reading = self.register.read(str(key), energy)
         receipt = EnergyReceipt(
             job_id=key.job_id, result_hash=bytes.fromhex(data["sha256"]), started_at=data["started_at"],
@@ -302,22 +388,31 @@ class Worker:
                 "deliver_tx": None if tx is None else tx["transactionHash"].to_0x_hex()}
 
     def _refused_delivery(self, entry: Entry, refusal: TxRejected) -> None:
-        """Why the market refused a delivery decides what happens to the job. A refused
-        delivery was never mined, so its meter reading is dropped: later jobs deliver meanwhile
-        and this one takes a fresh reading above theirs when it is retried."""
+        """Why the market refused a delivery decides what happens to the job."""
+        self._reconcile_delivery(entry, self.client.job(entry.key.job_id), refusal.reason)
+
+    def _reconcile_delivery(self, entry: Entry, on_chain: Job, refusal: str) -> None:
+        """Acts on what the chain says of a job whose delivery did not go out now. Delivered
+        already (before a restart): recorded with the reading it was sent with and any
+        purchase the router logged for it. Still accepted before its deadline: retried next
+        round; its reading is dropped, as a refused delivery was never mined: later jobs
+        deliver meanwhile and this one takes a fresh reading above theirs. Else failed."""
         key = entry.key
-        on_chain = self.client.job(key.job_id)
         if on_chain.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
-            receipt, signature = self._signed_receipt(key, entry.data)  # the reading it was sent with
-            self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since,
-                                 **self._delivery_record(receipt, signature, None))
-            log.info("job was delivered before a restart", extra={"job_id": key.job_id})
+            receipt, signature = self._signed_receipt(key, entry.data, self._claimed_energy(key, entry.data))
+            intent = self.journal.get(key).data.get("purchase")
+            bought = None if intent is None else self.recs.purchase_of(key.job_id, intent["from_block"])
+            record = self._delivery_record(receipt, signature, None) | self._purchase_record(key, bought)
+            self.journal.advance(key, Step.DELIVERED, delivered_at=on_chain.state_since, **record)
+            self._stop_waiting(key)
+            log.info("job was delivered before a restart", extra={"job_id": key.job_id} | self._purchase_log(record.get("purchase")))
             return
         self.register.discard(str(key))
         if on_chain.state == JobState.ACCEPTED and self.chain_now() <= on_chain.deadline:
-            log.warning("delivery refused, will retry", extra={"job_id": key.job_id, "reason": refusal.reason})
+            log.warning("delivery refused, will retry", extra={"job_id": key.job_id, "reason": refusal})
             return
-        self._fail(key, f"deliver refused: {refusal.reason} (the job is {on_chain.state.name} on chain)")
+        self._stop_waiting(key)
+        self._fail(key, f"not delivered: {refusal} (the job is {on_chain.state.name} on chain)")
 
     def _settle(self, entry: Entry) -> None:
         key, data = entry.key, entry.data
@@ -515,6 +610,12 @@ class Worker:
         if not active:
             log.warning("the site is not active: the market refuses its accepts and deliveries", extra={"site": self.config.site.site_id})
 
+    def _prepare_router(self, needed_akre: int) -> None:
+        """Lets the GreenRouter deliver this account's jobs and spend `needed_akre` of its AKRE
+        (a bounded allowance of `[green] router_allowance_akre`, renewed only once spent)."""
+        for done in self.recs.prepare_router(needed_akre, base_units(self.config.green.router_allowance_akre)):
+            log.info("GreenRouter set up", extra={"did": done})
+
     def _is_arbiter(self, address: str) -> bool:
         """Whether the market names `address` its arbiter, asked at most once a minute per
         address (a revoked arbiter loses access within that minute)."""
@@ -558,6 +659,7 @@ class Worker:
             "jobs": self.journal.counts(self.client.chain_id, self.client.address),
             "meter": {"name": self.meter.name, "estimated": self.meter.estimated},
             "site": None if site is None else {"pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct},
+            "waiting": {str(key.job_id): reason for key, reason in list(self._waiting.items())},
         }
 
 

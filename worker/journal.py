@@ -122,6 +122,15 @@ class Journal:
         return True
 
     @_locked
+    def note(self, key: JobKey, **data) -> None:
+        """Merges `data` into what is kept for a job without moving its step (what the worker
+        is about to do, so a restart knows to look for it on chain)."""
+        entry = self.get(key)
+        if entry is None:
+            raise StepOutOfOrder(f"job {key} is unknown")
+        self._write(key, entry.step, {**entry.data, **data}, None)
+
+    @_locked
     def skip(self, key: JobKey, reason: str) -> None:
         """Ends a job the worker will not work on (bad params, policy, price), with why.
         Only a job that was not accepted can be skipped."""

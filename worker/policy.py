@@ -8,8 +8,10 @@ are `for_now`: the sun may rise or the battery fill before the job's deadline.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from degen.models import GenerationParams, Offer
+from degen.pool_model import MWH_PER_REC
 
 
 @dataclass(frozen=True)
@@ -89,3 +91,75 @@ def choose(
         if not energy.accept:
             return energy
     return Decision(True, "within the offer's terms" + (" on green energy" if green else ""))
+
+
+@dataclass(frozen=True)
+class RecBuying:
+    """The DER owner's caps on buying a green job's missing RECs from the pool (`[green]`)."""
+
+    max_premium_pct: float  # the most to pay above the pool's TWAP, percent
+    twap_window_s: int  # the TWAP's window (EnergyPool.consult)
+    max_akre_per_job: int  # AKRE base units
+    deadline_margin_s: int  # give up when less time than this is left before the deadline
+
+    def cap(self, shortfall_mwh: int, twap: int) -> int:
+        """The most to pay for `shortfall_mwh` at a TWAP of `twap` AKRE base units per REC."""
+        premium_bps = round(self.max_premium_pct * 100)
+        at_twap = shortfall_mwh * twap * (10_000 + premium_bps) // (MWH_PER_REC * 10_000)
+        return min(at_twap, self.max_akre_per_job)
+
+
+@dataclass(frozen=True)
+class RecPlan:
+    """What to do about a green delivery short of RECs, and why (the reason is logged)."""
+
+    action: str  # "buy" (through the GreenRouter, for at most max_akre), "wait" or "give_up"
+    reason: str
+    max_akre: int = 0
+    cause: str = ""  # what holds a wait up, in a word (its reason's figures move every block)
+
+
+def plan_rec_purchase(
+    rules: RecBuying | None,
+    *,
+    shortfall_mwh: int,
+    seconds_left: int,
+    twap: int | None,
+    quote: int | None,
+    akre_balance: int,
+) -> RecPlan:
+    """Buy the shortfall when the pool sells it within both caps, priced against the TWAP
+    (never spot alone: one swap moves spot anywhere for a block); else wait, until the deadline
+    is too close to send a delivery. `quote` is the pool's price for the shortfall now (None:
+    it cannot sell that much); `rules` None: buying is off, the job waits for issued RECs."""
+    short = f"RECs short by {shortfall_mwh:,} mWh"
+    margin = 0 if rules is None else rules.deadline_margin_s
+    if seconds_left < margin:
+        return RecPlan("give_up", f"{short} with {max(seconds_left, 0)} s left before the deadline")
+    if rules is None:
+        return RecPlan("wait", f"{short}; buying them from the pool is off (no [green] section)", cause="off")
+    if twap is None:
+        return RecPlan("wait", f"{short}; the pool has no price history over {rules.twap_window_s} s (TWAP) yet", cause="no TWAP")
+    if quote is None:
+        return RecPlan("wait", f"{short}; the pool cannot sell that much now", cause="no liquidity")
+    cap = rules.cap(shortfall_mwh, twap)
+    price = f"the pool asks {_akre(quote)} ({premium_pct(quote, shortfall_mwh, twap):+.2f} % against the TWAP)"
+    if quote > cap:
+        return RecPlan("wait", f"{short}; {price}, above the cap of {_akre(cap)} "
+                               f"(TWAP + {rules.max_premium_pct:g} %, at most {_akre(rules.max_akre_per_job)} a job)", cause="price")
+    if quote > akre_balance:
+        return RecPlan("wait", f"{short}; {price} but the account holds {_akre(akre_balance)}", cause="balance")
+    return RecPlan("buy", f"{short}; {price}, within the cap of {_akre(cap)}", max_akre=cap)
+
+
+def premium_pct(akre: int, rec_mwh: int, twap: int) -> float:
+    """How far the price paid for `rec_mwh` lies above (or below) the TWAP, percent."""
+    return (akre * MWH_PER_REC / rec_mwh / twap - 1) * 100 if rec_mwh and twap else 0.0
+
+
+def _akre(akre: int) -> str:
+    """AKRE base units to six significant digits: "0.525 AKRE", "0.0000350001 AKRE"."""
+    if akre == 0:
+        return "0 AKRE"
+    value = Decimal(akre).scaleb(-18)
+    return f"{round(value, max(0, 5 - value.adjusted())).normalize():,f} AKRE"

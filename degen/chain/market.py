@@ -57,7 +57,7 @@ class MarketEvent(NamedTuple):
     log_index: int
 
 
-def _reason(exc: ContractLogicError) -> str:
+def revert_reason(exc: ContractLogicError) -> str:
     message = str(exc.message or exc)
     return message.removeprefix("execution reverted: ").removeprefix("execution reverted") or "reverted"
 
@@ -73,7 +73,7 @@ class MarketClient:
         self.account = account
         self.address = self.market.address
         self.retries, self.backoff_s, self.receipt_timeout_s = retries, backoff_s, receipt_timeout_s
-        self.chain_id = self._retry(lambda: web3.eth.chain_id)
+        self.chain_id = self.retry(lambda: web3.eth.chain_id)
         self._nonce_lock = threading.Lock()
         self._next_nonce: int | None = None
         self._arbiter_role: bytes | None = None
@@ -81,22 +81,22 @@ class MarketClient:
     # ---- reads ---------------------------------------------------------------------------
 
     def head(self) -> int:
-        return self._retry(lambda: self.web3.eth.block_number)
+        return self.retry(lambda: self.web3.eth.block_number)
 
     def block_hash(self, number: int) -> str | None:
-        block = self._retry(lambda: self.web3.eth.get_block(number))
+        block = self.retry(lambda: self.web3.eth.get_block(number))
         return None if block is None else block["hash"].to_0x_hex()
 
     def block_timestamp(self, number: int) -> int:
-        return self._retry(lambda: self.web3.eth.get_block(number)["timestamp"])
+        return self.retry(lambda: self.web3.eth.get_block(number)["timestamp"])
 
     def chain_time(self) -> int:
         """The timestamp the next block will carry (what the contract's `block.timestamp`
         checks a receipt window against)."""
-        return self._retry(lambda: self.web3.eth.get_block("pending")["timestamp"])
+        return self.retry(lambda: self.web3.eth.get_block("pending")["timestamp"])
 
     def created_jobs(self, from_block: int, to_block: int) -> list[CreatedJob]:
-        events = self._retry(lambda: self.market.events.JobCreated().get_logs(from_block=from_block, to_block=to_block))
+        events = self.retry(lambda: self.market.events.JobCreated().get_logs(from_block=from_block, to_block=to_block))
         jobs = []
         for event in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"])):
             args = event["args"]
@@ -114,7 +114,7 @@ class MarketClient:
         filters on indexed arguments (e.g. `job_id=7`)."""
         found = []
         for name in names:
-            logs = self._retry(lambda: getattr(self.market.events, name)().get_logs(
+            logs = self.retry(lambda: getattr(self.market.events, name)().get_logs(
                 from_block=from_block, to_block=to_block, argument_filters=indexed or None))
             found += [MarketEvent(name, dict(e["args"]), e["blockNumber"], e["logIndex"]) for e in logs]
         return sorted(found, key=lambda e: (e.block_number, e.log_index))
@@ -129,30 +129,34 @@ class MarketClient:
         return Offer(offer_id=offer_id, **record)
 
     def meter_register(self, site_id: int) -> int:
-        return self._retry(lambda: self.market.functions.meter_register(site_id).call())
+        return self.retry(lambda: self.market.functions.meter_register(site_id).call())
 
     def is_arbiter(self, address: str) -> bool:
         """Whether `address` holds the market's ARBITER_ROLE (the oracle)."""
         if self._arbiter_role is None:  # a contract constant: read once
-            self._arbiter_role = self._retry(lambda: self.market.functions.ARBITER_ROLE().call())
-        return self._retry(lambda: self.market.functions.hasRole(self._arbiter_role, to_checksum_address(address)).call())
+            self._arbiter_role = self.retry(lambda: self.market.functions.ARBITER_ROLE().call())
+        return self.retry(lambda: self.market.functions.hasRole(self._arbiter_role, to_checksum_address(address)).call())
 
     def site_meter(self, site_id: int) -> tuple[str, int, bool]:
         """(meter key address, max GPU watts, active) as the registry holds them."""
-        return tuple(self._retry(lambda: self.registry.functions.meter_of(site_id).call()))
+        return tuple(self.retry(lambda: self.registry.functions.meter_of(site_id).call()))
 
     def site_count(self) -> int:
         """How many sites the registry holds: their ids run from 1 to this."""
-        return self._retry(lambda: self.registry.functions.site_count().call())
+        return self.retry(lambda: self.registry.functions.site_count().call())
 
     def site(self, site_id: int) -> dict:
         """The registry's full record of a site (all fields zero for unknown ids)."""
         return self._struct("site", site_id, on=self.registry)
 
+    def call(self, fn, block="latest"):
+        """A view call (`contract.functions.f(args)`) at `block`, with the client's retries."""
+        return self.retry(lambda: fn.call(block_identifier=block))
+
     def _struct(self, function: str, *args, on=None) -> dict:
         fn = getattr((on or self.market).functions, function)(*args)
         names = [c["name"] for c in fn.abi["outputs"][0]["components"]]
-        return dict(zip(names, self._retry(fn.call)))
+        return dict(zip(names, self.retry(fn.call)))
 
     # ---- transactions --------------------------------------------------------------------
 
@@ -164,19 +168,19 @@ class MarketClient:
         fn = getattr((to or self.market).functions, function)(*args)
         sender = self.account.address
         try:
-            gas = self._retry(lambda: fn.estimate_gas({"from": sender}, block_identifier="pending"))
+            gas = self.retry(lambda: fn.estimate_gas({"from": sender}, block_identifier="pending"))
         except ContractLogicError as exc:
-            raise TxRejected(function, _reason(exc)) from None
+            raise TxRejected(function, revert_reason(exc)) from None
         if gas_budget is not None and gas > gas_budget:
             raise TxRejected(function, f"gas budget: needs {gas}, {gas_budget} left")
         with self._nonce_lock:
             for attempt in range(2):
                 if self._next_nonce is None:
-                    self._next_nonce = self._retry(lambda: self.web3.eth.get_transaction_count(sender, "pending"))
+                    self._next_nonce = self.retry(lambda: self.web3.eth.get_transaction_count(sender, "pending"))
                 tx = fn.build_transaction({"from": sender, "nonce": self._next_nonce, "chainId": self.chain_id, "gas": gas * 6 // 5})
                 signed = self.account.sign_transaction(tx)
                 try:
-                    self._retry(lambda: self._send_raw(signed))
+                    self.retry(lambda: self._send_raw(signed))
                 except Web3RPCError as exc:
                     self._next_nonce = None  # someone else used the account: ask the node again
                     if attempt == 0 and "nonce too low" in str(exc).lower():
@@ -188,7 +192,7 @@ class MarketClient:
                     raise
                 self._next_nonce += 1
                 break
-        receipt = self._retry(lambda: self.web3.eth.wait_for_transaction_receipt(signed.hash, timeout=self.receipt_timeout_s))
+        receipt = self.retry(lambda: self.web3.eth.wait_for_transaction_receipt(signed.hash, timeout=self.receipt_timeout_s))
         if receipt["status"] != 1:
             raise TxRejected(function, f"transaction {signed.hash.to_0x_hex()} reverted")
         return receipt
@@ -200,7 +204,7 @@ class MarketClient:
             if "already known" not in str(exc).lower():
                 raise
 
-    def _retry(self, call: Callable[[], T]) -> T:
+    def retry(self, call: Callable[[], T]) -> T:
         attempt = 0
         while True:
             try:

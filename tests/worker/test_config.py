@@ -7,7 +7,7 @@ import pytest
 
 from degen.errors import InvalidInput
 from degen.daemon.config import to_toml
-from worker.config import WorkerConfig, load
+from worker.config import GreenConfig, WorkerConfig, base_units, load
 
 MINIMAL = {
     "data_dir": "data", "offers": [1], "models": {"tiny-sd": "models/tiny-sd", "sd15": "runwayml/stable-diffusion-v1-5"},
@@ -66,6 +66,7 @@ def test_the_example_config_in_the_repository_is_valid():
     assert config.offers == [1] and config.site.modbus_port == 5020
     assert config.compute == WorkerConfig.model_fields["compute"].default  # the file shows the defaults
     assert config.policy == WorkerConfig.model_fields["policy"].default
+    assert config.green == GreenConfig() and config.telemetry.interval_s == 300  # the optional sections, at their defaults
 
 
 def test_the_oracle_example_config_in_the_repository_is_valid():
@@ -76,3 +77,15 @@ def test_the_oracle_example_config_in_the_repository_is_valid():
     assert config.endpoint(1) == "http://127.0.0.1:8700" and config.database_url().endswith("oracle-data/oracle.sqlite")
     for section in ("ingest", "issuance", "keeper", "verify"):  # the file shows the defaults
         assert getattr(config, section) == OracleConfig.model_fields[section].default, section
+
+
+def test_the_green_section_turns_rec_buying_on_with_exact_amounts():
+    assert WorkerConfig.model_validate(MINIMAL).green is None  # off unless asked for
+    green = WorkerConfig.model_validate(MINIMAL | {"green": {"max_akre_per_job": 0.1, "router_allowance_akre": 0.3}}).green
+    rules = green.rules()
+    assert (rules.max_akre_per_job, rules.max_premium_pct, rules.twap_window_s, rules.deadline_margin_s) == (10**17, 5.0, 3600, 60)
+    assert base_units(green.router_allowance_akre) == 3 * 10**17  # as written, not 0.30000000000000004
+    with pytest.raises(ValueError, match="router_allowance_akre must be at least max_akre_per_job"):
+        WorkerConfig.model_validate(MINIMAL | {"green": {"max_akre_per_job": 2, "router_allowance_akre": 1}})
+    with pytest.raises(ValueError, match="green.twap_window_s"):
+        WorkerConfig.model_validate(MINIMAL | {"green": {"twap_window_s": 0}})

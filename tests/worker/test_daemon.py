@@ -194,17 +194,20 @@ def test_the_meter_register_survives_a_restart(worker_config, start_worker, crea
 def test_a_refused_delivery_does_not_hold_up_the_others(
     worker_config, start_worker, create_job, market, rec, provider, site_id, offer_id, issue_recs, chain,
 ):
-    """A green job whose provider holds no RECs yet is refused at delivery; the plain job after
-    it is delivered meanwhile, and once RECs arrive the green one goes out with a fresh meter
-    reading above the plain job's."""
+    """A green job whose provider holds no RECs yet (and does not buy them: no [green]) waits at
+    delivery, saying why; the plain job after it is delivered meanwhile, and once RECs arrive
+    the green one goes out with a fresh meter reading above the plain job's. Without the REC
+    allowance the market refuses the delivery, which is retried."""
     since = chain.blocks.height
     green = market.create_offer(site_id, MODEL_ID, 1024, 1024, 50, 2 * 10**18, 30 * 10**18, 5 * 10**18, True, sender=provider).return_value
     worker = start_worker(worker_config(offers=(offer_id, green)))
     green_job = create_job(offer_id=green, green=True, params=SMALL)
     plain_job = create_job(params=SMALL)
-    worker.wait_for(rf"delivery refused, will retry job_id={green_job} reason=.market: provider lacks RECs", timeout=120)
+    worker.wait_for(rf"delivery waits for RECs job_id={green_job} reason=.RECs short by [\d,]+ mWh; buying them from the "
+                    r"pool is off \(no \[green\] section\)", timeout=120)
     worker.wait_for(rf"job delivered job_id={plain_job}\b", timeout=120)
     issue_recs(site_id)
+    worker.wait_for(rf"delivery refused, will retry job_id={green_job} reason=.market: RECs not approved", timeout=60)
     rec.approve(market, 2**256 - 1, sender=provider)
     worker.wait_for(rf"job delivered job_id={green_job}\b", timeout=120)
     plain, = events(market.JobDelivered, plain_job, chain, since)

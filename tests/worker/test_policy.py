@@ -3,7 +3,7 @@
 import pytest
 
 from degen.models import GenerationParams, Offer
-from worker.policy import Policy, SiteState, choose, energy_allows
+from worker.policy import Policy, RecBuying, SiteState, choose, energy_allows, plan_rec_purchase, premium_pct
 
 POLICY = Policy(battery_reserve_pct=30, gpu_watts=450, deadline_slack_s=120)
 OFFER = Offer(
@@ -58,3 +58,52 @@ def test_policy_bounds():
         Policy(battery_reserve_pct=101)
     with pytest.raises(ValueError):
         Policy(gpu_watts=0)
+
+
+# ---- buying a green delivery's missing RECs ([green]) ------------------------------------
+
+AKRE = 10**18
+RULES = RecBuying(max_premium_pct=5, twap_window_s=3600, max_akre_per_job=2 * AKRE, deadline_margin_s=60)
+TWAP = AKRE  # 1 AKRE per REC
+
+
+def plan(rules=RULES, shortfall=500_000, left=600, twap=TWAP, quote=AKRE // 2, balance=10 * AKRE):
+    return plan_rec_purchase(rules, shortfall_mwh=shortfall, seconds_left=left, twap=twap, quote=quote, akre_balance=balance)
+
+
+def test_the_cap_is_the_twap_plus_the_premium_and_at_most_the_per_job_bound():
+    assert RULES.cap(500_000, TWAP) == AKRE * 105 // 200  # half a REC at the TWAP + 5 %
+    assert RULES.cap(10 * 10**6, TWAP) == 2 * AKRE  # ten RECs: the per-job bound
+    assert RecBuying(0, 60, AKRE, 0).cap(1, 3) == 0  # rounded down: never above the bound
+
+
+def test_a_quote_within_the_cap_is_bought_with_the_cap_as_the_on_chain_bound():
+    decision = plan(quote=AKRE * 104 // 200)
+    assert (decision.action, decision.max_akre) == ("buy", AKRE * 105 // 200)
+    assert "RECs short by 500,000 mWh; the pool asks 0.52 AKRE (+4.00 % against the TWAP), within the cap of 0.525 AKRE" == decision.reason
+
+
+@pytest.mark.parametrize(
+    "kwargs, action, reason",
+    [
+        ({"quote": AKRE * 106 // 200}, "wait",
+         "the pool asks 0.53 AKRE (+6.00 % against the TWAP), above the cap of 0.525 AKRE (TWAP + 5 %, at most 2 AKRE a job)"),
+        ({"shortfall": 3 * 10**6, "quote": 3 * AKRE}, "wait", "above the cap of 2 AKRE"),
+        ({"twap": None}, "wait", "the pool has no price history over 3600 s (TWAP) yet"),
+        ({"quote": None}, "wait", "the pool cannot sell that much now"),
+        ({"balance": AKRE // 4}, "wait", "but the account holds 0.25 AKRE"),
+        ({"left": 59}, "give_up", "RECs short by 500,000 mWh with 59 s left before the deadline"),
+        ({"left": -5, "twap": None}, "give_up", "with 0 s left"),
+        ({"rules": None}, "wait", "buying them from the pool is off (no [green] section)"),
+        ({"rules": None, "left": -1}, "give_up", "with 0 s left before the deadline"),
+    ],
+)
+def test_a_purchase_outside_the_caps_waits_or_is_given_up_near_the_deadline(kwargs, action, reason):
+    decision = plan(**kwargs)
+    assert decision.action == action and reason in decision.reason and decision.max_akre == 0
+
+
+def test_spot_alone_never_prices_a_purchase():
+    """A pool pushed within one block: spot (the quote) far above a TWAP that has not moved."""
+    assert plan(quote=4 * AKRE // 2).action == "wait"
+    assert premium_pct(2 * AKRE, 500_000, TWAP) == pytest.approx(300.0)
