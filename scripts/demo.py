@@ -1,15 +1,17 @@
-"""The whole DeGEN story on a local chain, as real processes: Alice buys a green image from Bob.
+"""The whole DeGEN story on a local chain, as real processes: Alice buys a green image from Bob,
+whose new site has no RECs yet, so his worker buys them from the pool Carol seeded.
 
     make run                                           (= ape run demo --network ethereum:local:foundry --verbosity WARNING)
     ape run demo --network ethereum:local:foundry --keep-running   # then explore with the degen CLI
     ape run demo --network ethereum:local:foundry --model stabilityai/sd-turbo --size 512 --steps 1
 
 Deploys the contracts (the oracle's account gets the registrar, issuer and arbiter roles),
-registers and activates Bob's site and a green offer, starts the site simulator, the oracle
-and Bob's worker, reports yesterday's solar day from Bob's site so the oracle issues his
-RECs, funds Alice, and runs `degen generate ... --green` as Alice. Every process it started
-is stopped at the end (with --keep-running, on Ctrl-C). Its files (keys, configs, model,
-state, the image) live in --workdir."""
+registers and activates Bob's site and a green offer, starts the oracle, reports yesterday's
+solar day from Carol's solar farm so the oracle issues her RECs, has Carol seed the EnergyPool
+with them, starts Bob's site simulator and his worker (which buys missing RECs through the
+GreenRouter within its caps), funds Alice, and runs `degen generate ... --green` as Alice.
+Every process it started is stopped at the end (with --keep-running, on Ctrl-C). Its files
+(keys, configs, model, state, the image) live in --workdir."""
 
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, network_option
 from eth_account import Account
 
-from degen import deployments, telemetry
+from degen import deployments, pool, telemetry
 from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import model_id
+from degen.pool_model import MWH_PER_REC
 from degen.processes import Process, degen, free_port, running
 from degen.requester import akre
 from worker.site_sim import signed_day
@@ -35,12 +38,19 @@ PROMPT = "A quick brown fox jumps over the lazy dog"
 TINY_MODEL = "tiny-sd"
 # Bob's site in Brazil, as the story tells it: 10 kW of rooftop PV, a 20 kWh battery, an RTX 4090-class GPU.
 SITE = dict(pv_peak_watts=10_000, battery_wh=20_000, max_gpu_watts=450, region="BR")
+# Carol's solar farm in Kenya, whose RECs she trades in the pool (no GPU: the registry's least bound).
+FARM = dict(pv_peak_watts=100_000, battery_wh=200_000, max_gpu_watts=1, region="KE")
 OFFER = dict(max_size=1024, max_steps=50, base_price=2 * AKRE, price_per_kwh=30 * AKRE, collateral=5 * AKRE)
-FUNDS = dict(bob=200 * AKRE, alice=100 * AKRE, stake=100 * AKRE)
+FUNDS = dict(bob=200 * AKRE, alice=100 * AKRE, stake=100 * AKRE, carol=100 * AKRE)
+LIQUIDITY = dict(rec=50 * 10**6, akre=50 * AKRE)  # 50 REC at 1 AKRE each
+# Bob's worker buys missing RECs at most 5 % above the pool's TWAP; the story's pool is seconds
+# old, so its window is short (a worker on a real chain keeps the default hour).
+GREEN = dict(max_premium_pct=5.0, twap_window_s=15, max_akre_per_job=1.0, router_allowance_akre=5.0)
+STEPS = 8
 
 
 def step(number: int, text: str) -> None:
-    click.secho(f"\n[{number}/7] {text}", bold=True)
+    click.secho(f"\n[{number}/{STEPS}] {text}", bold=True)
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -57,8 +67,8 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         raise click.UsageError("the demo runs on a local development network (ethereum:local:foundry)")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    deployer, alice, bob, operator = (accounts.test_accounts[i] for i in (0, 1, 2, 5))
-    meter = Account.create()
+    deployer, alice, bob, carol, operator = (accounts.test_accounts[i] for i in (0, 1, 2, 3, 5))
+    meter, farm_meter = Account.create(), Account.create()
     (workdir / "meter.key").write_text(meter.key.hex())
     (workdir / "bob.key").write_text(bob.private_key)
     (workdir / "oracle.key").write_text(operator.private_key)
@@ -68,40 +78,48 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
     c = deploy_all(project, deployer, oracle=operator.address)
     record = record_of(c, network=f"{ecosystem.name}:local", chain_id=chain.chain_id, block=first_block + 1, deployer=deployer.address)
     deployments.save(record, workdir / "deployments")
-    click.echo(f"  market {c.market.address}, RECs {c.rec.address}, certificates {c.certificate.address}")
+    click.echo(f"  market {c.market.address}, RECs {c.rec.address}, pool {c.pool.address}, router {c.router.address}")
 
     step(2, "Bob (Brazil) registers his site (10 kW rooftop PV, a 20 kWh battery, an RTX 4090-class GPU declared at 450 W) "
             "and a green offer")
     c.token.transfer(bob, FUNDS["bob"], sender=deployer)
-    site_id = c.registry.register_site(meter.address, SITE["pv_peak_watts"], SITE["battery_wh"], SITE["max_gpu_watts"],
-                                       SITE["region"], sender=bob).return_value
-    c.registry.activate(site_id, sender=operator)
+    site_id = register(c, bob, operator, meter, SITE)
     c.token.approve(c.market, 2**256 - 1, sender=bob)
     c.market.deposit_stake(FUNDS["stake"], sender=bob)
     model_name = TINY_MODEL if model_source is None else Path(model_source.rstrip("/")).name  # e.g. sd-turbo
     offer_id = c.market.create_offer(site_id, model_id(model_name), OFFER["max_size"], OFFER["max_size"], OFFER["max_steps"],
                                      OFFER["base_price"], OFFER["price_per_kwh"], OFFER["collateral"], True, sender=bob).return_value
     c.rec.approve(c.market, 2**256 - 1, sender=bob)  # delivering a green job retires his RECs
-    click.echo(f"  site {site_id} active; offer {offer_id}: {akre(OFFER['base_price'])} + {akre(OFFER['price_per_kwh'])}/kWh, green")
+    click.echo(f"  site {site_id} active; offer {offer_id}: {akre(OFFER['base_price'])} + {akre(OFFER['price_per_kwh'])}/kWh, green; "
+               f"the site is new: Bob holds {rec_text(c.rec.balanceOf(bob))}")
 
     with ExitStack() as processes:
-        step(3, "Starting the oracle; Bob's site reports yesterday's solar day and the oracle issues his RECs")
+        step(3, "Starting the oracle; Carol's 100 kW solar farm in Kenya reports yesterday's solar day and the oracle "
+                "issues her RECs")
         model = model_source or str(tiny_model(workdir / "models" / TINY_MODEL))
         oracle = processes.enter_context(running(
             degen("oracle", "run", "--config", write_oracle_config(workdir, chain.provider.uri, model_name, model)), ready="oracle ready", timeout=120))
         oracle_url = oracle.wait_for(r"api=(\S+)").group(1)
-        register_wh = report_yesterday(oracle_url, site_id, meter, record)
+        farm_id = register(c, carol, operator, farm_meter, FARM)
+        report_yesterday(oracle_url, farm_id, farm_meter, record, FARM)
         deadline = time.monotonic() + 120
-        while c.rec.high_water_mark(site_id) < (int(time.time()) // 86_400 - 1) * 86_400 + 18 * 3600:  # the day's last sunny hour
+        while c.rec.high_water_mark(farm_id) < (int(time.time()) // 86_400 - 1) * 86_400 + 18 * 3600:  # the day's last sunny hour
             if time.monotonic() > deadline:
                 raise click.ClickException(f"the oracle did not issue yesterday's RECs in 2 minutes:\n{oracle.output[-2000:]}")
             time.sleep(0.5)
-        click.echo(f"  Bob holds {c.rec.balanceOf(bob) / 1e6:,.3f} REC (kWh), issued for {c.rec.issuance_count()} hourly periods")
+        click.echo(f"  Carol holds {rec_text(c.rec.balanceOf(carol))} (kWh), issued for {c.rec.issuance_count()} hourly periods")
 
-        step(4, "Starting Bob's site (simulated inverter and battery, noon) and his worker")
+        step(4, f"Carol seeds the EnergyPool with {rec_text(LIQUIDITY['rec'])} and {akre(LIQUIDITY['akre'])}")
+        c.token.transfer(carol, FUNDS["carol"], sender=deployer)
+        c.rec.approve(c.pool, LIQUIDITY["rec"], sender=carol)
+        c.token.approve(c.pool, LIQUIDITY["akre"], sender=carol)
+        c.pool.add_liquidity(LIQUIDITY["rec"], LIQUIDITY["akre"], 0, chain.pending_timestamp + 600, sender=carol)
+        click.echo(f"  the pool holds {pool_text(pool.read(c, GREEN['twap_window_s']))}")
+
+        step(5, "Starting Bob's site (simulated inverter and battery, noon) and his worker")
         site_port, worker_port = free_port(), free_port()
         processes.enter_context(running(
-            degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0", "--lifetime-wh", str(register_wh),
+            degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0",
                   "--pv-peak-watts", str(SITE["pv_peak_watts"]), "--battery-wh", str(SITE["battery_wh"])),
             ready="SunSpec site simulator on"))
         worker = processes.enter_context(running(
@@ -110,11 +128,13 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             ready="worker ready", timeout=300))
         click.echo(f"  site simulator :{site_port}, worker http://127.0.0.1:{worker_port} "
                    f"({'tiny generated model' if model_source is None else model}), oracle {oracle_url}")
+        click.echo(f"  a green job short of RECs buys them in the pool, at most {GREEN['max_premium_pct']:g} % above "
+                   f"the {GREEN['twap_window_s']} s TWAP and {GREEN['max_akre_per_job']:g} AKRE a job")
 
-        step(5, "Alice (Singapore) gets 100 AKRE")
+        step(6, "Alice (Singapore) gets 100 AKRE")
         c.token.transfer(alice, FUNDS["alice"], sender=deployer)
 
-        step(6, f'Alice runs: degen generate "{PROMPT}" --green')
+        step(7, f'Alice runs: degen generate "{PROMPT}" --green')
         image = workdir / "fox.png"
         buyer = Process(degen("generate", PROMPT, "--green", "--account", "TEST::1", "--width", str(size), "--height", str(size),
                               "--steps", str(steps), "--seed", "42", "--out", str(image), "--network", "ethereum:local:foundry",
@@ -128,18 +148,23 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         if buyer.popen.returncode != 0:
             raise click.ClickException(f"degen generate failed; the worker said:\n{worker.output[-3000:]}")
 
-        step(7, "What happened")
+        step(8, "What happened")
         job_id = c.market.job_count()
         receipt = requests.get(f"http://127.0.0.1:{worker_port}/receipts/{job_id}", timeout=10).json()
-        settled = next(iter(c.market.JobSettled.range(first_block, chain.blocks.height + 1, search_topics={"job_id": job_id})))
-        retired = [log for log in c.rec.Retired.range(first_block, chain.blocks.height + 1) if log.job_id == job_id]
+        blocks = (first_block, chain.blocks.height + 1)
+        settled = next(iter(c.market.JobSettled.range(*blocks, search_topics={"job_id": job_id})))
+        retired = [log for log in c.rec.Retired.range(*blocks) if log.job_id == job_id]
+        bought = [log for log in c.router.ShortfallBought.range(*blocks) if log.job_id == job_id]
         certificate_id = retired[0].certificate_id if retired else None
         print_summary(image, receipt, settled, c, alice, bob, certificate_id)
+        if bought:
+            print_purchase(bought[0], c)
 
         if keep_running:
             click.secho("\nEverything keeps running; try, in another shell:", bold=True)
             for line in (f"degen offers --deployments {workdir / 'deployments'}",
                          f"degen jobs --account TEST::1 --deployments {workdir / 'deployments'}",
+                         f"degen pool show --deployments {workdir / 'deployments'}",
                          f"degen rec balance {bob.address} --deployments {workdir / 'deployments'}"):
                 click.echo(f"  {line}")
             click.echo("Ctrl-C stops it all.")
@@ -148,6 +173,14 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             except KeyboardInterrupt:
                 pass
         click.echo("\nstopping the worker, the oracle and the site simulator")
+
+
+def register(c, owner, registrar, meter, site: dict) -> int:
+    """Registers `owner`'s site with `meter` as its meter key; the oracle's registrar activates it."""
+    site_id = c.registry.register_site(meter.address, site["pv_peak_watts"], site["battery_wh"], site["max_gpu_watts"],
+                                       site["region"], sender=owner).return_value
+    c.registry.activate(site_id, sender=registrar)
+    return site_id
 
 
 def tiny_model(directory: Path) -> Path:
@@ -189,15 +222,16 @@ def write_worker_config(workdir: Path, rpc_url: str, model_name: str, model: str
         "site": {"site_id": site_id, "modbus_port": site_port, "read_interval_s": 1.0},
         "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
         "telemetry": {"oracle_url": oracle_url, "interval_s": 300},
+        "green": GREEN,
     })
 
 
-def report_yesterday(oracle_url: str, site_id: int, meter, record) -> int:
-    """Yesterday's clear day at Bob's site, as the site agent would have reported it: a signed
+def report_yesterday(oracle_url: str, site_id: int, meter, record, site: dict) -> None:
+    """Yesterday's clear day at a site, as its site agent would have reported it: a signed
     sample every 5 minutes from the simulator's physics, posted in batches."""
     day = (int(time.time()) // 86_400 - 1) * 86_400
     bodies = [telemetry.body(*signed) for signed in signed_day(
-        site_id, day, meter, record.chain_id, record.registry, pv_peak_watts=SITE["pv_peak_watts"], battery_wh=SITE["battery_wh"])]
+        site_id, day, meter, record.chain_id, record.registry, pv_peak_watts=site["pv_peak_watts"], battery_wh=site["battery_wh"])]
     for first in range(0, len(bodies), 100):
         response = requests.post(f"{oracle_url}/samples/batch", json={"samples": bodies[first:first + 100]}, timeout=30)
         response.raise_for_status()
@@ -205,7 +239,6 @@ def report_yesterday(oracle_url: str, site_id: int, meter, record) -> int:
         if refused:
             raise click.ClickException(f"the oracle refused yesterday's samples: {refused[0]}")
     click.echo(f"  {len(bodies)} signed samples, {bodies[-1]['register_wh'] - bodies[0]['register_wh']:,} Wh generated")
-    return bodies[-1]["register_wh"]
 
 
 def print_summary(image: Path, receipt: dict, settled, c, alice, bob, certificate_id) -> None:
@@ -221,5 +254,27 @@ def print_summary(image: Path, receipt: dict, settled, c, alice, bob, certificat
         click.echo(f"  certificate   #{certificate_id} owned by Alice: {cert.amount_mwh:,} mWh retired for job {cert.job_id} "
                    f"(soulbound; `degen rec show {certificate_id}`)")
     click.echo(f"  balances      Alice {akre(c.token.balanceOf(alice))}, Bob {akre(c.token.balanceOf(bob))} "
-               f"(+ {akre(c.market.stake_of(bob)[0])} staked), Bob's RECs {c.rec.balanceOf(bob) / 1e6:,.3f}")
+               f"(+ {akre(c.market.stake_of(bob)[0])} staked), Bob's RECs {rec_text(c.rec.balanceOf(bob))}")
+
+
+def print_purchase(bought, c) -> None:
+    """What Bob's worker bought through the GreenRouter, against the pool's TWAP, and the pool after."""
+    state = pool.read(c, GREEN["twap_window_s"])
+    price = bought.akre_amount * MWH_PER_REC // bought.rec_amount
+    twap = c.pool.consult(GREEN["twap_window_s"], block_id=bought.block_number)  # up to the purchase, from the reserves before it
+    click.echo(f"  RECs bought   {rec_text(bought.rec_amount)} for {pool.amount_text(bought.akre_amount, 'akre')} by Bob's worker, "
+               f"inside the delivery (GreenRouter)")
+    click.echo(f"  its price     {akre(price)}/REC against a {GREEN['twap_window_s']} s TWAP of {akre(twap)}/REC: "
+               f"{(price / twap - 1) * 100:+.2f} % (cap +{GREEN['max_premium_pct']:g} %)")
+    click.echo(f"  pool after    {pool_text(state)}")
+
+
+def rec_text(mwh: int) -> str:
+    return pool.amount_text(mwh, "rec")
+
+
+def pool_text(state) -> str:
+    twap = "no TWAP yet" if state.twap is None else f"{state.twap_window} s TWAP {akre(state.twap)}/REC"
+    return (f"{rec_text(state.rec)} / {akre(state.akre)}: spot {akre(round(state.spot))}/REC, {twap}; "
+            f"{rec_text(state.dissipated)} dissipated so far")
 

@@ -1,7 +1,9 @@
 """The README's run command (`make run` = `ape run demo`) end to end, as real processes on
 127.0.0.1 (here on the test session's anvil): afterwards the chain shows the job settled,
-Bob paid base + energy × rate minus the fee, Alice refunded the rest, one certificate owned
-by Alice for the job's metered energy, and the image's sha256 equal to the delivered hash."""
+Bob paid base + energy × rate minus the fee, Alice refunded the rest, Bob's worker buying the
+job's RECs from the pool Carol seeded (through the GreenRouter, inside the delivery), one
+certificate owned by Alice for the job's metered energy, and the image's sha256 equal to the
+delivered hash."""
 
 import hashlib
 import subprocess
@@ -23,17 +25,20 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
     run = subprocess.run([str(ape), "run", "demo", "--network", "ethereum:local:foundry", "--verbosity", "WARNING", "--workdir", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    assert "[7/7] What happened" in run.stdout and "stopping the worker, the oracle and the site simulator" in run.stdout
+    assert "[8/8] What happened" in run.stdout and "stopping the worker, the oracle and the site simulator" in run.stdout
     assert "10 kW rooftop PV, a 20 kWh battery" in run.stdout and "Alice (Singapore)" in run.stdout
-    assert not [line for line in (run.stdout + run.stderr).splitlines() if line.startswith(("INFO:", "SUCCESS:"))], \
-        "library log lines interleave with the story"
+    assert "Carol seeds the EnergyPool" in run.stdout and "RECs bought" in run.stdout
+    noise = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith(("INFO:", "SUCCESS:")) or "Warning" in line]
+    assert not noise, f"library log lines interleave with the story: {noise}"
 
     record = deployments.load("ethereum:local", tmp_path / "deployments")
     market, token = project.JobMarket.at(record.market), project.AkreToken.at(record.token)
     certificates = project.RetirementCertificate.at(record.certificate)
-    alice, bob = accounts[1], accounts[2]
-    site = project.SiteRegistry.at(record.registry).site(1)
+    alice, bob, carol = accounts[1], accounts[2], accounts[3]
+    registry = project.SiteRegistry.at(record.registry)
+    site, farm = registry.site(1), registry.site(2)
     assert (site.owner, site.pv_peak_watts, site.battery_wh, site.max_gpu_watts, site.region) == (bob.address, 10_000, 20_000, 450, "BR")
+    assert (farm.owner, farm.pv_peak_watts, farm.region) == (carol.address, 100_000, "KE")
     job = market.job(1)
     assert job.state == JobState.SETTLED and job.requester == alice.address and job.green
 
@@ -41,7 +46,11 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
     settled, = market.JobSettled.range(since, chain.blocks.height + 1)
     price = job_price(BASE_PRICE, PRICE_PER_KWH, delivered.energy_mwh, MAX_PRICE)
     assert (settled.price, settled.fee, settled.refund) == (price, fee_of(price, record.fee_bps), MAX_PRICE - price)
-    assert token.balanceOf(bob) == 200 * 10**18 - 100 * 10**18 + price - settled.fee  # funded, staked 100, paid
+    bought, = project.GreenRouter.at(record.router).ShortfallBought.range(since, chain.blocks.height + 1)
+    assert (bought.job_id, bought.rec_amount) == (1, delivered.energy_mwh)  # Bob held no RECs: all were bought
+    assert token.balanceOf(bob) == 200 * 10**18 - 100 * 10**18 + price - settled.fee - bought.akre_amount  # funded, staked, paid, bought
+    pool = project.EnergyPool.at(record.pool)
+    assert pool.totalSupply() > 0 and pool.get_reserves()[1] == 50 * 10**18 + bought.akre_amount  # Carol's AKRE and the purchase
     assert token.balanceOf(alice) == 100 * 10**18 - price  # funded 100, refunded the rest of the escrow
 
     assert certificates.balanceOf(alice) == 1 and certificates.ownerOf(1) == alice.address

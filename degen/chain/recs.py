@@ -57,10 +57,12 @@ class RecMarketClient:
         return self.client.call(self.token.functions.balanceOf(self.account))
 
     def twap(self, window_s: int) -> int | None:
-        """The pool's time-weighted price over at least `window_s` seconds, AKRE base units per
-        REC; None while the pool has no observation that old (a new or empty pool)."""
+        """The pool's time-weighted price over at least `window_s` seconds up to the next block,
+        AKRE base units per REC; None while the pool has no observation that old (a new or
+        empty pool). (Up to the next block: on a chain that mines only when there are
+        transactions, the latest block can stay behind the clock for any time.)"""
         try:
-            return self.client.call(self.pool.functions.consult(window_s))
+            return self.client.call(self.pool.functions.consult(window_s), block="pending")
         except ContractLogicError:
             return None
 
