@@ -329,8 +329,10 @@ class Worker:
         """What the journal keeps of a router purchase: the RECs and AKRE (as the chain logged
         them), the TWAP and the cap it was made under (noted before it was sent)."""
         intent = self.journal.get(key).data.get("purchase")
-        if intent is None or bought is None:
+        if intent is None:
             return {}
+        if bought is None:  # noted before a restart, delivered without buying since (RECs had come)
+            return {"purchase": None}
         self.metrics.recs_bought_mwh.inc(bought.rec_mwh)
         self.metrics.recs_paid_akre.inc(bought.akre / 10**18)
         premium = premium_pct(bought.akre, bought.rec_mwh, intent["twap"])
@@ -609,6 +611,9 @@ class Worker:
             )
         if not active:
             log.warning("the site is not active: the market refuses its accepts and deliveries", extra={"site": self.config.site.site_id})
+        if any(offer.green for offer in self.offers.values()) and self.recs.rec_allowance_to_market() == 0:
+            log.warning("green deliveries will be refused until this account lets the market retire its RECs "
+                        "(RECToken.approve(market, amount))", extra={"account": self.client.account.address})
 
     def _prepare_router(self, needed_akre: int) -> None:
         """Lets the GreenRouter deliver this account's jobs and spend `needed_akre` of its AKRE

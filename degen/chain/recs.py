@@ -53,6 +53,10 @@ class RecMarketClient:
         """The account's RECs, mWh."""
         return self.client.call(self.rec.functions.balanceOf(self.account))
 
+    def rec_allowance_to_market(self) -> int:
+        """The account's RECs the market may retire (green deliveries), mWh."""
+        return self.client.call(self.rec.functions.allowance(self.account, self.client.address))
+
     def akre_balance(self) -> int:
         return self.client.call(self.token.functions.balanceOf(self.account))
 

@@ -201,6 +201,7 @@ def test_a_refused_delivery_does_not_hold_up_the_others(
     since = chain.blocks.height
     green = market.create_offer(site_id, MODEL_ID, 1024, 1024, 50, 2 * 10**18, 30 * 10**18, 5 * 10**18, True, sender=provider).return_value
     worker = start_worker(worker_config(offers=(offer_id, green)))
+    assert "green deliveries will be refused until this account lets the market retire its RECs" in worker.output
     green_job = create_job(offer_id=green, green=True, params=SMALL)
     plain_job = create_job(params=SMALL)
     worker.wait_for(rf"delivery waits for RECs job_id={green_job} reason=.RECs short by [\d,]+ mWh; buying them from the "
