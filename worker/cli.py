@@ -79,6 +79,10 @@ def worker():
 def run(config_path: Path, log_level: str):
     """Watch the market, generate accepted jobs, deliver them with signed energy receipts.
 
+    With a [green] section, a green job whose provider holds too few RECs buys the shortfall
+    from the EnergyPool inside its delivery (GreenRouter), at most max_premium_pct above the
+    pool's TWAP and max_akre_per_job; else it waits (see /health) until its deadline nears.
+
     Runs until interrupted (Ctrl-C or SIGTERM finish the current step first). State lives in
     the config's data_dir: a restart, even after kill -9, resumes every job exactly once.
 
