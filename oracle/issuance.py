@@ -9,9 +9,17 @@ a period (a gap across a boundary, an agent that started late) is issued to no p
 is the conservative rule: the oracle never issues more than two signed register readings in
 the period prove, and never more than the PV peak over the period allows.
 
-A period is ready once it ended `grace_s` ago (late samples arrive) and holds at least
-`min_samples` samples; periods without energy (nights) are not issued. Periods before the
-site's on-chain high-water mark are never considered, so a restart cannot issue twice."""
+A period is ready only once its evidence is complete: the store holds a sample at or after
+its end. The ingest API takes a site's samples in time order only (a sample older than the
+site's newest is refused unless it is a retry of one stored), so from then on no sample can
+join the period, and its energy is final. Until then it waits, however old it is: a day
+posted in batches, or an outbox flushed after an outage, is issued period by period as the
+samples past each period's end arrive, never from part of them (the site's high-water mark
+would then forbid topping the period up). A site that falls silent for good leaves its last
+period, the one its final sample lies in, unissued. Beyond that a period must have ended
+`grace_s` ago and hold at least `min_samples` samples; periods without energy (nights) are
+not issued. Periods before the site's on-chain high-water mark are never considered, so a
+restart cannot issue twice."""
 
 from __future__ import annotations
 
@@ -72,8 +80,9 @@ def ready_periods(
     period = rules.period_s
     start = max(high_water_mark, samples[0][0].timestamp // period * period)
     start = -(-start // period) * period  # the first aligned period at or after the mark
+    newest = samples[-1][0].timestamp
     ready = []
-    while start + period + rules.grace_s <= now:
+    while start + period + rules.grace_s <= now and start + period <= newest:
         end = start + period
         chosen = in_period(samples, start, end)
         if len(chosen) >= rules.min_samples:

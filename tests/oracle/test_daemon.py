@@ -37,6 +37,28 @@ def wait_until(condition, timeout: float, process: Process):
         time.sleep(0.2)
 
 
+def test_a_backlog_posted_in_small_batches_while_the_oracle_issues_is_issued_whole(
+    oracle_config, start_oracle, rec, registry, site_id, meter, chain,
+):
+    """A site agent flushing a day's outbox after an outage, five samples a request, while
+    the oracle issues every 0.2 s: no period is issued from part of its samples."""
+    day = (int(time.time()) // 86_400 - 2) * 86_400
+    samples = [telemetry.body(*signed) for signed in simulated_day(site_id, day, meter, chain.chain_id, registry.address)]
+    oracle = start_oracle(oracle_config(issuance={"interval_s": 0.2}))
+    with httpx.Client(base_url=api_url(oracle), timeout=10) as api:
+        for first in range(0, len(samples), 5):
+            response = api.post("/samples/batch", json={"samples": samples[first:first + 5]})
+            assert [r["status"] for r in response.json()["results"]] == [201] * len(samples[first:first + 5])
+            time.sleep(0.05)
+    wait_until(lambda: rec.high_water_mark(site_id) == day + 18 * 3600, 60, oracle)
+    issued = [log for log in rec.Issued.range(0, chain.blocks.height + 1) if log.site_id == site_id]
+    register = {body["timestamp"]: body["register_wh"] for body in samples}
+    assert sorted(log.period_start for log in issued) == [day + h * 3600 for h in range(6, 18)]  # each hour once
+    for log in issued:  # each from all of its samples: the register's growth over the whole hour
+        assert log.energy_mwh == (register[log.period_end] - register[log.period_start]) * 1000
+    assert rec.site_issued(site_id) == (register[day + 18 * 3600] - register[day + 6 * 3600]) * 1000
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_solar_day_is_issued_once_even_when_killed_between_send_and_record(
     backend, tmp_path, oracle_config, start_oracle, rec, registry, site_id, meter, chain,

@@ -63,3 +63,19 @@ def test_energy_is_capped_by_the_pv_peak_and_needs_two_samples():
     later = sample.model_copy(update={"timestamp": DAY + 3600, "register_wh": 50_000})
     assert energy_mwh([(sample, b"")], 10_000, DAY, DAY + 3600) == 0
     assert energy_mwh([(sample, b""), (later, b"")], 10_000, DAY, DAY + 3600) == 10_000 * 1000
+
+
+def test_a_period_waits_until_a_sample_at_or_after_its_end_proves_it_complete():
+    """A day arriving in batches: a batch that ends inside a period issues nothing of it; the
+    next batch completes it, and the whole day is issued once, exactly as if sent at once."""
+    day = simulated_day()
+    whole = {p.start: p.energy_mwh for p in periods(day)}
+    first_batch = [s for s in day if s[0].timestamp <= DAY + 8 * 3600 + 15 * 60]  # ends at 08:15
+    assert [p.start for p in periods(first_batch)][-1] == DAY + 7 * 3600  # 08:00-09:00 waits
+    issued, mark = {}, 0
+    for end in range(0, len(day), 7):  # small batches, issuing after each, from the high-water mark
+        for period in periods(day[:end + 7], mark=mark):
+            assert period.start not in issued
+            issued[period.start] = period.energy_mwh
+            mark = period.end
+    assert issued == whole
