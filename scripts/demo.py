@@ -15,6 +15,7 @@ Every process it started is stopped at the end (with --keep-running, on Ctrl-C).
 
 from __future__ import annotations
 
+import shutil
 import signal
 import time
 from contextlib import ExitStack
@@ -67,6 +68,8 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         raise click.UsageError("the demo runs on a local development network (ethereum:local:foundry)")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    for state in ("deployments", "oracle-data", "worker-data"):  # a previous run's, for contracts that are gone
+        shutil.rmtree(workdir / state, ignore_errors=True)
     deployer, alice, bob, carol, operator = (accounts.test_accounts[i] for i in (0, 1, 2, 3, 5))
     meter, farm_meter = Account.create(), Account.create()
     (workdir / "meter.key").write_text(meter.key.hex())
@@ -237,7 +240,8 @@ def report_yesterday(oracle_url: str, site_id: int, meter, record, site: dict) -
         response.raise_for_status()
         refused = [r for r in response.json()["results"] if r["status"] >= 400]
         if refused:
-            raise click.ClickException(f"the oracle refused yesterday's samples: {refused[0]}")
+            raise click.ClickException(f"the oracle refused {len(refused)} of yesterday's samples, the first with "
+                                       f"{refused[0]['status']}: {refused[0]['detail']}")
     click.echo(f"  {len(bodies)} signed samples, {bodies[-1]['register_wh'] - bodies[0]['register_wh']:,} Wh generated")
 
 
