@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
-from degen import __version__, deployments
-from degen.cli_common import chain_options, connected, energy_text, time_text
+from degen import __version__
+from degen.cli_common import ADDRESS, chain_options, connected, deployments_for, energy_text, time_text
 from degen.errors import DegenError
 from degen.models import Certificate, Issuance, Job
+from degen.requester import akre
 
 warnings.filterwarnings("ignore", module="pydantic_settings")  # Ape's settings models, at import
 
@@ -32,19 +33,21 @@ def main():
 @main.command()
 @chain_options
 def deployment(network: str, directory: Path):
-    """Show the contract addresses deployed on a network (no connection needed).
+    """Show the contract addresses deployed on a network (no connection needed; without
+    --deployments, the first deployment file found).
 
     \b
     Example:
       degen deployment --network ethereum:sepolia
     """
     try:
-        record = deployments.load(network, directory)
+        path, record = deployments_for(network, directory)[0]
     except (DegenError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     width = max(len(name) for name in record.model_fields)
+    click.echo(f"{'file':<{width}}  {path}")
     for name, value in record.model_dump().items():
-        click.echo(f"{name:<{width}}  {value}")
+        click.echo(f"{name:<{width}}  {akre(value) if name == 'dispute_bond' else value}")
 
 
 def describe_certificate(cert: Certificate, job: Job | None) -> str:
@@ -118,7 +121,7 @@ def issuance(issuance_id: int, network: str, directory: Path):
 
 
 @rec.command()
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @chain_options
 def balance(address: str, network: str, directory: Path):
     """Print an account's RECs and certificates, and the REC supply.

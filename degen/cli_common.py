@@ -15,11 +15,17 @@ from degen.errors import DegenError
 MWH_PER_REC = 1_000_000  # 1 REC = 1 kWh = 10^6 mWh (6 decimals)
 
 
+# Where the CLI looks for a deployment when --deployments is not given, in order: `make deploy`'s
+# folder, then the running story's (`make run DEMO_ARGS=--keep-running`).
+DEFAULT_DEPLOYMENTS = (deployments.DEFAULT_DIR, Path(".demo") / "deployments")
+
+
 def chain_options(command):
     """--network and --deployments for commands that read the contracts."""
     command = click.option(
-        "--deployments", "directory", type=click.Path(path_type=Path), default=deployments.DEFAULT_DIR,
-        show_default=True, help="Folder of deployment files.",
+        "--deployments", "directory", type=click.Path(path_type=Path), default=None,
+        help="Folder of deployment files [default: deployments/, else the story's .demo/deployments/: the first "
+             "whose contracts are on the chain].",
     )(command)
     return click.option(
         "--network", default="ethereum:local:foundry", show_default=True,
@@ -27,12 +33,36 @@ def chain_options(command):
     )(command)
 
 
+class AddressType(click.ParamType):
+    """An Ethereum address (0x and 40 hex digits), checksummed for the contracts."""
+
+    name = "address"
+
+    def convert(self, value, param, ctx):
+        from eth_utils import is_address, to_checksum_address
+
+        if not is_address(value):
+            self.fail(f"{value!r} is not an address (0x and 40 hex digits)", param, ctx)
+        return to_checksum_address(value)
+
+
+ADDRESS = AddressType()
+LOCAL_NODE = "http://127.0.0.1:8545"  # where Ape's foundry provider looks unless told otherwise
+
+
 @contextmanager
-def connected(network: str, directory: Path):
-    """Connects to `network` through Ape and yields the deployment's contracts; SDK errors
-    become one-line CLI errors."""
+def connected(network: str, directory: Path | None):
+    """Connects to `network` through Ape and yields the deployment's contracts: the one in
+    `directory`, or without it the first of DEFAULT_DEPLOYMENTS whose contracts are on the
+    node's chain. SDK and Ape errors become one-line CLI errors. The node must already run:
+    the CLI never starts an empty chain of its own (an answer read from one would be wrong),
+    and a deployment whose contracts are not on the node's chain is refused."""
+    from ape.exceptions import ApeException
+
     try:
-        record = deployments.load(network, directory)
+        candidates = deployments_for(network, directory)
+        url = node_url(network)
+        check_node(url, network)
         from ape import networks
         from ape.logging import LogLevel, logger
 
@@ -40,10 +70,53 @@ def connected(network: str, directory: Path):
 
         logger.set_level(LogLevel.WARNING)  # no "Confirmed 0x…" line per transaction
 
-        with networks.parse_network_choice(network):
-            yield at(ape_project(), record)
-    except (DegenError, ValueError) as exc:
+        settings = {"manage_process": False} if ":foundry" in network else {}
+        with networks.parse_network_choice(network, provider_settings=settings) as provider:
+            on_chain = [(path, record) for path, record in candidates
+                        if provider.chain_id == record.chain_id and provider.get_code(record.market)]
+            if not on_chain:
+                raise DegenError(
+                    f"the contracts of {' and of '.join(str(path) for path, _ in candidates)} are not on the chain at "
+                    f"{url} (chain {provider.chain_id}): deployed on another chain that is gone; redeploy, or name the "
+                    "right file's folder with --deployments")
+            yield at(ape_project(), on_chain[0][1])
+    except (DegenError, ValueError, ApeException) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def deployments_for(network: str, directory: Path | None) -> list:
+    """(file, Deployment) of `network` in `directory`, or in each default folder that has one."""
+    folders = [directory] if directory is not None else DEFAULT_DEPLOYMENTS
+    found = [(deployments.file_for(network, folder), folder) for folder in folders]
+    found = [(path, deployments.load(network, folder)) for path, folder in found if path.exists()]
+    if not found:
+        tried = " or ".join(str(deployments.file_for(network, folder)) for folder in folders)
+        raise deployments.DeploymentNotFound(
+            f"no deployment for {network} at {tried}: start the story (`make run DEMO_ARGS=--keep-running`) or deploy "
+            "(README, Deploying elsewhere)")
+    return found
+
+
+def node_url(network: str) -> str:
+    """The JSON-RPC URL a network choice reaches: the URL itself, or for Ape's local foundry
+    network the host Ape uses (APE_FOUNDRY_HOST, else 127.0.0.1:8545)."""
+    import os
+
+    if network.startswith(("http://", "https://")):
+        return network
+    return os.environ.get("APE_FOUNDRY_HOST", LOCAL_NODE)
+
+
+def check_node(url: str, network: str) -> None:
+    """Raises DegenError, saying what to do, unless a JSON-RPC node answers at `url`."""
+    import requests
+
+    try:
+        requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=5).raise_for_status()
+    except requests.RequestException:
+        raise DegenError(
+            f"no chain answers at {url} (--network {network}): start one first, e.g. the story with "
+            "`make run DEMO_ARGS=--keep-running`, or name a running node with --network http://HOST:PORT") from None
 
 
 def failures(function):

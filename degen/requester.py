@@ -6,6 +6,7 @@ run these; every refusal is a RequesterError with one sentence saying what to do
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,25 +59,28 @@ def active_offers(market) -> list[Offer]:
     return [offer for offer in offers if offer.active]
 
 
-def choose_offer(market, params: GenerationParams, *, offer_id: int | None, model_id: bytes | None, green: bool) -> Offer:
+def choose_offer(market, params: GenerationParams, *, offer_id: int | None, model_id: bytes | None, green: bool,
+                 max_price: int) -> Offer:
     """The offer a job goes to: the one named, else the cheapest active offer that fits
-    (model, size, steps, green) by base price."""
+    (model, size, steps, green, a base price within `max_price`) by base price."""
     if offer_id is not None:
         offer = contracts.offer(market, offer_id)
-        problem = _misfit(offer, params, model_id, green)
+        problem = _misfit(offer, params, model_id, green, max_price)
         if problem:
             raise RequesterError(f"offer {offer_id} {problem}")
         return offer
-    fitting = [o for o in active_offers(market) if not _misfit(o, params, model_id, green)]
+    fitting = [o for o in active_offers(market) if not _misfit(o, params, model_id, green, max_price)]
     if not fitting:
-        wanted = f"{params.width}x{params.height}, {params.steps} steps{', green' if green else ''}"
+        wanted = f"{params.width}x{params.height}, {params.steps} steps{', green' if green else ''} for at most {akre(max_price)}"
         raise RequesterError(f"no active offer serves {wanted}; see `degen offers`")
     return min(fitting, key=lambda o: (o.base_price, o.price_per_kwh, o.offer_id))
 
 
-def _misfit(offer: Offer, params: GenerationParams, model_id: bytes | None, green: bool) -> str | None:
+def _misfit(offer: Offer, params: GenerationParams, model_id: bytes | None, green: bool, max_price: int) -> str | None:
     if not offer.active:
         return "is closed"
+    if offer.base_price > max_price:
+        return f"asks a base price of {akre(offer.base_price)}, above your max price of {akre(max_price)}"
     if model_id is not None and offer.model_id != model_id:
         return "serves another model"
     if params.width > offer.max_width or params.height > offer.max_height:
@@ -237,6 +241,18 @@ def _detail(response) -> str:
         return str(response.json().get("detail", ""))[:200]
     except ValueError:
         return response.text[:200]
+
+
+def check_writable(path: Path) -> Path:
+    """`path`, if an image can be saved there; checked before anything is paid."""
+    if path.is_dir():
+        raise RequesterError(f"cannot save the image to {path}: it is a folder")
+    nearest = next(folder for folder in path.absolute().parents if folder.exists())
+    if not nearest.is_dir():
+        raise RequesterError(f"cannot save the image to {path}: {nearest} is a file, not a folder")
+    if not os.access(nearest, os.W_OK):
+        raise RequesterError(f"cannot save the image to {path}: {nearest} is not writable")
+    return path
 
 
 def save(png: bytes, path: Path) -> Path:

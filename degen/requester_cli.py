@@ -8,10 +8,9 @@ import secrets
 from pathlib import Path
 
 import click
-from eth_utils import is_address
 
 from degen import requester
-from degen.cli_common import chain_options, connected, energy_text, failures, time_text
+from degen.cli_common import ADDRESS, chain_options, connected, energy_text, failures, time_text
 from degen.models import GenerationParams, Job, JobState, JobTerms, model_id
 from degen.requester import akre
 
@@ -25,9 +24,9 @@ def load_account(alias: str):
     from ape import accounts
 
     if alias.upper().startswith("TEST::"):
-        index = alias.split("::", 1)[1]
-        if not index.isdigit():
-            raise click.ClickException(f"{alias} is not TEST::<number>")
+        index, count = alias.split("::", 1)[1], len(accounts.test_accounts)
+        if not index.isdigit() or int(index) >= count:
+            raise click.ClickException(f"{alias} is not a test account: the local chain has TEST::0 to TEST::{count - 1}")
         return accounts.test_accounts[int(index)]
     try:
         return accounts.load(alias)
@@ -92,7 +91,7 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @click.option("--guidance", default=7.5, show_default=True, type=click.FloatRange(0, 30))
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), help="Default: random.")
 @click.option("--green", is_flag=True, help="Only green energy: RECs are retired for you at delivery.")
-@click.option("--beneficiary", metavar="ADDRESS", help="With --green: who gets the retirement certificate (default: you).")
+@click.option("--beneficiary", type=ADDRESS, help="With --green: who gets the retirement certificate (default: you).")
 @click.option("--minutes", default=60, show_default=True, type=click.IntRange(2, 30 * 24 * 60), help="Deadline from now.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the PNG (default: job-<id>.png).")
 @account_option
@@ -116,18 +115,18 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         raise click.UsageError("--open takes --model and no --offer")
     if beneficiary and not green:
         raise click.UsageError("--beneficiary takes --green: only a green job has a certificate")
-    if beneficiary and not is_address(beneficiary):
-        raise click.BadParameter(f"{beneficiary!r} is not an address", param_hint="--beneficiary")
     params = GenerationParams(width=width, height=height, steps=steps, guidance_x100=round(guidance * 100),
                               seed=secrets.randbits(63) if seed is None else seed)
     wanted_model = model_id(model) if model else None
+    requester.check_writable(out or Path("job-1.png"))
     with connected(network, directory) as deployed:
         account = load_account(alias)
         market = deployed.market
         if open_job:
             terms_offer, terms_model = 0, wanted_model
         else:
-            offer = requester.choose_offer(market, params, offer_id=offer_id, model_id=wanted_model, green=green)
+            offer = requester.choose_offer(market, params, offer_id=offer_id, model_id=wanted_model, green=green,
+                                           max_price=round(max_price * requester.AKRE))
             terms_offer, terms_model = offer.offer_id, offer.model_id
             click.echo(f"offer {offer.offer_id} (site {offer.site_id}): base {akre(offer.base_price)} + "
                        f"{akre(offer.price_per_kwh)}/kWh{', green' if offer.green else ''}")

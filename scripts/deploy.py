@@ -1,6 +1,6 @@
 """Deploys DeGEN's contracts and writes deployments/<ecosystem>-<network>.json.
 
-    ape run deploy --network ethereum:local:foundry            # local anvil (started, then stopped), test account 0
+    ape run deploy --network ethereum:local:foundry            # a local anvil of its own (started, then stopped), test account 0
     ape run deploy --network http://127.0.0.1:8545 --account TEST::0   # a node already running at that URL
     ape run deploy --network ethereum:sepolia:node --account deployer --yes --treasury 0x... --oracle 0x...
 """
@@ -25,6 +25,19 @@ def _deployer(account):
     raise click.UsageError("pass --account ALIAS to deploy on a live network")
 
 
+def _refuse_someone_elses_chain(network):
+    """`--network ethereum:local:foundry` means a fresh anvil for this deploy. When a node
+    already listens where Ape looks (the story's, say), deploying there would add a second set
+    of contracts beside the ones its users' deployment file names: refused, unless the node
+    is named by its URL, on purpose."""
+    provider = networks.provider
+    if network.name == "local" and getattr(provider, "process", None) is None:
+        raise click.UsageError(
+            f"a chain is already running at {provider.uri} (the story's, if `make run DEMO_ARGS=--keep-running` is on); "
+            "deploying there would add a second set of contracts beside its own, whose deployment file the CLI uses. "
+            f"To deploy on it on purpose, name it: ape run deploy --network {provider.uri}")
+
+
 @click.command(cls=ConnectedProviderCommand)
 @network_option()
 @account_option(prompt=False)
@@ -39,6 +52,7 @@ def _deployer(account):
               show_default=True, help="Folder the deployment file is written to.")
 def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond, autosign, directory):
     """Deploy DeGEN's contracts, wire roles and record the addresses."""
+    _refuse_someone_elses_chain(network)
     deployer = _deployer(account)
     if autosign and hasattr(deployer, "set_autosign"):  # test accounts never ask
         deployer.set_autosign(True)

@@ -2,16 +2,21 @@
 and every failure path of `degen generate`, `cancel` and `dispute` ending in one sentence
 and a non-zero exit."""
 
+import json
+import os
 import re
+import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from degen import telemetry
 from degen.models import JobState
-from degen.processes import Process, degen, free_port
+from degen.processes import ROOT, Process, degen, free_port
 from degen.telemetry import MeterSample
 from oracle.ingest import serving
 from oracle.rules import SiteRecord
@@ -67,10 +72,59 @@ def test_offers_are_listed_with_the_battery_the_site_reported(cli, offer_id, sit
     (["--account", "TEST::1", "--width", "65"], "width"),
     (["--account", "TEST::1", "--beneficiary", "0x" + "77" * 20], "--beneficiary takes --green"),
     (["--account", "TEST::1", "--green", "--beneficiary", "0x1234"], "'0x1234' is not an address"),
+    (["--account", "TEST::10"], "TEST::10 is not a test account: the local chain has TEST::0 to TEST::9"),
+    (["--account", "TEST::1", "--max-price", "0.5"], "no active offer serves 64x64, 3 steps for at most 0.5 AKRE"),
+    (["--account", "TEST::1", "--max-price", "0.5", "--offer", "1"],
+     "offer 1 asks a base price of 2 AKRE, above your max price of 0.5 AKRE"),
+    (["--account", "TEST::1", "--out", "README.md/x.png"], "cannot save the image to README.md/x.png: "),
 ])
-def test_generate_refuses_what_cannot_work(cli, offer_id, args, message):
+def test_generate_refuses_what_cannot_work_before_sending_anything(cli, offer_id, market, chain, args, message):
+    height, jobs = chain.blocks.height, market.job_count()
     refused = cli("generate", "a lighthouse", *SMALL, *args)  # a repeated option takes its last value
     assert refused.returncode != 0 and message in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and (market.job_count(), chain.blocks.height) == (jobs, height)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["jobs", "--account", "TEST::10"], "TEST::10 is not a test account"),
+    (["rec", "balance", "0xdead"], "'0xdead' is not an address (0x and 40 hex digits)"),
+])
+def test_mistyped_accounts_and_addresses_are_one_sentence(cli, args, message):
+    refused = cli(*args)
+    assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_without_a_chain_the_cli_says_so_and_starts_none(deployment_dir):
+    port = free_port()
+    env = {**os.environ, "APE_FOUNDRY_HOST": f"http://127.0.0.1:{port}"}
+    refused = subprocess.run(degen("jobs", "--account", "TEST::1", "--deployments", str(deployment_dir)),
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"no chain answers at http://127.0.0.1:{port} (--network ethereum:local:foundry): start one first" in refused.stderr
+    with pytest.raises(httpx.ConnectError):  # no empty chain was started there to answer "no jobs"
+        httpx.post(f"http://127.0.0.1:{port}", json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=2)
+
+
+def test_the_cli_finds_the_storys_deployment_and_refuses_one_from_another_chain(deployment_dir, tmp_path):
+    (tmp_path / ".demo").mkdir()
+    shutil.copytree(deployment_dir, tmp_path / ".demo" / "deployments")  # where `make run` writes it
+    found = subprocess.run(degen("offers"), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert found.returncode == 0 and "2 AKRE" in found.stdout, found.stderr
+
+    stale = json.loads((deployment_dir / "ethereum-local.json").read_text()) | {"chain_id": 5}
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / "ethereum-local.json").write_text(json.dumps(stale))
+    still = subprocess.run(degen("offers"), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert still.returncode == 0 and "2 AKRE" in still.stdout  # the stale file is passed over for the story's
+    refused = subprocess.run(degen("offers", "--deployments", "deployments"), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert refused.returncode == 1 and "are not on the chain at" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_make_deploy_does_not_add_contracts_to_a_running_chain(chain, tmp_path):
+    refused = subprocess.run([str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", "ethereum:local:foundry",
+                              "--deployments", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "a chain is already running at" in refused.stderr, refused.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_generate_refuses_an_offer_that_is_not_green(cli, offer_id):
