@@ -4,21 +4,18 @@ live in `requester_cli.py`, the daemons' with their processes."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import click
 
 from degen import __version__
-from degen.cli_common import ADDRESS, chain_options, connected, deployments_for, energy_text, time_text
+from degen.cli_common import ADDRESS, SuggestingGroup, chain_options, connected, deployments_for, energy_text, time_text
 from degen.errors import DegenError
 from degen.models import Certificate, Issuance, Job
 from degen.requester import akre
 
-warnings.filterwarnings("ignore", module="pydantic_settings")  # Ape's settings models, at import
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SuggestingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="degen")
 def main():
     """DeGEN: buy and sell green AI compute on-chain.
@@ -81,9 +78,16 @@ def describe_issuance(issuance: Issuance) -> str:
     ])
 
 
-@main.group()
+@main.group(cls=SuggestingGroup)
 def rec():
-    """Renewable Energy Certificates: balances, issuances, retirement certificates."""
+    """Renewable Energy Certificates: balances, issuances, retirement certificates.
+
+    \b
+    Examples:
+      degen rec balance 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+      degen rec show 1
+      degen rec issuance 1
+    """
 
 
 @rec.command()

@@ -33,6 +33,28 @@ def chain_options(command):
     )(command)
 
 
+class SuggestingGroup(click.Group):
+    """A command group that answers a mistyped command with the ones it may have meant."""
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            import difflib
+
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if not close or name.startswith("-"):
+                raise
+            raise click.UsageError(f"No such command {name!r}. Did you mean {' or '.join(map(repr, close))}?", ctx) from None
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C, with what it left behind: one sentence, and the shell's exit status for SIGINT."""
+
+    exit_code = 130
+
+
 class AddressType(click.ParamType):
     """An Ethereum address (0x and 40 hex digits), checksummed for the contracts."""
 

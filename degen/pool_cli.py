@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from degen import pool
-from degen.cli_common import chain_options, connected, energy_text, failures, time_text
+from degen.cli_common import SuggestingGroup, chain_options, connected, energy_text, failures, time_text
 from degen.pool_model import MWH_PER_REC, monthly_loss
 from degen.requester_cli import account_option, load_account
 
@@ -25,15 +25,31 @@ def base_units(text: str, token: str) -> int:
         value = Decimal(text)
     except InvalidOperation:
         raise click.BadParameter(f"{text!r} is not a number") from None
-    units = value.scaleb(pool.DECIMALS[token])
-    if value <= 0 or units != units.to_integral_value():
-        raise click.BadParameter(f"{text} {token.upper()} is not a positive amount in whole base units")
+    decimals, symbol = pool.DECIMALS[token], pool.SYMBOLS[token]
+    units = value.scaleb(decimals)
+    if value <= 0:
+        raise click.BadParameter(f"{text} {symbol}: the amount must be more than 0")
+    if units != units.to_integral_value():
+        smallest = pool.amount_text(1, token)
+        raise click.BadParameter(f"{text} {symbol} has more than {decimals} decimals (the smallest amount is {smallest})")
     return int(units)
 
 
-@click.group(name="pool")
+# Commands whose positional arguments are numbers: a negative one ("-10") is read as a number
+# (and refused as one), not as an unknown option.
+NUMBER_ARGUMENTS = {"ignore_unknown_options": True}
+
+
+@click.group(name="pool", cls=SuggestingGroup)
 def pool_group():
-    """The REC/AKRE EnergyPool: state, liquidity, swaps, a simulated week."""
+    """The REC/AKRE EnergyPool: state, liquidity, swaps, a simulated week.
+
+    \b
+    Examples:
+      degen pool show
+      degen pool swap 0.2 akre --slippage 1 --account TEST::1
+      degen pool add 10 10 --account TEST::3
+    """
 
 
 @pool_group.command()
@@ -69,7 +85,7 @@ def describe(state: pool.PoolState, address: str) -> str:
     ])
 
 
-@pool_group.command()
+@pool_group.command(context_settings=NUMBER_ARGUMENTS)
 @click.argument("rec_amount")
 @click.argument("akre_amount")
 @slippage_option
@@ -91,7 +107,7 @@ def add(rec_amount: str, akre_amount: str, slippage: float, alias: str, network:
                    f"for {pool.amount_text(liquidity, 'lp')}")
 
 
-@pool_group.command()
+@pool_group.command(context_settings=NUMBER_ARGUMENTS)
 @click.argument("percent", type=click.FloatRange(0, 100, min_open=True))
 @slippage_option
 @account_option
@@ -110,7 +126,7 @@ def remove(percent: float, slippage: float, alias: str, network: str, directory:
                    f"and {pool.amount_text(akre_out, 'akre')}")
 
 
-@pool_group.command()
+@pool_group.command(context_settings=NUMBER_ARGUMENTS)
 @click.argument("amount")
 @click.argument("token", type=click.Choice(pool.TOKENS, case_sensitive=False))
 @slippage_option
@@ -126,8 +142,9 @@ def swap(amount: str, token: str, slippage: float, alias: str, network: str, dir
       degen pool swap 0.2 akre --account TEST::1                 # buy RECs with 0.2 AKRE
     """
     token = token.lower()
+    units = base_units(amount, token)
     with connected(network, directory) as deployed:
-        sold, bought = pool.swap(deployed, load_account(alias), token, base_units(amount, token), slippage)
+        sold, bought = pool.swap(deployed, load_account(alias), token, units, slippage)
         other = "akre" if token == "rec" else "rec"
         click.echo(f"sold {pool.amount_text(sold, token)} for {pool.amount_text(bought, other)}")
 

@@ -182,6 +182,21 @@ def certificate_for(deployed: Deployed, job_id: int, block: int) -> int | None:
     return None
 
 
+JOB_EVENTS = ("JobCreated", "JobAccepted", "JobDelivered", "JobSettled", "JobCancelled", "JobExpired", "JobDisputed",
+              "JobResolved", "JobRefunded")
+
+
+def job_history(market, job_id: int) -> dict[str, dict]:
+    """What the market logged for a job, by event name: its arguments (each event at most once
+    per job)."""
+    head = market.chain_manager.blocks.height + 1
+    history = {}
+    for name in JOB_EVENTS:
+        for log in getattr(market, name).range(0, head, search_topics={"job_id": job_id}):
+            history[name] = dict(log.event_arguments)
+    return history
+
+
 def my_jobs(market, address: str) -> list[Job]:
     logs = market.JobCreated.range(0, market.chain_manager.blocks.height + 1, search_topics={"requester": address})
     return [contracts.job(market, log.job_id) for log in logs]

@@ -9,10 +9,28 @@ from pathlib import Path
 
 import click
 
-from degen import requester
-from degen.cli_common import ADDRESS, chain_options, connected, energy_text, failures, time_text
+from degen import contracts, limits, requester
+from degen.cli_common import ADDRESS, Interrupted, SuggestingGroup, chain_options, connected, energy_text, failures, time_text
 from degen.models import GenerationParams, Job, JobState, JobTerms, model_id
+from degen.pool import amount_text
 from degen.requester import akre
+
+class ImageSide(click.ParamType):
+    """An image side in pixels, as the market takes it."""
+
+    name = "px"
+
+    def convert(self, value, param, ctx):
+        try:
+            side = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a whole number of pixels", param, ctx)
+        if side % 8 or not limits.MIN_IMAGE_SIDE <= side <= limits.MAX_IMAGE_SIDE:
+            self.fail(f"{side} px: a side is a multiple of 8 from {limits.MIN_IMAGE_SIDE} to {limits.MAX_IMAGE_SIDE}", param, ctx)
+        return side
+
+
+IMAGE_SIDE = ImageSide()
 
 account_option = click.option(
     "--account", "alias", envvar="DEGEN_ACCOUNT", required=True,
@@ -85,11 +103,13 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @click.option("--open", "open_job", is_flag=True, help="Post an open job any provider of --model may take.")
 @click.option("--model", help="Model name (required with --open; filters offers otherwise).")
 @click.option("--max-price", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Escrow, AKRE.")
-@click.option("--width", default=512, show_default=True, type=int)
-@click.option("--height", default=512, show_default=True, type=int)
-@click.option("--steps", default=20, show_default=True, type=int)
-@click.option("--guidance", default=7.5, show_default=True, type=click.FloatRange(0, 30))
-@click.option("--seed", type=click.IntRange(0, 2**64 - 1), help="Default: random.")
+@click.option("--width", default=512, show_default=True, type=IMAGE_SIDE, help="Image width, px: a multiple of 8, 64 to 2048.")
+@click.option("--height", default=512, show_default=True, type=IMAGE_SIDE, help="Image height, px: a multiple of 8, 64 to 2048.")
+@click.option("--steps", default=20, show_default=True, type=click.IntRange(1, limits.MAX_STEPS),
+              help="Denoising steps: more is finer and slower (and costs more energy).")
+@click.option("--guidance", default=7.5, show_default=True, type=click.FloatRange(0, 30),
+              help="How closely the image follows the prompt (classifier-free guidance scale).")
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), help="Noise seed: the same seed and prompt give the same image. Default: random.")
 @click.option("--green", is_flag=True, help="Only green energy: RECs are retired for you at delivery.")
 @click.option("--beneficiary", type=ADDRESS, help="With --green: who gets the retirement certificate (default: you).")
 @click.option("--minutes", default=60, show_default=True, type=click.IntRange(2, 30 * 24 * 60), help="Deadline from now.")
@@ -135,7 +155,10 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
                          beneficiary=beneficiary)
         job_id, block = requester.post_job(deployed, account, prompt, params, terms)
         click.echo(f"job {job_id} posted: {width}x{height}, {steps} steps, seed {params.seed}, up to {akre(terms.max_price)} in escrow")
-        requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60)
+        try:
+            requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60)
+        except KeyboardInterrupt:
+            raise Interrupted(_left_open(contracts.job(market, job_id), alias)) from None
         found = requester.delivery(market, job_id, block)
         png = requester.download(deployed, account, job_id, found)
         path = requester.save(png, out or Path(f"job-{job_id}.png"))
@@ -143,6 +166,16 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         settled = requester.settle(market, account, job_id)
         certificate = requester.certificate_for(deployed, job_id, found.block) if green else None
         click.echo(summary(job_id, path, found, settled, certificate, terms.beneficiary))
+
+
+def _left_open(job: Job, alias: str) -> str:
+    """What an interrupted `generate` leaves on chain, and the command that deals with it."""
+    held = f"job {job.job_id} is {job.state.name.lower()} on chain with up to {akre(job.max_price)} in escrow"
+    if job.state == JobState.OPEN:
+        return f"interrupted: {held}; `degen cancel {job.job_id} --account {alias}` takes it back while no provider has accepted it"
+    return (f"interrupted: {held}; the provider may still deliver: `degen job show {job.job_id}` follows it, "
+            f"`degen fetch {job.job_id} --account {alias}` downloads the image once delivered, and it settles by itself "
+            "after the challenge window")
 
 
 def _progress(job) -> None:
@@ -186,14 +219,69 @@ def jobs(alias, network, directory):
         mine = requester.my_jobs(deployed.market, account.address)
         if not mine:
             click.echo(f"no jobs from {account.address}")
+            return
+        click.echo(f"{'job':>5}  {'state':<10} {'offer':>5}  {'escrow (max)':>14}  {'energy':>12}  green")
         for job in mine:
-            click.echo(f"{job.job_id:>5}  {job.state.name.lower():<10} offer {job.offer_id or '-':<4} "
-                       f"max {akre(job.max_price):<14} {job.energy_mwh:,} mWh{'  green' if job.green else ''}")
+            click.echo(f"{job.job_id:>5}  {job.state.name.lower():<10} {job.offer_id or 'open':>5}  {akre(job.max_price):>14}  "
+                       f"{f'{job.energy_mwh:,} mWh' if job.energy_mwh else '-':>12}  {'yes' if job.green else 'no'}")
 
 
-@click.group()
+@click.command()
+@click.argument("job_id", type=click.IntRange(1))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the PNG (default: job-<id>.png).")
+@account_option
+@chain_options
+@failures
+def fetch(job_id, out, alias, network, directory):
+    """Download a delivered job's image again (the requester's, signed for with your wallet)
+    and check it against the hash delivered on chain.
+
+    \b
+    Example:
+      degen fetch 1 --account TEST::1 --out fox.png
+    """
+    path = requester.check_writable(out or Path(f"job-{job_id}.png"))
+    with connected(network, directory) as deployed:
+        found = requester.delivery(deployed.market, job_id, 0)
+        png = requester.download(deployed, load_account(alias), job_id, found)
+        requester.save(png, path)
+        click.echo(f"downloaded {len(png):,} bytes to {path}: sha256 {found.result_hash.hex()[:16]}… matches the chain")
+
+
+@click.command()
+@click.argument("address", type=ADDRESS, required=False)
+@click.option("--account", "alias", envvar="DEGEN_ACCOUNT", help="Whose balances, by account (instead of ADDRESS).")
+@chain_options
+@failures
+def balance(address, alias, network, directory):
+    """Print an address's AKRE, provider stake, RECs, retirement certificates and LP tokens.
+
+    \b
+    Examples:
+      degen balance --account TEST::1
+      degen balance 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+    """
+    if (address is None) == (alias is None):
+        raise click.UsageError("name an ADDRESS or an --account")
+    with connected(network, directory) as deployed:
+        address = address or load_account(alias).address
+        free, locked = deployed.market.stake_of(address)
+        click.echo(address)
+        click.echo(f"  AKRE          {akre(deployed.token.balanceOf(address))}")
+        click.echo(f"  stake         {akre(free)} free, {akre(locked)} locked as collateral")
+        click.echo(f"  RECs          {energy_text(deployed.rec.balanceOf(address))}")
+        click.echo(f"  certificates  {deployed.certificate.balanceOf(address)}")
+        click.echo(f"  pool LP       {amount_text(deployed.pool.balanceOf(address), 'lp')}")
+
+
+@click.group(cls=SuggestingGroup)
 def job():
-    """One job."""
+    """One job.
+
+    \b
+    Example:
+      degen job show 1
+    """
 
 
 @job.command("show")
@@ -201,16 +289,14 @@ def job():
 @chain_options
 @failures
 def show_job(job_id, network, directory):
-    """Print a job's state, terms and delivery.
+    """Print a job: its state, prompt, terms, provider, result hash, payment and any dispute.
 
     \b
     Example:
       degen job show 1
     """
-    from degen import contracts
-
     with connected(network, directory) as deployed:
-        click.echo(describe_job(contracts.job(deployed.market, job_id)))
+        click.echo(describe_job(contracts.job(deployed.market, job_id), requester.job_history(deployed.market, job_id)))
 
 
 @click.command()
@@ -249,16 +335,45 @@ def dispute(job_id, alias, network, directory):
 
 
 
-def describe_job(job: Job) -> str:
-    return "\n".join([
-        f"Job #{job.job_id}: {job.state.name.lower()} since {time_text(job.state_since)}",
-        f"  requester    {job.requester}",
-        f"  offer        {job.offer_id or 'open'}{'  (green)' if job.green else ''}",
-        f"  escrow       up to {akre(job.max_price)}",
-        f"  deadline     {time_text(job.deadline)}; challenge window {job.challenge_window} s",
-        f"  energy       {energy_text(job.energy_mwh) if job.energy_mwh else '-'}",
-        *([f"  certificate  to {job.beneficiary}"] if job.green else []),
-    ])
+def describe_job(job: Job, history: dict[str, dict]) -> str:
+    """What `degen job show` prints: the job as stored, and what its events tell (the prompt,
+    who took it, the result's hash, what was paid, a dispute's outcome)."""
+    created, accepted = history.get("JobCreated", {}), history.get("JobAccepted")
+    delivered, settled = history.get("JobDelivered"), history.get("JobSettled")
+    lines = [f"Job #{job.job_id}: {job.state.name.lower()} since {time_text(job.state_since)}",
+             f"  requester    {job.requester}"]
+    if created:
+        p = created["params"]
+        lines.append(f"  prompt       {created['prompt']!r} ({p['width']}x{p['height']}, {p['steps']} steps, "
+                     f"guidance {p['guidance_x100'] / 100:g}, seed {p['seed']})")
+    lines += [f"  offer        {job.offer_id or 'open'}{'  (green)' if job.green else ''}",
+              *([f"  provider     {accepted['provider']} (collateral {akre(accepted['collateral'])})"] if accepted else []),
+              f"  escrow       up to {akre(job.max_price)}",
+              f"  deadline     {time_text(job.deadline)}; challenge window {job.challenge_window} s",
+              f"  energy       {energy_text(job.energy_mwh) if job.energy_mwh else '-'}"]
+    if delivered:
+        lines.append(f"  result       sha256 {bytes(delivered['result_hash']).hex()} (site {delivered['site_id']}; "
+                     f"download it again with `degen fetch {job.job_id}`)")
+    if "JobDisputed" in history:
+        bond = akre(history["JobDisputed"]["bond"])
+        resolved = history.get("JobResolved")
+        if resolved is None:
+            lines.append(f"  dispute      bond {bond} escrowed; the arbiter has not decided yet")
+        elif resolved["provider_wins"]:
+            lines.append(f"  dispute      lost: the arbiter found the result correct; the {bond} bond went to the provider")
+        else:
+            refunded = history.get("JobRefunded", {})
+            lines.append(f"  dispute      won: {akre(refunded.get('refund', 0))} back to the requester, with the {bond} bond "
+                         f"and the provider's {akre(refunded.get('slashed_collateral', 0))} collateral")
+    if settled:
+        lines.append(f"  paid         {akre(settled['price'])} ({akre(settled['fee'])} protocol fee), "
+                     f"{akre(settled['refund'])} refunded")
+    for name, what in (("JobCancelled", "cancelled"), ("JobExpired", "expired")):
+        if name in history:
+            lines.append(f"  {what:<12} {akre(history[name]['refund'])} refunded")
+    if job.green:
+        lines.append(f"  certificate  to {job.beneficiary}")
+    return "\n".join(lines)
 
 
-COMMANDS = [offers, generate, jobs, job, cancel, dispute]
+COMMANDS = [offers, generate, jobs, job, fetch, balance, cancel, dispute]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from degen.cli_common import SuggestingGroup
 from degen.errors import DegenError
 
 config_option = click.option(
@@ -15,9 +16,14 @@ config_option = click.option(
 )
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def oracle():
-    """The operator's daemon: telemetry, RECs, verification, disputes, keeper."""
+    """The operator's daemon: telemetry, RECs, verification, disputes, keeper.
+
+    \b
+    Example:
+      degen oracle run --config oracle.toml
+    """
 
 
 @oracle.command()

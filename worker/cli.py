@@ -7,12 +7,18 @@ from pathlib import Path
 
 import click
 
+from degen.cli_common import SuggestingGroup
 from degen.daemon.run import connect, run_daemon
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def site():
-    """The DER site: inverter, PV and battery."""
+    """The DER site: inverter, PV and battery.
+
+    \b
+    Example:
+      degen site simulate --port 5020
+    """
 
 
 @site.command()
@@ -66,9 +72,15 @@ def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, s
         click.echo("stopped")
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def worker():
-    """The GPU worker that sells compute on the market."""
+    """The GPU worker that sells compute on the market.
+
+    \b
+    Examples:
+      degen worker run --config worker.toml
+      degen worker tiny-model models/tiny-sd
+    """
 
 
 @worker.command()

@@ -229,7 +229,7 @@ class Worker:
         except TxRejected as exc:
             on_chain = self.client.job(key.job_id)
             if on_chain.state != JobState.ACCEPTED or on_chain.offer_id not in self.offers:
-                return self._skip(key, f"accept would fail: {exc.reason}")
+                return self._skip(key, self._not_ours(on_chain, exc.reason))
             accepted_at = on_chain.state_since  # accepted before a restart; the journal had not heard
             log.info("job was accepted before a restart", extra={"job_id": key.job_id, "offer_id": on_chain.offer_id})
         else:
@@ -240,6 +240,17 @@ class Worker:
         _kill_point("accepted")
         self.metrics.jobs.labels(step="accepted").inc()
         self._queue(Queued(key, task, accepted_at))
+
+    @staticmethod
+    def _not_ours(on_chain: Job, refusal: str) -> str:
+        """Why a job the market would not let us accept is gone, as the chain tells it."""
+        if on_chain.state == JobState.CANCELLED:
+            return "its requester cancelled it before it was accepted"
+        if on_chain.state == JobState.EXPIRED:
+            return "its deadline passed before it was accepted"
+        if on_chain.state != JobState.OPEN:
+            return f"another provider took it first (offer {on_chain.offer_id}); it is {on_chain.state.name.lower()}"
+        return f"the market refused the accept: {refusal}"
 
     def _candidate_offers(self, offer_id: int, model_id: bytes) -> list[Offer] | str:
         if offer_id:

@@ -68,10 +68,16 @@ def test_refusals_are_one_sentence(cli, rec_holders, args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_bad_amounts_are_usage_errors(cli):
-    for args in (("swap", "abc", "rec"), ("swap", "0.0000001", "rec"), ("add", "0", "1")):
-        result = cli(*args, "--account", "TEST::1")
-        assert result.returncode == 2 and "Invalid value" in result.stderr, result
+@pytest.mark.parametrize("args, message", [
+    (("swap", "abc", "rec"), "'abc' is not a number"),
+    (("swap", "0.0000001", "rec"), "0.0000001 REC has more than 6 decimals (the smallest amount is 0.000001 REC)"),
+    (("add", "0", "1"), "0 REC: the amount must be more than 0"),
+    (("swap", "-5", "akre"), "-5 AKRE: the amount must be more than 0"),
+    (("remove", "-10"), "-10.0 is not in the range 0<x<=100"),
+])
+def test_bad_amounts_are_usage_errors_that_say_why(cli, args, message):
+    result = cli(*args, "--account", "TEST::1")
+    assert result.returncode == 2 and message in result.stderr, result
 
 
 def test_a_stale_quote_is_refused_by_the_slippage_bound(contracts, make_pool, rec_holders, requester, monkeypatch):

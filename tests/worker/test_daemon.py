@@ -96,10 +96,14 @@ def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
     assert posted and posted[-1][0].pv_watts == 6000 and posted[-1][0].battery_soc_permille == 800
 
 
-def test_jobs_the_worker_cannot_run_are_skipped_with_a_logged_reason(start_worker, create_job, market):
+def test_jobs_the_worker_cannot_run_are_skipped_with_a_logged_reason(start_worker, create_job, market, requester):
     """The market already refuses malformed params; what reaches the worker and still cannot
-    run here is an open job beyond its offer, or for a model it does not serve."""
+    run here is an open job beyond its offer, or for a model it does not serve; a job its
+    requester cancelled is skipped with that reason, as the chain tells it."""
+    cancelled = create_job(params=SMALL)
+    market.cancel(cancelled, sender=requester)
     worker = start_worker()
+    worker.wait_for(rf"job skipped job_id={cancelled} reason=.its requester cancelled it before it was accepted")
     too_big = create_job(offer_id=0, model_id=MODEL_ID, params=(2048, 2048, 3, 750, 1))
     other_model = create_job(offer_id=0, model_id=b"\x07" * 32, params=SMALL)
     good = create_job(offer_id=0, model_id=MODEL_ID, params=SMALL)
