@@ -5,6 +5,7 @@ for a local test account; default from DEGEN_ACCOUNT)."""
 from __future__ import annotations
 
 import secrets
+import signal
 from pathlib import Path
 
 import click
@@ -155,10 +156,13 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
                          beneficiary=beneficiary)
         job_id, block = requester.post_job(deployed, account, prompt, params, terms)
         click.echo(f"job {job_id} posted: {width}x{height}, {steps} steps, seed {params.seed}, up to {akre(terms.max_price)} in escrow")
+        ape_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ape's exits at once, saying nothing
         try:
             requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60)
         except KeyboardInterrupt:
             raise Interrupted(_left_open(contracts.job(market, job_id), alias)) from None
+        finally:
+            signal.signal(signal.SIGINT, ape_handler)
         found = requester.delivery(market, job_id, block)
         png = requester.download(deployed, account, job_id, found)
         path = requester.save(png, out or Path(f"job-{job_id}.png"))
@@ -344,6 +348,7 @@ def describe_job(job: Job, history: dict[str, dict]) -> str:
              f"  requester    {job.requester}"]
     if created:
         p = created["params"]
+        p = p if isinstance(p, dict) else dict(zip(GenerationParams.model_fields, p))
         lines.append(f"  prompt       {created['prompt']!r} ({p['width']}x{p['height']}, {p['steps']} steps, "
                      f"guidance {p['guidance_x100'] / 100:g}, seed {p['seed']})")
     lines += [f"  offer        {job.offer_id or 'open'}{'  (green)' if job.green else ''}",

@@ -2,10 +2,12 @@
 and every failure path of `degen generate`, `cancel` and `dispute` ending in one sentence
 and a non-zero exit."""
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ import pytest
 
 from degen import telemetry
 from degen.models import JobState
+from degen.requester import akre
 from degen.processes import ROOT, Process, degen, free_port
 from degen.telemetry import MeterSample
 from oracle.ingest import serving
@@ -173,3 +176,64 @@ def test_cancel_and_dispute_say_why_they_cannot(cli, create_job, market):
     assert again.returncode == 1 and "only an open job can be cancelled" in again.stderr
     listed = cli("jobs", "--account", "TEST::1")
     assert re.search(rf"^\s+{job_id}\s+cancelled", listed.stdout, re.M)
+
+
+def test_a_delivered_image_can_be_fetched_again_and_the_job_shows_what_happened(
+    cli, accepted_job, market, token, provider, requester, make_receipt, sign, registry, site_id, provider_endpoint, tmp_path,
+):
+    registry.set_endpoint(site_id, provider_endpoint.url, sender=provider)
+    job_id = accepted_job(prompt="a lighthouse at dusk")
+    png = b"\x89PNG the delivered image"
+    receipt = make_receipt(job_id, result=png)
+    market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+    provider_endpoint.serve(job_id, requester.address, png)
+
+    fetched = cli("fetch", str(job_id), "--account", "TEST::1", "--out", str(tmp_path / "again.png"))
+    assert fetched.returncode == 0 and (tmp_path / "again.png").read_bytes() == png, fetched.stderr
+    stranger = cli("fetch", str(job_id), "--account", "TEST::3", "--out", str(tmp_path / "theirs.png"))
+    assert stranger.returncode == 1 and "answered 403" in stranger.stderr and not (tmp_path / "theirs.png").exists()
+
+    market.settle(job_id, sender=requester)
+    shown = cli("job", "show", str(job_id)).stdout
+    assert "prompt       'a lighthouse at dusk' (" in shown and f"provider     {provider.address}" in shown
+    assert f"result       sha256 {hashlib.sha256(png).hexdigest()}" in shown and "paid         " in shown
+    header, *rows = cli("jobs", "--account", "TEST::1").stdout.splitlines()
+    assert header.split() == ["job", "state", "offer", "escrow", "(max)", "energy", "green"]
+    row = next(line for line in rows if line.split()[0] == str(job_id))
+    assert row.index("settled") == header.index("state") and row.rstrip().endswith(" no")
+
+    held = cli("balance", "--account", "TEST::1")
+    assert held.returncode == 0 and f"  AKRE          {akre(token.balanceOf(requester))}" in held.stdout
+
+
+@pytest.mark.parametrize("provider_wins, outcome", [
+    (True, "dispute      lost: the arbiter found the result correct; the 10 AKRE bond went to the provider"),
+    (False, "dispute      won: "),
+])
+def test_job_show_tells_a_disputes_outcome(cli, delivered_job, market, token, requester, arbiter, provider_wins, outcome):
+    job_id = delivered_job()
+    token.approve(market, market.dispute_bond(), sender=requester)
+    market.dispute(job_id, sender=requester)
+    assert "the arbiter has not decided yet" in cli("job", "show", str(job_id)).stdout
+    market.resolve(job_id, provider_wins, sender=arbiter)
+    assert outcome in cli("job", "show", str(job_id)).stdout
+
+
+def test_ctrl_c_while_waiting_names_the_open_job_and_how_to_cancel_it(generating, market, offer_id):
+    buyer, job_id = generating("--account", "TEST::1")
+    buyer.wait_for("waiting for a provider to accept")
+    buyer.popen.send_signal(signal.SIGINT)
+    assert buyer.popen.wait(60) == 130
+    buyer.wait_for(rf"interrupted: job {job_id} is open on chain with up to 10 AKRE in escrow; "
+                   rf"`degen cancel {job_id} --account TEST::1` takes it back")
+    assert "Traceback" not in buyer.output and market.job(job_id).state == JobState.OPEN
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ofers"], "No such command 'ofers'. Did you mean 'offers'?"),
+    (["rec", "balanse", "0x" + "11" * 20], "Did you mean 'balance'?"),
+    (["generate", "x", "--width", "65", "--account", "TEST::1"], "65 px: a side is a multiple of 8 from 64 to 2048"),
+])
+def test_typos_and_bad_sizes_are_answered_plainly(cli, args, message):
+    refused = cli(*args)
+    assert refused.returncode == 2 and message in refused.stderr and "GenerationParams" not in refused.stderr, refused.stderr
