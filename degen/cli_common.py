@@ -15,9 +15,10 @@ from degen.errors import DegenError
 MWH_PER_REC = 1_000_000  # 1 REC = 1 kWh = 10^6 mWh (6 decimals)
 
 
+STORY_DIR = Path(".demo")  # `make run`'s folder (scripts/demo.py --workdir)
 # Where the CLI looks for a deployment when --deployments is not given, in order: `make deploy`'s
 # folder, then the running story's (`make run DEMO_ARGS=--keep-running`).
-DEFAULT_DEPLOYMENTS = (deployments.DEFAULT_DIR, Path(".demo") / "deployments")
+DEFAULT_DEPLOYMENTS = (deployments.DEFAULT_DIR, STORY_DIR / "deployments")
 
 
 def chain_options(command):

@@ -33,8 +33,9 @@ def free_port() -> int:
 class Process:
     """A child process whose combined output is collected line by line."""
 
-    def __init__(self, args: list[str], env: dict | None = None):
+    def __init__(self, args: list[str], env: dict | None = None, log: Path | None = None):
         self.args = args
+        self.log = None if log is None else open(log, "w", buffering=1)  # a copy of the output, line by line
         self.lines: list[str] = []
         self._new_line = threading.Condition()
         self.popen = subprocess.Popen(
@@ -48,8 +49,12 @@ class Process:
             with self._new_line:
                 self.lines.append(line.rstrip("\n"))
                 self._new_line.notify_all()
+            if self.log is not None:
+                self.log.write(line)
         with self._new_line:
             self._new_line.notify_all()
+        if self.log is not None:
+            self.log.close()
 
     @property
     def output(self) -> str:
@@ -87,9 +92,10 @@ class Process:
 
 
 @contextmanager
-def running(args: list[str], ready: str, env: dict | None = None, timeout: float = 60.0):
-    """Starts `args`, waits for `ready` in its output and yields the Process; stops it after."""
-    process = Process(args, env)
+def running(args: list[str], ready: str, env: dict | None = None, timeout: float = 60.0, log: Path | None = None):
+    """Starts `args` (its output copied to `log`), waits for `ready` in its output and yields
+    the Process; stops it after."""
+    process = Process(args, env, log)
     try:
         process.wait_for(ready, timeout)
         yield process

@@ -28,6 +28,7 @@ from ape.cli import ConnectedProviderCommand, network_option
 from eth_account import Account
 
 from degen import deployments, pool, telemetry
+from degen.cli_common import STORY_DIR
 from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import model_id
 from degen.pool_model import MWH_PER_REC
@@ -56,7 +57,7 @@ def step(number: int, text: str) -> None:
 
 @click.command(cls=ConnectedProviderCommand)
 @network_option()
-@click.option("--workdir", default=".demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--workdir", default=str(STORY_DIR), show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Keys, configs, the model, daemon state and the image.")
 @click.option("--model", "model_source", help="A real Stable Diffusion model: local folder or hub id (default: a tiny generated one).")
 @click.option("--size", default=64, show_default=True, type=click.IntRange(64, 1024), help="Image side, px (multiple of 8).")
@@ -101,7 +102,8 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
                 "issues her RECs")
         model = model_source or str(tiny_model(workdir / "models" / TINY_MODEL))
         oracle = processes.enter_context(running(
-            degen("oracle", "run", "--config", write_oracle_config(workdir, chain.provider.uri, model_name, model)), ready="oracle ready", timeout=120))
+            degen("oracle", "run", "--config", write_oracle_config(workdir, chain.provider.uri, model_name, model)), ready="oracle ready",
+            timeout=120, log=workdir / "oracle.log"))
         oracle_url = oracle.wait_for(r"api=(\S+)").group(1)
         farm_id = register(c, carol, operator, farm_meter, FARM)
         report_yesterday(oracle_url, farm_id, farm_meter, record, FARM)
@@ -124,11 +126,11 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         processes.enter_context(running(
             degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0",
                   "--pv-peak-watts", str(SITE["pv_peak_watts"]), "--battery-wh", str(SITE["battery_wh"])),
-            ready="SunSpec site simulator on"))
+            ready="SunSpec site simulator on", log=workdir / "site.log"))
         worker = processes.enter_context(running(
             degen("worker", "run", "--config", write_worker_config(workdir, chain.provider.uri, model_name, model, offer_id, site_id, site_port,
                                                                  worker_port, oracle_url)),
-            ready="worker ready", timeout=300))
+            ready="worker ready", timeout=300, log=workdir / "worker.log"))
         click.echo(f"  site simulator :{site_port}, worker http://127.0.0.1:{worker_port} "
                    f"({'tiny generated model' if model_source is None else model}), oracle {oracle_url}")
         click.echo(f"  a green job short of RECs buys them in the pool, at most {GREEN['max_premium_pct']:g} % above "
@@ -164,13 +166,13 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             print_purchase(bought[0], c)
 
         if keep_running:
-            click.secho("\nEverything keeps running; try, in another shell:", bold=True)
-            for line in (f"degen offers --deployments {workdir / 'deployments'}",
-                         f"degen jobs --account TEST::1 --deployments {workdir / 'deployments'}",
-                         f"degen pool show --deployments {workdir / 'deployments'}",
-                         f"degen rec balance {bob.address} --deployments {workdir / 'deployments'}"):
+            click.secho("\nEverything keeps running; try, in another shell (from this folder):", bold=True)
+            flags = "" if workdir == STORY_DIR.resolve() else f" --deployments {workdir / 'deployments'}"
+            for line in (f"degen offers{flags}", f"degen jobs --account TEST::1{flags}", f"degen pool show{flags}",
+                         f"degen balance {bob.address}{flags}"):
                 click.echo(f"  {line}")
-            click.echo("Ctrl-C stops it all.")
+            click.echo(f"The daemons' logs: {workdir / 'worker.log'}, {workdir / 'oracle.log'}, {workdir / 'site.log'}. "
+                       "Ctrl-C stops it all.")
             try:
                 signal.pause()
             except KeyboardInterrupt:

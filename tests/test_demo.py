@@ -32,6 +32,8 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
     noise = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith(("INFO:", "SUCCESS:")) or "Warning" in line]
     assert not noise, f"library log lines interleave with the story: {noise}"
 
+    assert "worker ready" in (tmp_path / "worker.log").read_text() and "oracle ready" in (tmp_path / "oracle.log").read_text()
+
     record = deployments.load("ethereum:local", tmp_path / "deployments")
     market, token = project.JobMarket.at(record.market), project.AkreToken.at(record.token)
     certificates = project.RetirementCertificate.at(record.certificate)
