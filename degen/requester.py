@@ -17,7 +17,7 @@ import requests
 from degen import contracts, downloads, eip712, permit
 from degen.contracts import Deployed
 from degen.errors import DegenError
-from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, check_prompt
+from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, check_prompt, job_price
 
 AKRE = 10**18
 POLL_S = 0.5
@@ -114,15 +114,20 @@ def post_job(deployed: Deployed, account, prompt: str, params: GenerationParams,
     return tx.return_value, tx.block_number
 
 
-def follow(market, job_id: int, *, on_change: Callable[[Job], None], timeout_s: float | None = None) -> Job:
-    """Polls the job until it is delivered or ends; raises RequesterError when its deadline
-    passes undelivered (the escrow can then be reclaimed) or it ends otherwise."""
+def follow(market, job_id: int, *, on_change: Callable[[Job], None], timeout_s: float | None = None,
+           while_accepted: Callable[[Job], None] = lambda job: None) -> Job:
+    """Polls the job until it is delivered or ends, calling `on_change` with each new state
+    and `while_accepted` on every poll while a provider works on it; raises RequesterError
+    when its deadline passes undelivered (the escrow can then be reclaimed) or it ends
+    otherwise."""
     last, started = None, time.monotonic()
     while True:
         job = contracts.job(market, job_id)
         if job.state != last:
             last = job.state
             on_change(job)
+        if job.state == JobState.ACCEPTED:
+            while_accepted(job)
         if job.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
             return job
         if job.state & (JobState.CANCELLED | JobState.EXPIRED | JobState.REFUNDED):
@@ -134,6 +139,68 @@ def follow(market, job_id: int, *, on_change: Callable[[Job], None], timeout_s: 
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             raise RequesterError(f"job {job_id} is still {job.state.name.lower()} after {timeout_s:.0f} s; follow it with `degen job show {job_id}`")
         time.sleep(POLL_S)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a job is likely to take at a site, from the speed its worker measured."""
+
+    seconds: float
+    energy_mwh: int | None  # None: the site has not measured its draw yet
+    price: int  # at least this (the base price alone when the energy is unknown)
+
+
+MAX_SECONDS_PER_MEGAPIXEL_STEP = 3_600.0  # beyond these a published speed is nonsense, not a slow site
+MAX_WATTS = 100_000.0
+
+
+def estimate(deployed: Deployed, offer: Offer, params: GenerationParams, max_price: int) -> Estimate | None:
+    """The job's compute time, energy and price at the offer's site, from the speed its worker
+    publishes in `/health` (measured on its recent pipeline calls); None when the site
+    publishes none, cannot be reached, or publishes nonsense."""
+    endpoint = deployed.registry.endpoint_of(offer.site_id).rstrip("/")
+    if not endpoint:
+        return None
+    try:
+        speed = requests.get(f"{endpoint}/health", timeout=3).json()["speed"]
+        per_step = float(speed["seconds_per_megapixel_step"])
+        watts = None if speed["watts"] is None else float(speed["watts"])
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
+    if not 0 < per_step <= MAX_SECONDS_PER_MEGAPIXEL_STEP or (watts is not None and not 0 <= watts <= MAX_WATTS):
+        return None
+    seconds = params.width * params.height * params.steps / 1e6 * per_step
+    energy = None if watts is None else round(watts * seconds / 3.6)  # 1 mWh = 3.6 J
+    return Estimate(seconds, energy, job_price(offer.base_price, offer.price_per_kwh, energy or 0, max_price))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a provider's worker says it is with a job; step and steps while generating."""
+
+    state: str
+    step: int | None = None
+    steps: int | None = None
+    eta_s: float | None = None
+
+
+def progress(endpoint: str, job_id: int) -> Progress | None:
+    """`GET /progress/{job_id}` at the provider's endpoint; None when it does not answer, or
+    answers something that is not a worker's progress (an endpoint is anyone's server)."""
+    try:
+        found = requests.get(f"{endpoint.rstrip('/')}/progress/{job_id}", timeout=2)
+        body = found.json() if found.status_code == 200 else None
+        if not isinstance(body, dict) or not isinstance(body.get("state"), str) or len(body["state"]) > 20:
+            return None
+        if body["state"] != "generating":
+            return Progress(body["state"])
+        step, steps, eta = int(body["step"]), int(body["steps"]), body.get("eta_s")
+        eta = None if eta is None else float(eta)
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
+    if not 0 <= step <= steps <= 10_000 or (eta is not None and not 0 <= eta < 1e7):
+        return None
+    return Progress("generating", step, steps, eta)
 
 
 def delivery(market, job_id: int, from_block: int) -> Delivery:

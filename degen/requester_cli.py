@@ -151,6 +151,8 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
             terms_offer, terms_model = offer.offer_id, offer.model_id
             click.echo(f"offer {offer.offer_id} (site {offer.site_id}): base {akre(offer.base_price)} + "
                        f"{akre(offer.price_per_kwh)}/kWh{', green' if offer.green else ''}")
+            _check_estimate(requester.estimate(deployed, offer, params, round(max_price * requester.AKRE)), offer, params,
+                            minutes)
         terms = JobTerms(offer_id=terms_offer, model_id=terms_model, max_price=round(max_price * requester.AKRE),
                          deadline=int(market.chain_manager.pending_timestamp) + minutes * 60, green=green,
                          beneficiary=beneficiary)
@@ -158,7 +160,8 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         click.echo(f"job {job_id} posted: {width}x{height}, {steps} steps, seed {params.seed}, up to {akre(terms.max_price)} in escrow")
         ape_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ape's exits at once, saying nothing
         try:
-            requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60)
+            requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60,
+                             while_accepted=_StepPrinter(deployed, job_id))
         except KeyboardInterrupt:
             raise Interrupted(_left_open(contracts.job(market, job_id), alias)) from None
         finally:
@@ -170,6 +173,46 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         settled = requester.settle(market, account, job_id)
         certificate = requester.certificate_for(deployed, job_id, found.block) if green else None
         click.echo(summary(job_id, path, found, settled, certificate, terms.beneficiary))
+
+
+def _check_estimate(guess: requester.Estimate | None, offer, params: GenerationParams, minutes: int) -> None:
+    """Prints what the job is likely to take at the offer's site; refuses one that would not
+    finish before its deadline."""
+    if guess is None:
+        click.echo("  no estimate: the site publishes no measured speed yet")
+        return
+    took = duration_text(guess.seconds)
+    energy = "its draw not measured yet" if guess.energy_mwh is None else f"~{guess.energy_mwh:,} mWh"
+    price = f"about {akre(guess.price)}" if guess.energy_mwh is not None else f"at least {akre(guess.price)}"
+    click.echo(f"  estimate: ~{took} of compute at site {offer.site_id} (its recent jobs), {energy}, {price}")
+    if guess.seconds > minutes * 60:
+        raise requester.RequesterError(
+            f"site {offer.site_id} needs about {took} for {params.width}x{params.height} at {params.steps} steps, longer than "
+            f"the {minutes} minutes the job may take: ask for less (--width, --height, --steps) or more time (--minutes)")
+
+
+class _StepPrinter:
+    """While a job is accepted: prints each new denoising step its provider's worker reports
+    at the site's published endpoint."""
+
+    def __init__(self, deployed, job_id: int):
+        self.deployed, self.job_id = deployed, job_id
+        self.endpoint: str | None = None
+        self.step = None
+
+    def __call__(self, job: Job) -> None:
+        if self.endpoint is None:
+            self.endpoint = self.deployed.registry.endpoint_of(contracts.offer(self.deployed.market, job.offer_id).site_id)
+        found = requester.progress(self.endpoint, self.job_id) if self.endpoint else None
+        if found is None or found.state != "generating" or found.step == self.step:
+            return
+        self.step = found.step
+        left = f", ~{duration_text(found.eta_s)} left" if found.eta_s is not None else ""
+        click.echo(f"    step {found.step}/{found.steps}{left}")
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _left_open(job: Job, alias: str) -> str:

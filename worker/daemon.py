@@ -26,6 +26,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from web3.exceptions import Web3RPCError
 
@@ -53,7 +54,8 @@ from worker.sunspec import SunSpecError
 log = logging.getLogger("worker")
 
 MAX_CLOCK_WAIT_S = 5.0  # longest wait for the chain's clock to pass a receipt's end
-ARBITER_CACHE_S = 60.0  # how long the market's answer to "is this the arbiter?" is reused
+ARBITER_CACHE_S = 60.0
+MIN_METERED_MWH = 10  # the least metered energy a pipeline call's power draw is taken from  # how long the market's answer to "is this the arbiter?" is reused
 KILL_AT_ENV = "DEGEN_WORKER_KILL_AT"  # crash tests: SIGKILL the worker at this point
 
 
@@ -96,6 +98,8 @@ class Worker:
         self._said: dict[JobKey, str] = {}  # what the log last said of each
         self._arbiters: dict[str, tuple[bool, float]] = {}  # address -> (arbiter?, when asked)
         self._site_read_at = 0.0
+        self._running: _Running | None = None  # the pipeline call under way (compute thread)
+        self.speed: Speed | None = None  # measured on the last pipeline calls, for /health
         self._clock_offset = 0.0
         self._threads: list[threading.Thread] = []
         self._server: ServerThread | None = None
@@ -127,6 +131,7 @@ class Worker:
             self._result_of, self.store.get, chain_id=self.client.chain_id, market=self.client.address,
             health=self.health, metrics_registry=self.metrics.registry, receipts=self._receipt_of,
             is_arbiter=self._is_arbiter, on_error=lambda status: self.metrics.http_errors.labels(status=str(status)).inc(),
+            progress=self._progress_of,
         )
         self._server = ServerThread(app, self.config.server.host, self.config.server.port)
         self.server_port = self._server.start()
@@ -541,10 +546,14 @@ class Worker:
             with measure(self.meter, wall_clock=self.chain_clock) as used, self._progress(job_ids, tasks[0].params.steps) as on_step:
                 pngs = self.pipelines.generate(tasks, on_step=on_step)
         except Exception as exc:  # noqa: BLE001 - a failed pipeline call fails its jobs, never the worker
+            self._running = None
             for item in batch:
                 self._fail(item.key, f"generation failed: {exc!r}")
             return
-        self.metrics.generation_seconds.observe(time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self._running = None
+        self.speed = Speed.measured(seconds, sum(task.work for task in tasks), used.energy_mwh, self.speed)
+        self.metrics.generation_seconds.observe(seconds)
         self.metrics.batch_size.observe(len(batch))
         shares = split_energy(used.energy_mwh, [task.work for task in tasks])
         setup = self.pipelines.setup().model_dump()
@@ -564,7 +573,24 @@ class Worker:
         self._result_ready.set()
 
     def _progress(self, job_ids: list[int], steps: int):
-        return _StepProgress(self.metrics, self.progress, f"jobs {', '.join(map(str, job_ids))}", steps)
+        self._running = _Running(tuple(job_ids), 0, steps, time.monotonic())
+
+        def on_step(done: int, total: int) -> None:
+            self._running = self._running._replace(step=done, steps=total)
+
+        return _StepProgress(self.metrics, self.progress, f"jobs {', '.join(map(str, job_ids))}", steps, on_step)
+
+    def _progress_of(self, job_id: int) -> dict | None:
+        """/progress/{job_id}: the journal's step, and the denoising step while it generates."""
+        entry = self._entry(job_id)
+        if entry is None or entry.step == Step.SEEN:
+            return None
+        running = self._running
+        if running is not None and job_id in running.job_ids:
+            return {"job_id": job_id, "state": "generating", "step": running.step, "steps": running.steps,
+                    "eta_s": running.seconds_left()}
+        state = "queued" if entry.step == Step.ACCEPTED else entry.step.name.lower()
+        return {"job_id": job_id, "state": state} | ({"reason": entry.reason} if entry.reason else {})
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -676,14 +702,50 @@ class Worker:
             "meter": {"name": self.meter.name, "estimated": self.meter.estimated},
             "site": None if site is None else {"pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct},
             "waiting": {str(key.job_id): reason for key, reason in list(self._waiting.items())},
+            "speed": None if self.speed is None else self.speed._asdict(),
         }
 
 
-class _StepProgress:
-    """Reports denoising steps to the metrics and, on a terminal, to a rich progress bar."""
+class _Running(NamedTuple):
+    """A pipeline call under way: its jobs, the denoising step it reached, since when."""
 
-    def __init__(self, metrics: WorkerMetrics, progress, description: str, steps: int):
+    job_ids: tuple[int, ...]
+    step: int
+    steps: int
+    started: float
+
+    def seconds_left(self) -> float | None:
+        if self.step == 0:
+            return None
+        return round((time.monotonic() - self.started) / self.step * (self.steps - self.step), 1)
+
+
+class Speed(NamedTuple):
+    """How fast this worker generates, from its last pipeline calls (a moving average): what a
+    requester estimates a job's time and energy from (`/health`). The draw is taken only from
+    calls metered at MIN_METERED_MWH or more (a reading in whole mWh says nothing below)."""
+
+    seconds_per_megapixel_step: float
+    watts: float | None
+
+    @classmethod
+    def measured(cls, seconds: float, work: int, energy_mwh: int, before: "Speed | None") -> "Speed":
+        """`work` is pixels × steps of the call; a mWh is 3.6 J."""
+        per_step = seconds / (work / 1e6)
+        watts = energy_mwh * 3.6 / seconds if energy_mwh >= MIN_METERED_MWH and seconds > 0 else None
+        if before is not None:
+            per_step = (before.seconds_per_megapixel_step + per_step) / 2
+            watts = before.watts if watts is None else watts if before.watts is None else (before.watts + watts) / 2
+        return cls(round(per_step, 4), None if watts is None else round(watts, 1))
+
+
+class _StepProgress:
+    """Reports denoising steps to the metrics, to `on_step` and, on a terminal, to a rich
+    progress bar."""
+
+    def __init__(self, metrics: WorkerMetrics, progress, description: str, steps: int, on_step=None):
         self.metrics, self.progress, self.description, self.steps = metrics, progress, description, steps
+        self.report = on_step
 
     def __enter__(self):
         self.metrics.step_total.set(self.steps)
@@ -693,6 +755,8 @@ class _StepProgress:
 
     def on_step(self, done: int, total: int) -> None:
         self.metrics.step_progress.set(done)
+        if self.report is not None:
+            self.report(done, total)
         if self._task is not None:
             self.progress.update(self._task, completed=done)
 

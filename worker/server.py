@@ -5,7 +5,8 @@ signature is the job's requester's (or the market arbiter's) EIP-712 ResultDownl
 (job id, expiry) on this chain and market: 404 for a job this worker has no result for, 401 for an expired or malformed
 permission, 403 for anyone else's signature. `GET /receipts/{job_id}` shows a delivered
 job's signed EnergyReceipt and its metadata: the meter, whether it is an estimate, and how
-the image was computed (its batch and setup, which an arbiter rebuilds in a dispute)."""
+the image was computed (its batch and setup, which an arbiter rebuilds in a dispute).
+`GET /progress/{job_id}` says where the worker is with a job it took (the denoising step)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,14 @@ ResultLookup = Callable[[int], "Result | None"]  # job id -> its result, if this
 ReceiptLookup = Callable[[int], "dict | None"]  # job id -> its delivered receipt and metadata
 
 
+ProgressLookup = Callable[[int], "dict | None"]  # job id -> where this worker is with it
+
+
 def create_app(
     lookup: ResultLookup, read_png: Callable[[bytes], bytes | None], *, chain_id: int, market: str,
     health: Callable[[], dict], metrics_registry, receipts: ReceiptLookup = lambda job_id: None,
     is_arbiter: Callable[[str], bool] = lambda address: False, clock: Callable[[], float] = time.time,
-    on_error: Callable[[int], None] = lambda status: None,
+    on_error: Callable[[int], None] = lambda status: None, progress: ProgressLookup = lambda job_id: None,
 ):
     """The app; `on_error(status)` counts the refusals of malformed requests (422) and any
     unexpected failure (500)."""
@@ -78,6 +82,16 @@ def create_app(
         found = receipts(job_id)
         if found is None:
             raise HTTPException(404, f"no delivered receipt for job {job_id} here")
+        return found
+
+    @app.get("/progress/{job_id}")
+    def job_progress(job_id: int = JobId):
+        """Where this worker is with a job it took: queued, generating (denoising step, steps and
+        the seconds it expects are left), generated, delivered, settled. Public: it tells no
+        more than the chain does, only sooner."""
+        found = progress(job_id)
+        if found is None:
+            raise HTTPException(404, f"job {job_id} is not one this worker took")
         return found
 
     @app.get("/health")

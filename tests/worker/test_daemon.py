@@ -7,7 +7,9 @@ every job exactly once after a restart."""
 from __future__ import annotations
 
 import hashlib
+import re
 import signal
+import subprocess
 import time
 
 import httpx
@@ -266,3 +268,30 @@ def test_a_green_job_waits_until_the_site_has_the_energy(worker_config, start_wo
         worker.wait_for(rf"job accepted job_id={job_id} .*why=.within the offer's terms on green energy", timeout=60)
         worker.wait_for(rf"job delivered job_id={job_id}\b", timeout=120)
     assert market.job(job_id).state == JobState.DELIVERED
+
+
+def test_a_requester_sees_an_estimate_before_posting_and_a_job_too_long_for_its_deadline_is_refused(
+    worker_config, start_worker, create_job, market, deployment_dir, offer_id, chain,
+):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    worker = start_worker(worker_config(server={"port": port, "public_url": url}))
+    first = create_job(params=(64, 64, 1, 750, 3))  # the speed is measured on this one
+    worker.wait_for(rf"job delivered job_id={first}\b", timeout=120)
+    speed = httpx.get(f"{url}/health", timeout=10).json()["speed"]
+    assert speed["seconds_per_megapixel_step"] > 0  # (its draw: only from a call metered at 10 mWh or more)
+    assert httpx.get(f"{url}/progress/{first}", timeout=10).json() == {"job_id": first, "state": "delivered"}
+    assert httpx.get(f"{url}/progress/{first + 1000}", timeout=10).status_code == 404
+
+    def generate(*args):
+        return subprocess.run(degen("generate", "a lighthouse", *args, "--account", "TEST::1", "--network", "ethereum:local:foundry",
+                                    "--deployments", str(deployment_dir)), capture_output=True, text=True, timeout=300)
+
+    jobs = market.job_count()
+    # 12,800 times the measured job's work: far beyond 2 minutes wherever the measurement ran.
+    refused = generate("--width", "1024", "--height", "1024", "--steps", "50", "--minutes", "2")
+    assert refused.returncode == 1 and "site 1 needs about" in refused.stderr and "longer than the 2 minutes" in refused.stderr
+    assert market.job_count() == jobs  # nothing was posted
+    bought = generate("--width", "64", "--height", "64", "--steps", "3", "--out", str(deployment_dir.parent / "x.png"))
+    assert bought.returncode == 0, bought.stderr
+    assert re.search(r"estimate: ~\d+ s of compute at site 1 \(its recent jobs\), .*(about|at least) [\d.]+ AKRE", bought.stdout)
