@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup stale-build run deploy test test-long bench bench-worker bench-oracle compile abi lock clean
+.PHONY: setup stale-build run deploy test test-long bench bench-worker bench-cli bench-oracle compile abi lock clean
 
 ## setup: create .venv, install the Python stack and anvil (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed stale-build
@@ -73,6 +73,10 @@ bench: setup
 ## bench-worker: worker throughput vs direct pipeline calls (tiny model, anvil) -> docs/performance.md
 bench-worker: setup
 	python bench/worker.py --network $(NETWORK)
+
+## bench-cli: wall time of read-only degen commands (start-up included) -> docs/performance.md
+bench-cli: setup
+	python bench/cli.py --network $(NETWORK)
 
 ## bench-oracle: oracle ingest rate and REC issuance gas per site-period -> docs/performance.md
 bench-oracle: setup
