@@ -102,7 +102,7 @@ def show(certificate_id: int, network: str, directory: Path):
     """
     from degen import contracts
 
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=True) as deployed:
         cert = contracts.certificate(deployed.certificate, certificate_id)
         job = contracts.job(deployed.market, cert.job_id) if cert.job_id else None
         click.echo(describe_certificate(cert, job))
@@ -120,7 +120,7 @@ def issuance(issuance_id: int, network: str, directory: Path):
     """
     from degen import contracts
 
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=True) as deployed:
         click.echo(describe_issuance(contracts.issuance(deployed.rec, issuance_id)))
 
 
@@ -134,7 +134,7 @@ def balance(address: str, network: str, directory: Path):
     Example:
       degen rec balance 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
     """
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=True) as deployed:
         rec_token, certificates = deployed.rec, deployed.certificate
         click.echo(address)
         click.echo(f"  RECs          {energy_text(rec_token.balanceOf(address))}")

@@ -74,37 +74,64 @@ LOCAL_NODE = "http://127.0.0.1:8545"  # where Ape's foundry provider looks unles
 
 
 @contextmanager
-def connected(network: str, directory: Path | None):
-    """Connects to `network` through Ape and yields the deployment's contracts: the one in
-    `directory`, or without it the first of DEFAULT_DEPLOYMENTS whose contracts are on the
-    node's chain. SDK and Ape errors become one-line CLI errors. The node must already run:
-    the CLI never starts an empty chain of its own (an answer read from one would be wrong),
-    and a deployment whose contracts are not on the node's chain is refused."""
-    from ape.exceptions import ApeException
+def connected(network: str, directory: Path | None, *, read_only: bool = False):
+    """Connects to `network` and yields the deployment's contracts: the one in `directory`,
+    or without it the first of DEFAULT_DEPLOYMENTS whose contracts are on the node's chain.
+    Through Ape, or with `read_only` over plain JSON-RPC where the node's URL is known
+    (`degen.chain.readonly`: the same reads, without Ape's start-up). SDK and Ape errors
+    become one-line CLI errors. The node must already run: the CLI never starts an empty
+    chain of its own (an answer read from one would be wrong), and a deployment whose
+    contracts are not on the node's chain is refused."""
+    from web3.exceptions import Web3Exception
 
     try:
         candidates = deployments_for(network, directory)
         url = node_url(network)
-        check_node(url, network)
+        if url is not None:
+            check_node(url, network)
+        if read_only and url is not None:
+            yield _read_only(url, candidates)
+            return
         from ape import networks
+        from ape.exceptions import ApeException
         from ape.logging import LogLevel, logger
 
         from degen.contracts import at
 
         logger.set_level(LogLevel.WARNING)  # no "Confirmed 0x…" line per transaction
-
         settings = {"manage_process": False} if ":foundry" in network else {}
-        with networks.parse_network_choice(network, provider_settings=settings) as provider:
-            on_chain = [(path, record) for path, record in candidates
-                        if provider.chain_id == record.chain_id and provider.get_code(record.market)]
-            if not on_chain:
-                raise DegenError(
-                    f"the contracts of {' and of '.join(str(path) for path, _ in candidates)} are not on the chain at "
-                    f"{url} (chain {provider.chain_id}): deployed on another chain that is gone; redeploy, or name the "
-                    "right file's folder with --deployments")
-            yield at(ape_project(), on_chain[0][1])
-    except (DegenError, ValueError, ApeException) as exc:
+        try:
+            with networks.parse_network_choice(network, provider_settings=settings) as provider:
+                yield at(ape_project(), _on_chain(candidates, provider.chain_id, provider.get_code, url or network))
+        except ApeException as exc:
+            raise DegenError(str(exc)) from None
+    except (DegenError, ValueError, Web3Exception) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _on_chain(candidates: list, chain_id: int, has_code, url: str):
+    """The first deployment whose contracts are on this chain; DegenError when none is."""
+    for _, record in candidates:
+        if chain_id == record.chain_id and has_code(record.market):
+            return record
+    raise DegenError(
+        f"the contracts of {' and of '.join(str(path) for path, _ in candidates)} are not on the chain at {url} "
+        f"(chain {chain_id}): deployed on another chain that is gone; redeploy, or name the right file's folder "
+        "with --deployments")
+
+
+def _read_only(url: str, candidates: list):
+    import json
+
+    from web3 import HTTPProvider, Web3
+
+    from degen.chain.readonly import read_only
+    from degen.processes import ROOT
+
+    web3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+    record = _on_chain(candidates, web3.eth.chain_id, lambda address: web3.eth.get_code(address), url)
+    abis = {path.stem: json.loads(path.read_text()) for path in (ROOT / "abi").glob("*.json")}
+    return read_only(web3, record, abis)
 
 
 def deployments_for(network: str, directory: Path | None) -> list:
@@ -120,14 +147,17 @@ def deployments_for(network: str, directory: Path | None) -> list:
     return found
 
 
-def node_url(network: str) -> str:
-    """The JSON-RPC URL a network choice reaches: the URL itself, or for Ape's local foundry
-    network the host Ape uses (APE_FOUNDRY_HOST, else 127.0.0.1:8545)."""
+def node_url(network: str) -> str | None:
+    """The JSON-RPC URL a network choice reaches: the URL itself, or for Ape's local network
+    the host its foundry provider uses (APE_FOUNDRY_HOST, else 127.0.0.1:8545); None for the
+    networks Ape resolves from its plugins (a public chain's node)."""
     import os
 
     if network.startswith(("http://", "https://")):
         return network
-    return os.environ.get("APE_FOUNDRY_HOST", LOCAL_NODE)
+    if network.split(":")[1:2] == ["local"]:
+        return os.environ.get("APE_FOUNDRY_HOST", LOCAL_NODE)
+    return None
 
 
 def check_node(url: str, network: str) -> None:

@@ -63,7 +63,7 @@ def show(window: int, network: str, directory: Path):
     Example:
       degen pool show --window 3600
     """
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=True) as deployed:
         click.echo(describe(pool.read(deployed, window), deployed.pool.address))
 
 
@@ -165,7 +165,7 @@ def chart(out: Path, days: int, seed: int, half_life_days: float | None, network
     Example:
       degen pool chart --out pool-week.png --days 7
     """
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=True) as deployed:
         state = pool.read(deployed)
     half_life = round(half_life_days * 86400) if half_life_days else state.half_life
     points = pool.simulate_week(state, days=days, seed=seed, half_life=half_life)

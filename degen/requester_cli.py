@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -65,7 +66,7 @@ def offers(model: str | None, oracle_url: str | None, network: str, directory: P
     Example:
       degen offers --model tiny-sd --oracle http://127.0.0.1:8800
     """
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=True) as deployed:
         rows = [o for o in requester.active_offers(deployed.market) if model is None or o.model_id == model_id(model)]
         if not rows:
             click.echo("no active offers" + (f" for {model}" if model else ""))
@@ -310,7 +311,7 @@ def balance(address, alias, network, directory):
     """
     if (address is None) == (alias is None):
         raise click.UsageError("name an ADDRESS or an --account")
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=address is not None) as deployed:
         address = address or load_account(alias).address
         free, locked = deployed.market.stake_of(address)
         click.echo(address)
@@ -342,7 +343,7 @@ def show_job(job_id, network, directory):
     Example:
       degen job show 1
     """
-    with connected(network, directory) as deployed:
+    with connected(network, directory, read_only=True) as deployed:
         click.echo(describe_job(contracts.job(deployed.market, job_id), requester.job_history(deployed.market, job_id)))
 
 
@@ -391,7 +392,7 @@ def describe_job(job: Job, history: dict[str, dict]) -> str:
              f"  requester    {job.requester}"]
     if created:
         p = created["params"]
-        p = p if isinstance(p, dict) else dict(zip(GenerationParams.model_fields, p))
+        p = p if isinstance(p, Mapping) else dict(zip(GenerationParams.model_fields, p))
         lines.append(f"  prompt       {created['prompt']!r} ({p['width']}x{p['height']}, {p['steps']} steps, "
                      f"guidance {p['guidance_x100'] / 100:g}, seed {p['seed']})")
     lines += [f"  offer        {job.offer_id or 'open'}{'  (green)' if job.green else ''}",

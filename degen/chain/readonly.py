@@ -1,0 +1,116 @@
+"""The deployment's contracts for commands that only read, over plain JSON-RPC (web3.py):
+calls, events and the chain's clock answered the way the SDK's readers ask Ape's contract
+instances for them (`market.offer(1).provider`, `market.JobCreated.range(a, b,
+search_topics=…)`, `contract.chain_manager.blocks.height`), so `degen offers`, `job show`,
+`rec …`, `pool show` and `balance ADDRESS` answer without starting Ape's plugins and
+providers, which takes most of a second or two per command. Nothing here signs or sends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import SimpleNamespace
+
+from eth_utils import to_checksum_address
+
+
+class Struct(dict):
+    """A decoded struct: its fields by name, as keys and as attributes."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _decoded(abi_type: dict, value):
+    """`value` as web3 decoded it for the ABI entry `abi_type`, with structs named."""
+    if isinstance(value, Mapping):  # an event's struct argument
+        return Struct(value)
+    if "components" in abi_type and isinstance(value, (list, tuple)):
+        if abi_type["type"].endswith("[]"):
+            return [_decoded({**abi_type, "type": abi_type["type"][:-2]}, item) for item in value]
+        return Struct((c["name"], _decoded(c, v)) for c, v in zip(abi_type["components"], value))
+    return value
+
+
+class ChainView:
+    """The chain's height and clock, as `chain_manager` answers them."""
+
+    def __init__(self, web3):
+        self.web3 = web3
+        self.chain_id = web3.eth.chain_id
+
+    @property
+    def blocks(self):
+        web3 = self.web3
+        return SimpleNamespace(height=web3.eth.block_number, head=SimpleNamespace(timestamp=web3.eth.get_block("latest")["timestamp"]))
+
+    @property
+    def pending_timestamp(self) -> int:
+        return self.web3.eth.get_block("pending")["timestamp"]
+
+
+class EventLog(Struct):
+    """One event: its arguments by name (keys and attributes), `event_arguments` and the block."""
+
+    @property
+    def event_arguments(self) -> dict:
+        return dict(self)
+
+
+class Events:
+    """`Contract.EventName`: `range(start, stop, search_topics=…)` over blocks [start, stop)."""
+
+    def __init__(self, contract, abi: dict):
+        self.contract, self.abi = contract, abi
+
+    def range(self, start: int, stop: int, search_topics: dict | None = None) -> list[EventLog]:
+        if stop <= start:
+            return []
+        event = getattr(self.contract.events, self.abi["name"])()
+        logs = event.get_logs(from_block=start, to_block=stop - 1, argument_filters=search_topics or None)
+        inputs = {item["name"]: item for item in self.abi["inputs"]}
+        found = []
+        for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
+            record = EventLog((name, _decoded(inputs[name], value)) for name, value in log["args"].items())
+            record.block_number = log["blockNumber"]
+            found.append(record)
+        return found
+
+
+class ReadOnlyContract:
+    """A deployed contract whose view functions are methods and whose events are attributes."""
+
+    def __init__(self, web3, address: str, abi: list[dict], chain: ChainView):
+        self._contract = web3.eth.contract(address=to_checksum_address(address), abi=abi)
+        self.address = self._contract.address
+        self.chain_manager = chain
+        self._entries = {entry["name"]: entry for entry in abi if entry["type"] in ("function", "event")}
+
+    def __getattr__(self, name: str):
+        entry = self.__dict__.get("_entries", {}).get(name)
+        if entry is None:
+            raise AttributeError(name)
+        if entry["type"] == "event":
+            return Events(self._contract, entry)
+
+        def call(*args, block_id="latest"):
+            result = getattr(self._contract.functions, name)(*args).call(block_identifier=block_id)
+            outputs = entry["outputs"]
+            if len(outputs) == 1:
+                return _decoded(outputs[0], result)
+            return tuple(_decoded(output, value) for output, value in zip(outputs, result))
+
+        return call
+
+
+def read_only(web3, deployment, abis: dict[str, list]):
+    """The Deployed tuple of `deployment` over `web3`; `abis` by contract name."""
+    from degen.contracts import Deployed
+
+    chain = ChainView(web3)
+    addresses = {"AkreToken": deployment.token, "SiteRegistry": deployment.registry, "JobMarket": deployment.market,
+                 "RECToken": deployment.rec_token, "RetirementCertificate": deployment.certificate,
+                 "EnergyPool": deployment.pool, "GreenRouter": deployment.router}
+    return Deployed(*(ReadOnlyContract(web3, address, abis[name], chain) for name, address in addresses.items()))
