@@ -237,3 +237,15 @@ def test_ctrl_c_while_waiting_names_the_open_job_and_how_to_cancel_it(generating
 def test_typos_and_bad_sizes_are_answered_plainly(cli, args, message):
     refused = cli(*args)
     assert refused.returncode == 2 and message in refused.stderr and "GenerationParams" not in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("group", [[], ["rec"], ["pool"], ["job"], ["worker"], ["site"], ["oracle"]])
+def test_every_command_group_shows_an_example(group):
+    shown = subprocess.run(degen(*group, "--help"), capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "Example" in shown.stdout
+
+
+def test_the_deployment_shows_its_file_and_the_bond_in_akre(cli, deployment_dir):
+    shown = cli("deployment")
+    assert shown.returncode == 0 and f"file          {deployment_dir}/ethereum-local.json" in shown.stdout
+    assert re.search(r"^dispute_bond\s+[\d.]+ AKRE$", shown.stdout, re.M), shown.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from degen import deployments
 from degen.models import JobState, fee_of, job_price
-from degen.processes import ROOT
+from degen.processes import ROOT, degen
 
 BASE_PRICE, PRICE_PER_KWH, MAX_PRICE = 2 * 10**18, 30 * 10**18, 10 * 10**18  # what the demo offers and escrows
 
@@ -33,6 +33,11 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
     assert not noise, f"library log lines interleave with the story: {noise}"
 
     assert "worker ready" in (tmp_path / "worker.log").read_text() and "oracle ready" in (tmp_path / "oracle.log").read_text()
+    for command in (["offers"], ["jobs", "--account", "TEST::1"], ["job", "show", "1"], ["pool", "show"],
+                    ["balance", "--account", "TEST::2"], ["rec", "show", "1"]):  # the README's, on the story's chain
+        shown = subprocess.run(degen(*command, "--deployments", str(tmp_path / "deployments")), capture_output=True,
+                               text=True, timeout=120)
+        assert shown.returncode == 0 and shown.stdout and not shown.stderr, (command, shown.stderr)
 
     record = deployments.load("ethereum:local", tmp_path / "deployments")
     market, token = project.JobMarket.at(record.market), project.AkreToken.at(record.token)
