@@ -152,13 +152,22 @@ class Estimate:
 
 MAX_SECONDS_PER_MEGAPIXEL_STEP = 3_600.0  # beyond these a published speed is nonsense, not a slow site
 MAX_WATTS = 100_000.0
+DEFAULT_SIDE, DEFAULT_STEPS = 512, 20  # Stable Diffusion's usual image, where a site is fast enough
+DEFAULT_BUDGET_S = 120  # unasked for, a job's size is cut to fit about this much compute at the site
 
 
-def estimate(deployed: Deployed, offer: Offer, params: GenerationParams, max_price: int) -> Estimate | None:
-    """The job's compute time, energy and price at the offer's site, from the speed its worker
-    publishes in `/health` (measured on its recent pipeline calls); None when the site
-    publishes none, cannot be reached, or publishes nonsense."""
-    endpoint = deployed.registry.endpoint_of(offer.site_id).rstrip("/")
+@dataclass(frozen=True)
+class Speed:
+    """How fast a site's worker says it generates (`/health`), measured on its recent jobs."""
+
+    seconds_per_megapixel_step: float
+    watts: float | None  # None: its draw not measured yet
+
+
+def site_speed(deployed: Deployed, site_id: int) -> Speed | None:
+    """The speed the site's worker publishes at the site's endpoint; None when it publishes
+    none, cannot be reached, or publishes nonsense (an endpoint is anyone's server)."""
+    endpoint = deployed.registry.endpoint_of(site_id).rstrip("/")
     if not endpoint:
         return None
     try:
@@ -169,9 +178,30 @@ def estimate(deployed: Deployed, offer: Offer, params: GenerationParams, max_pri
         return None
     if not 0 < per_step <= MAX_SECONDS_PER_MEGAPIXEL_STEP or (watts is not None and not 0 <= watts <= MAX_WATTS):
         return None
-    seconds = params.width * params.height * params.steps / 1e6 * per_step
-    energy = None if watts is None else round(watts * seconds / 3.6)  # 1 mWh = 3.6 J
+    return Speed(per_step, watts)
+
+
+def estimate(offer: Offer, params: GenerationParams, max_price: int, speed: Speed) -> Estimate:
+    """The job's compute time, energy and price at the offer's site at `speed`."""
+    seconds = params.width * params.height * params.steps / 1e6 * speed.seconds_per_megapixel_step
+    energy = None if speed.watts is None else round(speed.watts * seconds / 3.6)  # 1 mWh = 3.6 J
     return Estimate(seconds, energy, job_price(offer.base_price, offer.price_per_kwh, energy or 0, max_price))
+
+
+def default_shape(offer: Offer, speed: Speed | None, budget_s: float = DEFAULT_BUDGET_S) -> tuple[int, int, int]:
+    """(width, height, steps) for a job that names none: 512×512 at 20 steps within the offer's
+    bounds, halved (side first, down to 64 px, then steps, down to 4) while the site's speed
+    says it would take more than `budget_s`."""
+    side = max(64, min(DEFAULT_SIDE, offer.max_width, offer.max_height) // 8 * 8)
+    steps = min(DEFAULT_STEPS, offer.max_steps)
+    while speed is not None and side * side * steps / 1e6 * speed.seconds_per_megapixel_step > budget_s:
+        if side > 64:
+            side = max(64, side // 2 // 8 * 8)
+        elif steps > 4:
+            steps = max(4, steps // 2)
+        else:
+            break
+    return side, side, steps
 
 
 @dataclass(frozen=True)

@@ -105,10 +105,10 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @click.option("--open", "open_job", is_flag=True, help="Post an open job any provider of --model may take.")
 @click.option("--model", help="Model name (required with --open; filters offers otherwise).")
 @click.option("--max-price", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Escrow, AKRE.")
-@click.option("--width", default=512, show_default=True, type=IMAGE_SIDE, help="Image width, px: a multiple of 8, 64 to 2048.")
-@click.option("--height", default=512, show_default=True, type=IMAGE_SIDE, help="Image height, px: a multiple of 8, 64 to 2048.")
-@click.option("--steps", default=20, show_default=True, type=click.IntRange(1, limits.MAX_STEPS),
-              help="Denoising steps: more is finer and slower (and costs more energy).")
+@click.option("--width", type=IMAGE_SIDE, help="Image width, px: a multiple of 8, 64 to 2048 [default: 512, see below].")
+@click.option("--height", type=IMAGE_SIDE, help="Image height, px: a multiple of 8, 64 to 2048 [default: 512].")
+@click.option("--steps", type=click.IntRange(1, limits.MAX_STEPS),
+              help="Denoising steps: more is finer and slower (and costs more energy) [default: 20].")
 @click.option("--guidance", default=7.5, show_default=True, type=click.FloatRange(0, 30),
               help="How closely the image follows the prompt (classifier-free guidance scale).")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), help="Noise seed: the same seed and prompt give the same image. Default: random.")
@@ -129,6 +129,11 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
     sha256 against the chain, settles, and prints the energy, the payment and (for --green)
     the retirement certificate.
 
+    Before posting it estimates the job's time, energy and price from the speed the site
+    publishes, and refuses a job that would not finish before --minutes. Without --width,
+    --height and --steps a job is 512x512 at 20 steps, or smaller where the site's speed says
+    that would take more than about 2 minutes.
+
     \b
     Example:
       degen generate "A quick brown fox jumps over the lazy dog" --green --account TEST::1
@@ -137,8 +142,14 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         raise click.UsageError("--open takes --model and no --offer")
     if beneficiary and not green:
         raise click.UsageError("--beneficiary takes --green: only a green job has a certificate")
-    params = GenerationParams(width=width, height=height, steps=steps, guidance_x100=round(guidance * 100),
-                              seed=secrets.randbits(63) if seed is None else seed)
+    sized = width is not None or height is not None or steps is not None
+    seed = secrets.randbits(63) if seed is None else seed
+
+    def params_of(w: int, h: int, s: int) -> GenerationParams:
+        return GenerationParams(width=w, height=h, steps=s, guidance_x100=round(guidance * 100), seed=seed)
+
+    params = params_of(width or requester.DEFAULT_SIDE, height or requester.DEFAULT_SIDE, steps or requester.DEFAULT_STEPS)
+    max_units = round(max_price * requester.AKRE)
     wanted_model = model_id(model) if model else None
     requester.check_writable(out or Path("job-1.png"))
     with connected(network, directory) as deployed:
@@ -147,18 +158,25 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         if open_job:
             terms_offer, terms_model = 0, wanted_model
         else:
-            offer = requester.choose_offer(market, params, offer_id=offer_id, model_id=wanted_model, green=green,
-                                           max_price=round(max_price * requester.AKRE))
+            offer = requester.choose_offer(market, params if sized else params_of(64, 64, 1), offer_id=offer_id,
+                                           model_id=wanted_model, green=green, max_price=max_units)
             terms_offer, terms_model = offer.offer_id, offer.model_id
             click.echo(f"offer {offer.offer_id} (site {offer.site_id}): base {akre(offer.base_price)} + "
                        f"{akre(offer.price_per_kwh)}/kWh{', green' if offer.green else ''}")
-            _check_estimate(requester.estimate(deployed, offer, params, round(max_price * requester.AKRE)), offer, params,
+            speed = requester.site_speed(deployed, offer.site_id)
+            if not sized:
+                params = params_of(*requester.default_shape(offer, speed))
+                if (params.width, params.steps) != (requester.DEFAULT_SIDE, requester.DEFAULT_STEPS):
+                    click.echo(f"  size {params.width}x{params.height}, {params.steps} steps: what this site's measured speed "
+                               f"makes in about {requester.DEFAULT_BUDGET_S // 60} minutes (--width, --height, --steps choose)")
+            _check_estimate(None if speed is None else requester.estimate(offer, params, max_units, speed), offer, params,
                             minutes)
-        terms = JobTerms(offer_id=terms_offer, model_id=terms_model, max_price=round(max_price * requester.AKRE),
+        terms = JobTerms(offer_id=terms_offer, model_id=terms_model, max_price=max_units,
                          deadline=int(market.chain_manager.pending_timestamp) + minutes * 60, green=green,
                          beneficiary=beneficiary)
         job_id, block = requester.post_job(deployed, account, prompt, params, terms)
-        click.echo(f"job {job_id} posted: {width}x{height}, {steps} steps, seed {params.seed}, up to {akre(terms.max_price)} in escrow")
+        click.echo(f"job {job_id} posted: {params.width}x{params.height}, {params.steps} steps, seed {params.seed}, "
+                   f"up to {akre(terms.max_price)} in escrow")
         ape_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ape's exits at once, saying nothing
         try:
             requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60,

@@ -81,4 +81,20 @@ def test_an_estimate_comes_only_from_a_plausible_measured_speed(endpoint, speed,
     url, answer = endpoint
     answer["body"] = {"status": "ok", "speed": speed}
     params = GenerationParams(width=1000, height=1000, steps=5, seed=1)  # 5 megapixel-steps
-    assert requester.estimate(Deployed(url), OFFER, params, 10 * 10**18) == expected
+    measured = requester.site_speed(Deployed(url), 1)
+    assert (None if measured is None else requester.estimate(OFFER, params, 10 * 10**18, measured)) == expected
+
+
+@pytest.mark.parametrize("per_step, shape", [
+    (None, (512, 512, 20)),  # no measured speed: the usual image
+    (10.0, (512, 512, 20)),  # 5.24 megapixel-steps at 10 s: 52 s, inside the 2-minute budget
+    (30.0, (256, 256, 20)),  # 157 s at 512 px; 39 s at 256
+    (600.0, (64, 64, 20)),  # 196 s at 128 px; 49 s at 64
+    (3_000.0, (64, 64, 5)),  # at 64 px 245 s, at 10 steps 123 s, at 5 steps 61 s
+    (50_000.0, (64, 64, 4)),  # nothing fits: the least it asks for
+])
+def test_unasked_sizes_fit_the_site_and_the_offer(per_step, shape):
+    speed = None if per_step is None else requester.Speed(per_step, None)
+    assert requester.default_shape(OFFER, speed) == shape
+    small_offer = OFFER.model_copy(update={"max_width": 300, "max_height": 1024, "max_steps": 8})
+    assert requester.default_shape(small_offer, None) == (296, 296, 8)

@@ -295,3 +295,7 @@ def test_a_requester_sees_an_estimate_before_posting_and_a_job_too_long_for_its_
     bought = generate("--width", "64", "--height", "64", "--steps", "3", "--out", str(deployment_dir.parent / "x.png"))
     assert bought.returncode == 0, bought.stderr
     assert re.search(r"estimate: ~\d+ s of compute at site 1 \(its recent jobs\), .*(about|at least) [\d.]+ AKRE", bought.stdout)
+    unsized = generate("--out", str(deployment_dir.parent / "y.png"))  # 512x512 at 20 steps, or what fits ~2 minutes here
+    assert unsized.returncode == 0, unsized.stderr
+    posted = re.search(r"job \d+ posted: (\d+)x(\d+), (\d+) steps", unsized.stdout)
+    assert posted and int(posted[1]) <= 512 and int(posted[3]) <= 20
