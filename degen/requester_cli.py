@@ -223,7 +223,7 @@ class _StepPrinter:
         if self.endpoint is None:
             self.endpoint = self.deployed.registry.endpoint_of(contracts.offer(self.deployed.market, job.offer_id).site_id)
         found = requester.progress(self.endpoint, self.job_id) if self.endpoint else None
-        if found is None or found.state != "generating" or found.step == self.step:
+        if found is None or found.state != "generating" or found.step in (0, self.step):
             return
         self.step = found.step
         left = f", ~{duration_text(found.eta_s)} left" if found.eta_s is not None else ""
