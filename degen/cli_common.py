@@ -105,7 +105,7 @@ def connected(network: str, directory: Path | None, *, read_only: bool = False):
                 yield at(ape_project(), _on_chain(candidates, provider.chain_id, provider.get_code, url or network))
         except ApeException as exc:
             raise DegenError(str(exc)) from None
-    except (DegenError, ValueError, Web3Exception) as exc:
+    except (DegenError, ValueError, Web3Exception, OSError) as exc:  # OSError: the node went away mid-command
         raise click.ClickException(str(exc)) from None
 
 
