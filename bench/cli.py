@@ -7,7 +7,6 @@ network) included, as a user waits for it. Written to docs/performance.md ("CLI 
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ape import accounts, chain, networks, project  # noqa: E402
 
-from bench.report import replace_section  # noqa: E402
+from bench.report import arguments, replace_section  # noqa: E402
 from degen import deployments  # noqa: E402
 from degen.deploy import AKRE, deploy_all, record_of  # noqa: E402
 from degen.models import JobTerms, GenerationParams, model_id  # noqa: E402
@@ -87,9 +86,7 @@ def render(rows: list[tuple[str, float, float]], runs: int) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
-    parser.add_argument("--network", default="ethereum:local:foundry")
+    parser = arguments(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     with networks.parse_network_choice(args.network) as provider, tempfile.TemporaryDirectory() as tmp:

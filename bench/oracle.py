@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
 import os
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_account import Account  # noqa: E402
 
-from bench.report import replace_section  # noqa: E402
+from bench.report import arguments, replace_section  # noqa: E402
 from degen import telemetry  # noqa: E402
 from degen.telemetry import MeterSample  # noqa: E402
 from oracle.ingest import Ingest, SignedSample, serving  # noqa: E402
@@ -265,9 +264,7 @@ def render(rates: dict[str, float], gas: dict[int, int], count: int) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
-    parser.add_argument("--network", default="ethereum:local:foundry")
+    parser = arguments(__doc__)
     parser.add_argument("--samples", type=int, default=5_000)
     args = parser.parse_args(argv)
     ingest = measure_ingest(args.samples)

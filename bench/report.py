@@ -3,6 +3,7 @@ benchmark rewrites its own section and leaves the others as they are."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -19,3 +20,12 @@ def replace_section(path: Path, name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + section
     path.write_text(text)
+
+
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's command line, described by its module docstring's first line, with the
+    options every one takes: --out (the document whose section it rewrites) and --network."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
+    parser.add_argument("--network", default="ethereum:local:foundry")
+    return parser

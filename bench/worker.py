@@ -38,10 +38,11 @@ from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import JobState, JobTerms, model_id
 from degen.processes import Process, degen, free_port, running
 from degen.inference.pipelines import Pipelines, Task
-from worker.config import WorkerConfig, to_toml
+from degen.daemon.config import to_toml
+from worker.config import WorkerConfig
 from degen.inference.tiny_model import write_tiny_pipeline
 
-from bench.report import replace_section
+from bench.report import arguments, replace_section
 
 MODEL_NAME = "tiny-sd"
 DIRECT, WORKER, BATCHED = "direct pipeline calls", "worker (max_batch 1)", "worker, batching (max_batch 8)"
@@ -202,13 +203,11 @@ def _cpus() -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--jobs", type=int, default=24)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--size", type=int, default=64, help="image side in px (a multiple of 8, 64..1024)")
     parser.add_argument("--rounds", type=int, default=3, help="repeat every configuration; the table shows medians")
-    parser.add_argument("--out", type=Path, default=Path("docs/performance.md"))
-    parser.add_argument("--network", default="ethereum:local:foundry")
     parser.add_argument("--direct", type=Path, metavar="MODEL_DIR", help=argparse.SUPPRESS)  # the baseline's own process
     parser.add_argument("--nondeterministic", action="store_true", help=argparse.SUPPRESS)  # with --direct
     args = parser.parse_args(argv)

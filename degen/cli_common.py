@@ -87,10 +87,9 @@ def connected(network: str, directory: Path | None, *, read_only: bool = False):
     try:
         candidates = deployments_for(network, directory)
         url = node_url(network)
-        if url is not None:
-            check_node(url, network)
+        chain_id = None if url is None else check_node(url, network)
         if read_only and url is not None:
-            yield _read_only(url, candidates)
+            yield _read_only(url, chain_id, candidates)
             return
         from ape import networks
         from ape.exceptions import ApeException
@@ -120,7 +119,7 @@ def _on_chain(candidates: list, chain_id: int, has_code, url: str):
         "with --deployments")
 
 
-def _read_only(url: str, candidates: list):
+def _read_only(url: str, chain_id: int, candidates: list):
     import json
 
     from web3 import HTTPProvider, Web3
@@ -129,7 +128,7 @@ def _read_only(url: str, candidates: list):
     from degen.processes import ROOT
 
     web3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
-    record = _on_chain(candidates, web3.eth.chain_id, lambda address: web3.eth.get_code(address), url)
+    record = _on_chain(candidates, chain_id, web3.eth.get_code, url)
     abis = {path.stem: json.loads(path.read_text()) for path in (ROOT / "abi").glob("*.json")}
     return read_only(web3, record, abis)
 
@@ -160,13 +159,16 @@ def node_url(network: str) -> str | None:
     return None
 
 
-def check_node(url: str, network: str) -> None:
-    """Raises DegenError, saying what to do, unless a JSON-RPC node answers at `url`."""
+def check_node(url: str, network: str) -> int:
+    """The chain id of the JSON-RPC node at `url`; DegenError, saying what to do, when none
+    answers there."""
     import requests
 
     try:
-        requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=5).raise_for_status()
-    except requests.RequestException:
+        answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=5)
+        answer.raise_for_status()
+        return int(answer.json()["result"], 16)
+    except (requests.RequestException, ValueError, KeyError, TypeError):
         raise DegenError(
             f"no chain answers at {url} (--network {network}): start one first, e.g. the story with "
             "`make run DEMO_ARGS=--keep-running`, or name a running node with --network http://HOST:PORT") from None

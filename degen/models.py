@@ -213,6 +213,33 @@ class Job(_Model):
     request_hash: bytes
 
 
+MAX_SECONDS_PER_MEGAPIXEL_STEP = 3_600.0  # beyond these a published speed is nonsense, not a slow site
+MAX_WATTS = 100_000.0
+MIN_METERED_MWH = 10  # the least metered energy a pipeline call's power draw is taken from
+
+
+class Speed(_Model):
+    """How fast a worker generates, from its recent pipeline calls (a moving average): what it
+    publishes in `/health` and requesters estimate a job's time and energy from. The draw is
+    taken only from calls metered at MIN_METERED_MWH or more (a reading in whole mWh says
+    nothing below); None until one was."""
+
+    seconds_per_megapixel_step: float = Field(gt=0, le=MAX_SECONDS_PER_MEGAPIXEL_STEP)
+    watts: float | None = Field(None, ge=0, le=MAX_WATTS)
+
+    @classmethod
+    def measured(cls, seconds: float, work: int, energy_mwh: int, before: "Speed | None") -> "Speed":
+        """After a pipeline call of `seconds` over `work` pixels × steps that metered
+        `energy_mwh` (a mWh is 3.6 J), averaged with `before`."""
+        per_step = seconds / (work / 1e6)
+        watts = energy_mwh * 3.6 / seconds if energy_mwh >= MIN_METERED_MWH and seconds > 0 else None
+        if before is not None:
+            per_step = (before.seconds_per_megapixel_step + per_step) / 2
+            watts = before.watts if watts is None else watts if before.watts is None else (before.watts + watts) / 2
+        return cls(seconds_per_megapixel_step=min(max(round(per_step, 4), 1e-4), MAX_SECONDS_PER_MEGAPIXEL_STEP),
+                   watts=None if watts is None else min(round(watts, 1), MAX_WATTS))
+
+
 def job_price(base_price: int, price_per_kwh: int, energy_mwh: int, max_price: int) -> int:
     """What a job costs: base + energy x rate (rounded down), capped at max_price."""
     return min(base_price + energy_mwh * price_per_kwh // limits.MWH_PER_KWH, max_price)

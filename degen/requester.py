@@ -17,7 +17,7 @@ import requests
 from degen import contracts, downloads, eip712, permit
 from degen.contracts import Deployed
 from degen.errors import DegenError
-from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, check_prompt, job_price
+from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, Speed, check_prompt, job_price
 
 AKRE = 10**18
 POLL_S = 0.5
@@ -150,18 +150,8 @@ class Estimate:
     price: int  # at least this (the base price alone when the energy is unknown)
 
 
-MAX_SECONDS_PER_MEGAPIXEL_STEP = 3_600.0  # beyond these a published speed is nonsense, not a slow site
-MAX_WATTS = 100_000.0
 DEFAULT_SIDE, DEFAULT_STEPS = 512, 20  # Stable Diffusion's usual image, where a site is fast enough
 DEFAULT_BUDGET_S = 120  # unasked for, a job's size is cut to fit about this much compute at the site
-
-
-@dataclass(frozen=True)
-class Speed:
-    """How fast a site's worker says it generates (`/health`), measured on its recent jobs."""
-
-    seconds_per_megapixel_step: float
-    watts: float | None  # None: its draw not measured yet
 
 
 def site_speed(deployed: Deployed, site_id: int) -> Speed | None:
@@ -171,14 +161,9 @@ def site_speed(deployed: Deployed, site_id: int) -> Speed | None:
     if not endpoint:
         return None
     try:
-        speed = requests.get(f"{endpoint}/health", timeout=3).json()["speed"]
-        per_step = float(speed["seconds_per_megapixel_step"])
-        watts = None if speed["watts"] is None else float(speed["watts"])
-    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return Speed(**requests.get(f"{endpoint}/health", timeout=3).json()["speed"])
+    except (requests.RequestException, ValueError, KeyError, TypeError):  # InvalidInput is a ValueError
         return None
-    if not 0 < per_step <= MAX_SECONDS_PER_MEGAPIXEL_STEP or (watts is not None and not 0 <= watts <= MAX_WATTS):
-        return None
-    return Speed(per_step, watts)
 
 
 def estimate(offer: Offer, params: GenerationParams, max_price: int, speed: Speed) -> Estimate:

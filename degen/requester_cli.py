@@ -17,6 +17,7 @@ from degen.models import GenerationParams, Job, JobState, JobTerms, model_id
 from degen.pool import amount_text
 from degen.requester import akre
 
+
 class ImageSide(click.ParamType):
     """An image side in pixels, as the market takes it."""
 

@@ -37,7 +37,7 @@ from degen.chain.recs import NoQuote, Purchase, RecMarketClient
 from degen.errors import InvalidInput
 from degen.http import ServerThread
 from degen.inference.pipelines import BatchQueue, Pipelines, Task
-from degen.models import EnergyReceipt, Job, JobState, Offer
+from degen.models import EnergyReceipt, Job, JobState, Offer, Speed
 from degen.pool import amount_text
 from worker.config import WorkerConfig, base_units
 from worker.journal import Entry, JobKey, Journal, Step
@@ -54,8 +54,7 @@ from worker.sunspec import SunSpecError
 log = logging.getLogger("worker")
 
 MAX_CLOCK_WAIT_S = 5.0  # longest wait for the chain's clock to pass a receipt's end
-ARBITER_CACHE_S = 60.0
-MIN_METERED_MWH = 10  # the least metered energy a pipeline call's power draw is taken from  # how long the market's answer to "is this the arbiter?" is reused
+ARBITER_CACHE_S = 60.0  # how long the market's answer to "is this the arbiter?" is reused
 KILL_AT_ENV = "DEGEN_WORKER_KILL_AT"  # crash tests: SIGKILL the worker at this point
 
 
@@ -702,7 +701,7 @@ class Worker:
             "meter": {"name": self.meter.name, "estimated": self.meter.estimated},
             "site": None if site is None else {"pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct},
             "waiting": {str(key.job_id): reason for key, reason in list(self._waiting.items())},
-            "speed": None if self.speed is None else self.speed._asdict(),
+            "speed": None if self.speed is None else self.speed.model_dump(),
         }
 
 
@@ -718,25 +717,6 @@ class _Running(NamedTuple):
         if self.step == 0:
             return None
         return round((time.monotonic() - self.started) / self.step * (self.steps - self.step), 1)
-
-
-class Speed(NamedTuple):
-    """How fast this worker generates, from its last pipeline calls (a moving average): what a
-    requester estimates a job's time and energy from (`/health`). The draw is taken only from
-    calls metered at MIN_METERED_MWH or more (a reading in whole mWh says nothing below)."""
-
-    seconds_per_megapixel_step: float
-    watts: float | None
-
-    @classmethod
-    def measured(cls, seconds: float, work: int, energy_mwh: int, before: "Speed | None") -> "Speed":
-        """`work` is pixels × steps of the call; a mWh is 3.6 J."""
-        per_step = seconds / (work / 1e6)
-        watts = energy_mwh * 3.6 / seconds if energy_mwh >= MIN_METERED_MWH and seconds > 0 else None
-        if before is not None:
-            per_step = (before.seconds_per_megapixel_step + per_step) / 2
-            watts = before.watts if watts is None else watts if before.watts is None else (before.watts + watts) / 2
-        return cls(round(per_step, 4), None if watts is None else round(watts, 1))
 
 
 class _StepProgress:

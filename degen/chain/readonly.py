@@ -35,16 +35,22 @@ def _decoded(abi_type: dict, value):
 
 
 class ChainView:
-    """The chain's height and clock, as `chain_manager` answers them."""
+    """The chain's height and clock, as `chain_manager` answers them (each asked when read)."""
 
     def __init__(self, web3):
         self.web3 = web3
-        self.chain_id = web3.eth.chain_id
 
     @property
     def blocks(self):
-        web3 = self.web3
-        return SimpleNamespace(height=web3.eth.block_number, head=SimpleNamespace(timestamp=web3.eth.get_block("latest")["timestamp"]))
+        return self
+
+    @property
+    def height(self) -> int:
+        return self.web3.eth.block_number
+
+    @property
+    def head(self):
+        return SimpleNamespace(timestamp=self.web3.eth.get_block("latest")["timestamp"])
 
     @property
     def pending_timestamp(self) -> int:

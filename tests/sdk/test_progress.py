@@ -9,7 +9,7 @@ from threading import Thread
 import pytest
 
 from degen import requester
-from degen.models import GenerationParams, Offer
+from degen.models import GenerationParams, Offer, Speed
 
 
 @pytest.fixture
@@ -91,10 +91,11 @@ def test_an_estimate_comes_only_from_a_plausible_measured_speed(endpoint, speed,
     (30.0, (256, 256, 20)),  # 157 s at 512 px; 39 s at 256
     (600.0, (64, 64, 20)),  # 196 s at 128 px; 49 s at 64
     (3_000.0, (64, 64, 5)),  # at 64 px 245 s, at 10 steps 123 s, at 5 steps 61 s
-    (50_000.0, (64, 64, 4)),  # nothing fits: the least it asks for
 ])
 def test_unasked_sizes_fit_the_site_and_the_offer(per_step, shape):
-    speed = None if per_step is None else requester.Speed(per_step, None)
+    speed = None if per_step is None else Speed(seconds_per_megapixel_step=per_step)
     assert requester.default_shape(OFFER, speed) == shape
+    slowest = Speed(seconds_per_megapixel_step=3_600)  # 59 s even at 64 px and 4 steps: over a 10 s budget
+    assert requester.default_shape(OFFER, slowest, budget_s=10) == (64, 64, 4)  # nothing fits: the least it asks
     small_offer = OFFER.model_copy(update={"max_width": 300, "max_height": 1024, "max_steps": 8})
     assert requester.default_shape(small_offer, None) == (296, 296, 8)
