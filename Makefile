@@ -6,10 +6,10 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup stale-build run deploy test test-long bench bench-worker bench-cli bench-oracle compile abi lock clean
+.PHONY: setup stale-build web chromium run deploy test test-long bench bench-worker bench-cli bench-oracle compile abi lock clean
 
-## setup: create .venv, install the Python stack and anvil (skipped when up to date)
-setup: $(VENV)/.installed node_modules/.installed stale-build
+## setup: create .venv, install the Python stack and anvil, build the web page (skipped when up to date)
+setup: $(VENV)/.installed node_modules/.installed stale-build web/dist/.built
 
 # Ape recompiles a contract when its own file changes, not when a module or interface it
 # imports does: drop the compiled artefacts whenever one of those is newer than them.
@@ -26,6 +26,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	anvil --version | head -1
 	touch $@
+
+## web: build the web page into web/dist (viem bundled by esbuild, with the ABIs in abi/)
+web: web/dist/.built
+WEB_SOURCES := $(wildcard web/src/*.js) web/index.html web/style.css $(wildcard abi/*.json)
+web/dist/.built: node_modules/.installed $(WEB_SOURCES)
+	mkdir -p web/dist
+	esbuild web/src/app.js --bundle --minify --format=esm --target=es2022 --log-level=warning --outfile=web/dist/app.js
+	cp web/index.html web/style.css web/dist/
+	touch $@
+
+# The browser tests drive Debian's chromium (Playwright's own download cannot run here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## lock: re-resolve the Python dependencies of pyproject.toml into requirements.lock (commit it);
 ##       `npm install <package>@<version> --save-exact` does the same for package-lock.json
@@ -57,7 +70,7 @@ deploy: setup
 ## test: run the whole test suite against real anvils, in TEST_WORKERS processes (default: the
 ##       CPU count, at most 4) with an anvil each; TEST_WORKERS=0 runs it in one process
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
-test: setup
+test: setup chromium
 	ape compile
 	ape test tests/ --network $(NETWORK) -rs -n $(TEST_WORKERS) $(PYTEST_ARGS)
 

@@ -153,8 +153,9 @@ def _register_commands() -> None:
 
     from degen import requester_cli
     from degen.pool_cli import pool_group
+    from degen.web_cli import web
 
-    for command in requester_cli.COMMANDS + [pool_group]:
+    for command in requester_cli.COMMANDS + [pool_group, web]:
         main.add_command(command)
     for entry in entry_points(group="degen.commands"):
         main.add_command(entry.load(), name=entry.name)

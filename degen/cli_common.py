@@ -119,18 +119,32 @@ def _on_chain(candidates: list, chain_id: int, has_code, url: str):
         "with --deployments")
 
 
+def _web3(url: str):
+    from web3 import HTTPProvider, Web3
+
+    return Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+
+
 def _read_only(url: str, chain_id: int, candidates: list):
     import json
-
-    from web3 import HTTPProvider, Web3
 
     from degen.chain.readonly import read_only
     from degen.processes import ROOT
 
-    web3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+    web3 = _web3(url)
     record = _on_chain(candidates, chain_id, web3.eth.get_code, url)
     abis = {path.stem: json.loads(path.read_text()) for path in (ROOT / "abi").glob("*.json")}
     return read_only(web3, record, abis)
+
+
+def node_and_deployment(network: str, directory: Path | None) -> tuple[str, deployments.Deployment]:
+    """The node's JSON-RPC URL and the deployment whose contracts are on its chain, for
+    commands that talk to the node themselves (`degen web`); DegenError when either is missing."""
+    candidates = deployments_for(network, directory)
+    url = node_url(network)
+    if url is None:
+        raise DegenError(f"{network} is resolved by an Ape plugin: name its node by URL (--network https://…)")
+    return url, _on_chain(candidates, check_node(url, network), _web3(url).eth.get_code, url)
 
 
 def deployments_for(network: str, directory: Path | None) -> list:

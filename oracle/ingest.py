@@ -1,5 +1,6 @@
 """The oracle's HTTP API: `POST /samples` takes a site's signed meter sample (and
-`POST /samples/batch` up to 500 of them); `GET /sites/{id}` shows a site's newest sample;
+`POST /samples/batch` up to 500 of them); `GET /sites/{id}` shows a site's newest sample,
+`GET /sites/{id}/samples?since=&until=` its samples over a window (the last day by default);
 `/health` and `/metrics` (Prometheus) show the daemon. No OpenAPI schema is served: the API
 is documented in docs/oracle.md.
 
@@ -36,6 +37,7 @@ from oracle.store import GroupCommit, SampleStore
 
 MAX_BATCH = 500
 MAX_BODY_BYTES = 256 * 1024  # a full batch is about 120 kB
+MAX_HISTORY = 2_000  # samples one `GET /sites/{id}/samples` answers (a day of 5-minute samples is 288)
 
 
 class SignedSample(MeterSample):
@@ -169,6 +171,22 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
             raise HTTPException(404, f"site {site_id} has reported no samples")
         return JSONResponse({"site_id": site_id, "latest": latest[0].model_dump()})
 
+    def site_samples(request: Request):
+        """A site's accepted samples over a window (`since`, `until`: unix seconds; default the
+        last day), oldest first, at most MAX_HISTORY: what the web page charts."""
+        site_id = request.path_params["site_id"]
+        now = int(time.time())
+        try:
+            until = int(request.query_params.get("until", now))
+            since = int(request.query_params.get("since", until - 86_400))
+        except ValueError:
+            raise HTTPException(422, "since and until are unix times in seconds") from None
+        if not 0 <= since <= until < 2**63:
+            raise HTTPException(422, "since and until must satisfy 0 <= since <= until < 2^63")
+        found = store.between(site_id, since, until)[-MAX_HISTORY:]
+        return JSONResponse({"site_id": site_id, "since": since, "until": until,
+                             "samples": [sample.model_dump() for sample, _ in found]})
+
     async def site_of(site_id: int) -> SiteRecord | None:
         known, record = sites.cached(site_id)
         return record if known else await run_in_threadpool(sites.lookup, site_id)
@@ -245,6 +263,7 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
         Route("/health", healthz),
         Route("/metrics", metrics_page),
         Route("/sites/{site_id:int}", site_state),
+        Route("/sites/{site_id:int}/samples", site_samples),
         Route("/samples/batch", post_batch, methods=["POST"]),
     ])
     json_errors(app, counted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -79,6 +79,9 @@ class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8700, ge=0, le=65535)  # 0: any free port (tests)
     public_url: str | None = Field(None, pattern=r"^https?://.+", max_length=128)  # published on chain at start
+    # Web pages (origins: scheme://host[:port]) whose scripts may GET results, receipts and
+    # progress (CORS); none by default. `make run` names the page `degen web` serves.
+    allowed_origins: list[Annotated[str, Field(pattern=r"^https?://[^/\s]+$", max_length=256)]] = Field([], max_length=32)
 
 
 class WorkerConfig(_Section):

@@ -130,7 +130,7 @@ class Worker:
             self._result_of, self.store.get, chain_id=self.client.chain_id, market=self.client.address,
             health=self.health, metrics_registry=self.metrics.registry, receipts=self._receipt_of,
             is_arbiter=self._is_arbiter, on_error=lambda status: self.metrics.http_errors.labels(status=str(status)).inc(),
-            progress=self._progress_of,
+            progress=self._progress_of, allowed_origins=self.config.server.allowed_origins,
         )
         self._server = ServerThread(app, self.config.server.host, self.config.server.port)
         self.server_port = self._server.start()

@@ -39,15 +39,22 @@ def create_app(
     health: Callable[[], dict], metrics_registry, receipts: ReceiptLookup = lambda job_id: None,
     is_arbiter: Callable[[str], bool] = lambda address: False, clock: Callable[[], float] = time.time,
     on_error: Callable[[int], None] = lambda status: None, progress: ProgressLookup = lambda job_id: None,
+    allowed_origins: list[str] = (),
 ):
     """The app; `on_error(status)` counts the refusals of malformed requests (422) and any
-    unexpected failure (500)."""
+    unexpected failure (500). Scripts of the `allowed_origins` (web pages such as the one
+    `degen web` serves) may GET from it across origins; no other origin may."""
     from fastapi import FastAPI, HTTPException, Path, Query, Response
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
     registry = metrics_registry or CollectorRegistry()
     app = FastAPI(title="DeGEN worker", docs_url=None, redoc_url=None, openapi_url=None)
     json_errors(app, lambda request, status: on_error(status))
+    if allowed_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(allowed_origins), allow_methods=["GET"],
+                           expose_headers=["ETag", "X-Result-CID"], max_age=600)
     JobId = Path(ge=1, le=MAX_JOB_ID, description="a job id of the market")
 
     @app.get("/results/{job_id}")

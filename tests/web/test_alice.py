@@ -1,0 +1,119 @@
+"""Alice in the browser: connect a wallet, find Bob's green offer with his battery, post with a
+permit, follow the job, receive the image (its hash checked in the page), settle, and hold the
+certificate; and the ways that can go wrong, each said in a sentence."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from degen.deploy import AKRE
+from degen.models import JobState
+from degen.processes import free_port
+from tests.conftest import BASE_PRICE, FEE_BPS, PRICE_PER_KWH, PROMPT
+from tests.web.conftest import PHONE, connect, screenshot
+from tests.worker.test_daemon import events
+
+GENERATION_S = 180_000  # ms: the tiny model on a loaded 2-core CI machine
+
+
+@pytest.fixture
+def bobs_worker(worker_config, start_worker, green_offer, web_url):
+    """Bob's worker serving his green offer, its endpoint published and open to the page's origin."""
+    port = free_port()
+    start_worker(worker_config(offers=(green_offer,), server={
+        "port": port, "public_url": f"http://127.0.0.1:{port}", "allowed_origins": [web_url]}))
+    return green_offer
+
+
+def post(page, offer_id: int, prompt: str = PROMPT, max_price: str = "10") -> None:
+    page.get_by_test_id(f"choose-{offer_id}").click()
+    page.locator("#post-prompt").fill(prompt)
+    page.locator("#post-max_price").fill(max_price)
+    page.get_by_test_id("post").click()
+
+
+def test_alice_buys_a_green_image_and_holds_its_certificate(
+        open_page, start_web, oracle_url, report_battery, bobs_worker, requester, market, token, certificate, rec, chain):
+    report_battery(oracle_url, soc_permille=655, pv_watts=3_200)
+    url = start_web(oracle_url)
+    page, wallet = open_page(url, requester)
+    connect(page)
+    offer_row = page.locator(f"tr[data-offer='{bobs_worker}']")
+    expect(offer_row).to_contain_text("65.5%")
+    expect(offer_row).to_contain_text("3,200 W")
+    expect(offer_row).to_contain_text("yes")  # green
+    before, since = token.balanceOf(requester), chain.blocks.height
+    assert token.allowance(requester, market) == 0  # so the page asks for a permit
+
+    post(page, bobs_worker)
+    page.wait_for_url(re.compile(r"#job/\d+$"))
+    job_id = int(page.url.rsplit("/", 1)[1])
+    assert wallet.requests.count("eth_signTypedData_v4") == 1 and wallet.requests.count("eth_sendTransaction") == 1
+    page.get_by_test_id("download").wait_for(timeout=GENERATION_S)
+    expect(page.get_by_test_id("meter-kind")).to_contain_text("(an estimate)")
+    page.get_by_test_id("download").click()
+    expect(page.get_by_test_id("verified")).to_contain_text("matches the chain")
+    page.get_by_test_id("settle").click()
+    expect(page.get_by_test_id("certificate")).to_contain_text("retired in your name")
+    screenshot(page, "alice-result-desktop")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "alice-result-375")
+
+    job = market.job(job_id)
+    assert job.state == JobState.SETTLED
+    [paid] = events(market.JobSettled, job_id, chain, since)
+    price = min(BASE_PRICE + job.energy_mwh * PRICE_PER_KWH // 1_000_000, 10 * AKRE)
+    assert (paid.price, paid.fee, paid.refund) == (price, price * FEE_BPS // 10_000, 10 * AKRE - price)
+    assert token.balanceOf(requester) == before - price
+    retired = events(rec.Retired, job_id, chain, since)
+    assert len(retired) == 1 and retired[0].beneficiary == requester.address and retired[0].amount_mwh == job.energy_mwh
+    assert certificate.ownerOf(retired[0].certificate_id) == requester.address
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{url}/#certificates")
+    expect(page.get_by_test_id(f"certificate-{retired[0].certificate_id}")).to_contain_text(f"for job #{job_id}")
+    assert page.errors == []
+
+
+@pytest.fixture
+def plain_page(start_web, offer_id):
+    return start_web()
+
+
+def test_a_rejected_signature_is_a_calm_sentence_and_posts_nothing(plain_page, open_page, requester, offer_id, market):
+    page, wallet = open_page(plain_page, requester)
+    connect(page)
+    jobs = market.job_count()
+    wallet.reject("eth_signTypedData_v4")
+    post(page, offer_id)
+    expect(page.get_by_test_id("message")).to_have_text("You rejected the request in your wallet: nothing was signed or sent.")
+    assert market.job_count() == jobs and "eth_sendTransaction" not in wallet.requests
+    post(page, offer_id)  # the page still works: the second try posts
+    page.wait_for_url(re.compile(r"#job/\d+$"))
+    assert market.job_count() == jobs + 1
+    assert page.errors == []
+
+
+def test_a_wallet_on_another_chain_is_offered_the_switch(plain_page, open_page, requester, offer_id, market):
+    page, wallet = open_page(plain_page, requester, chain_id=1)
+    connect(page)
+    expect(page.get_by_test_id("wrong-chain")).to_contain_text("this market is on chain")
+    post(page, offer_id)
+    expect(page.get_by_test_id("message")).to_contain_text("Switch your wallet to chain")
+    page.get_by_test_id("switch-chain").click()
+    expect(page.get_by_test_id("wrong-chain")).to_have_count(0)
+    assert "wallet_switchEthereumChain" in wallet.requests
+
+
+def test_too_little_akre_is_said_before_anything_is_signed(plain_page, open_page, accounts, offer_id, token):
+    broke = accounts[6]
+    assert token.balanceOf(broke) == 0
+    page, wallet = open_page(plain_page, broke)
+    connect(page)
+    post(page, offer_id)
+    expect(page.get_by_test_id("message")).to_have_text(
+        "Your balance is 0 AKRE; this job escrows up to 10 AKRE. Get more AKRE or lower the max price.")
+    assert "eth_signTypedData_v4" not in wallet.requests and "eth_sendTransaction" not in wallet.requests

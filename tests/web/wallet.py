@@ -1,0 +1,110 @@
+"""A test wallet for the page: an EIP-1193 provider injected into the page before its scripts
+run, announced over EIP-6963, whose every request is answered here in Python (Playwright's
+`expose_function`) with a real private key: transactions are signed with eth-account and sent
+raw to anvil, typed data is signed as `eth_signTypedData_v4` does, reads go to the node. No
+contract call and no HTTP request of the page is mocked. `reject` makes it refuse the next
+request of a method as a user would (EIP-1193 code 4001); `chain_id` is the chain it is on."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from eth_account import Account
+
+INJECTED = """
+(() => {
+  const listeners = {};
+  const provider = {
+    async request({ method, params }) {
+      const answer = JSON.parse(await window.__degenWallet(JSON.stringify({ method, params: params ?? [] })));
+      for (const [event, value] of answer.emit ?? []) setTimeout(() => (listeners[event] ?? []).forEach((fn) => fn(value)));
+      if (answer.error) { const error = new Error(answer.error.message); error.code = answer.error.code; throw error; }
+      return answer.result;
+    },
+    on(event, fn) { (listeners[event] ??= []).push(fn); return provider; },
+    removeListener(event, fn) { listeners[event] = (listeners[event] ?? []).filter((f) => f !== fn); return provider; },
+  };
+  const info = { uuid: "6f0c6d2e-1c7b-4c31-9a51-degen0000001", name: "Test Wallet", rdns: "org.degen.testwallet",
+                 icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'%3E%3Crect width='1' height='1' fill='green'/%3E%3C/svg%3E" };
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+})();
+"""
+
+REJECTED = {"code": 4001, "message": "User rejected the request."}
+
+
+class TestWallet:
+    __test__ = False  # not a test class
+
+    def __init__(self, private_key: str, rpc_url: str, chain_id: int):
+        self.account = Account.from_key(private_key)
+        self.rpc_url, self.chain_id, self.node_chain_id = rpc_url, chain_id, chain_id
+        self.rejecting: set[str] = set()
+        self.requests: list[str] = []  # every method the page asked, in order
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def install(self, page) -> None:
+        page.expose_function("__degenWallet", self.answer)
+        page.add_init_script(INJECTED)
+
+    def reject(self, method: str) -> None:
+        self.rejecting.add(method)
+
+    def _node(self, method: str, params: list):
+        answer = requests.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30).json()
+        if "error" in answer:
+            raise WalletError(answer["error"])
+        return answer["result"]
+
+    def answer(self, request: str) -> str:
+        call = json.loads(request)
+        method, params = call["method"], call["params"]
+        self.requests.append(method)
+        if method in self.rejecting:
+            self.rejecting.discard(method)
+            return json.dumps({"error": REJECTED})
+        try:
+            return json.dumps(self._handle(method, params))
+        except WalletError as exc:
+            return json.dumps({"error": exc.args[0]})
+
+    def _handle(self, method: str, params: list) -> dict:
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return {"result": [self.address]}
+        if method == "eth_chainId":
+            return {"result": hex(self.chain_id)}
+        if method == "wallet_switchEthereumChain":
+            wanted = int(params[0]["chainId"], 16)
+            if wanted != self.node_chain_id:
+                return {"error": {"code": 4902, "message": f"Unrecognized chain {wanted}"}}
+            self.chain_id = wanted
+            return {"result": None, "emit": [["chainChanged", hex(wanted)]]}
+        if method == "eth_sendTransaction":
+            return {"result": self._send(params[0])}
+        if method == "eth_signTypedData_v4":
+            signed = self.account.sign_typed_data(full_message=json.loads(params[1]))
+            return {"result": "0x" + signed.signature.hex().removeprefix("0x")}
+        return {"result": self._node(method, params)}
+
+    def _send(self, tx: dict) -> str:
+        if self.chain_id != self.node_chain_id:
+            raise WalletError({"code": -32000, "message": "the wallet is on another chain"})
+        base = {"from": self.address, "to": tx["to"], "data": tx.get("data", "0x"), "value": tx.get("value", "0x0")}
+        gas = int(tx.get("gas") or self._node("eth_estimateGas", [base]), 16)
+        price = int(self._node("eth_gasPrice", []), 16)
+        signed = self.account.sign_transaction({
+            "chainId": self.chain_id, "nonce": int(self._node("eth_getTransactionCount", [self.address, "pending"]), 16),
+            "to": tx["to"], "data": base["data"], "value": int(base["value"], 16), "gas": gas + gas // 5,
+            "maxFeePerGas": price * 2 + 10**9, "maxPriorityFeePerGas": 10**9,
+        })
+        return self._node("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex().removeprefix("0x")])
+
+
+class WalletError(Exception):
+    """A JSON-RPC error the wallet answers with."""

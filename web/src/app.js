@@ -1,0 +1,566 @@
+// The page: a wallet bar, then one view at a time chosen by the URL's hash — #offers (post a
+// job), #jobs, #job/N (follow, receive, settle or dispute), #certificates, #site (a DER
+// owner's site), #pool. One function per user action; every failure is a sentence.
+import { keccak256, stringToHex } from "viem";
+import { h, replace, say } from "./dom.js";
+import { explain } from "./errors.js";
+import { akre, energy, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
+import { Market } from "./market.js";
+import { discoverWallets, Wallet } from "./wallet.js";
+import { lineChart } from "./chart.js";
+
+const main = document.getElementById("view");
+const state = { market: null, wallet: null, wallets: [], timer: null };
+
+async function boot() {
+  const config = await (await fetch("/config.json")).json();
+  state.market = new Market(config);
+  state.config = config;
+  discoverWallets((wallets) => { state.wallets = wallets; renderWalletBar(); });
+  renderWalletBar();
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+// ---- wallet -------------------------------------------------------------------------------
+
+function renderWalletBar() {
+  const bar = document.getElementById("wallet");
+  const { wallet, config } = state;
+  if (wallet?.account) {
+    const wrongChain = wallet.chainId !== config.chain_id;
+    replace(bar,
+      h("span", { class: "account", "data-testid": "account" }, short(wallet.account)),
+      wrongChain && h("span", { class: "warning", "data-testid": "wrong-chain" },
+        `Your wallet is on chain ${wallet.chainId}; this market is on chain ${config.chain_id}. `,
+        h("button", { onclick: act(switchChain), "data-testid": "switch-chain" }, "Switch network")));
+    return;
+  }
+  if (state.wallets.length === 0) {
+    replace(bar, h("span", { class: "hint" }, "No browser wallet found: install one (MetaMask, Rabby, …) to post jobs."));
+    return;
+  }
+  replace(bar, ...state.wallets.map((entry) =>
+    h("button", { onclick: act(() => connect(entry)), "data-testid": "connect" },
+      entry.icon && h("img", { src: entry.icon, alt: "", class: "icon" }), `Connect ${entry.name}`)));
+}
+
+async function connect(entry) {
+  const wallet = new Wallet(entry, {
+    onAccount: () => { state.market.useWallet(wallet.provider, wallet.account); renderWalletBar(); route(); },
+    onChain: () => { renderWalletBar(); route(); },
+  });
+  await wallet.connect();
+  state.wallet = wallet;
+  state.market.useWallet(wallet.provider, wallet.account);
+  say("");
+  await route(); // the account shows once the view reflects it
+  renderWalletBar();
+}
+
+async function switchChain() {
+  await state.wallet.switchTo(state.config.chain_id, state.market.rpcUrl, state.market.chain.name);
+  renderWalletBar();
+  say("Your wallet is on the market's chain now.", "ok");
+}
+
+// A signer on the right chain, or a sentence saying what is missing.
+function signer() {
+  const { wallet, config } = state;
+  if (!wallet?.account) throw new Error("Connect a wallet first.");
+  if (wallet.chainId !== config.chain_id) throw new Error(`Switch your wallet to chain ${config.chain_id} first (the button at the top).`);
+  return wallet.account;
+}
+
+// Wraps a user action: busy while it runs, its failure said calmly, never thrown at the page.
+function act(action) {
+  return async (event) => {
+    event?.preventDefault?.();
+    const button = event?.currentTarget;
+    if (button) button.disabled = true;
+    try {
+      await action(event);
+    } catch (error) {
+      say(explain(error), "error");
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
+}
+
+// ---- routing ------------------------------------------------------------------------------
+
+async function route() {
+  clearInterval(state.timer);
+  const [view, arg] = (location.hash.slice(1) || "offers").split("/");
+  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("current", a.getAttribute("href") === `#${view}`));
+  const views = { offers: offersView, jobs: jobsView, job: () => jobView(BigInt(arg || 0)), certificates: certificatesView,
+                  site: siteView, pool: poolView };
+  try {
+    await (views[view] ?? offersView)();
+  } catch (error) {
+    say(explain(error), "error");
+  }
+}
+
+// ---- Alice: offers and posting ------------------------------------------------------------
+
+const TYPICAL_MWH = 2_000n; // the energy estimate shown before posting: ~2 Wh for an image
+
+async function siteReading(siteId) {
+  if (!state.config.oracle) return null;
+  try {
+    const answer = await fetch(`/oracle/sites/${siteId}`);
+    return answer.ok ? (await answer.json()).latest : null;
+  } catch {
+    return null;
+  }
+}
+
+async function offersView() {
+  const offers = await state.market.offers();
+  const readings = await Promise.all(offers.map((o) => siteReading(o.site_id)));
+  offers.forEach((o, i) => { o.reading = readings[i]; });
+  const sort = (sessionStorage.getItem("sort") ?? "price");
+  const key = { price: (o) => Number(o.base_price), battery: (o) => -(o.reading?.battery_soc_permille ?? -1), pv: (o) => -(o.reading?.pv_watts ?? -1) }[sort];
+  offers.sort((a, b) => key(a) - key(b));
+  const sortBy = (name) => () => { sessionStorage.setItem("sort", name); offersView(); };
+  const table = h("table", { "data-testid": "offers" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Offer"), h("th", {}, "Provider"), h("th", {}, "Site"), h("th", {}, "Model"),
+      h("th", {}, "Max size / steps"), h("th", {}, h("button", { class: "link", onclick: sortBy("price") }, "Base price")),
+      h("th", {}, "Per kWh"), h("th", {}, "Green"),
+      h("th", {}, h("button", { class: "link", onclick: sortBy("battery") }, "Battery")),
+      h("th", {}, h("button", { class: "link", onclick: sortBy("pv") }, "PV")), h("th", {}, ""))),
+    h("tbody", {}, offers.map((o) => h("tr", { "data-offer": o.id },
+      h("td", {}, `#${o.id}`), h("td", { title: o.provider }, short(o.provider)), h("td", {}, `${o.site_id} ${o.site.region}`),
+      h("td", { title: o.model_id }, modelName(o.model_id)), h("td", {}, `${o.max_width}×${o.max_height} / ${o.max_steps}`),
+      h("td", {}, akre(o.base_price)), h("td", {}, akre(o.price_per_kwh)), h("td", {}, o.green ? "yes" : "no"),
+      h("td", { "data-testid": "battery" }, o.reading ? `${(o.reading.battery_soc_permille / 10).toFixed(1)}%` : "–"),
+      h("td", {}, o.reading ? `${o.reading.pv_watts.toLocaleString("en-US")} W` : "–"),
+      h("td", {}, h("button", { onclick: () => postForm(o), "data-testid": `choose-${o.id}` }, "Choose"))))));
+  replace(main, h("h2", {}, "Offers"),
+    offers.length ? table : h("p", {}, "No active offers yet."),
+    h("div", { id: "post" }));
+}
+
+const KNOWN_MODELS = ["tiny-sd", "sd-turbo", "sdxl-turbo", "stable-diffusion-v1-5"];
+function modelName(modelId) {
+  return KNOWN_MODELS.find((name) => keccak256(stringToHex(name)) === modelId) ?? short(modelId);
+}
+
+function field(label, input) {
+  return h("label", {}, h("span", {}, label), input);
+}
+
+function postForm(offer) {
+  const input = (name, attrs) => h("input", { name, id: `post-${name}`, ...attrs });
+  const form = h("form", { class: "card", "data-testid": "post-form" },
+    h("h3", {}, `Post a job to offer #${offer.id} (${modelName(offer.model_id)}, site ${offer.site_id} ${offer.site.region})`),
+    field("Prompt", h("textarea", { name: "prompt", id: "post-prompt", required: true, maxlength: 1000, rows: 2 })),
+    h("div", { class: "row" },
+      field("Width", input("width", { type: "number", value: 64, min: 64, max: offer.max_width, step: 8 })),
+      field("Height", input("height", { type: "number", value: 64, min: 64, max: offer.max_height, step: 8 })),
+      field("Steps", input("steps", { type: "number", value: Math.min(10, offer.max_steps), min: 1, max: offer.max_steps })),
+      field("Guidance", input("guidance", { type: "number", value: 7.5, min: 0, max: 30, step: 0.5 })),
+      field("Seed", input("seed", { type: "number", value: 42, min: 0 }))),
+    h("div", { class: "row" },
+      field("Max price (AKRE)", input("max_price", { type: "text", value: "10", inputmode: "decimal" })),
+      field("Deadline (minutes)", input("minutes", { type: "number", value: 60, min: 2, max: 43200 })),
+      offer.green ? field("Green (retire RECs for it)", input("green", { type: "checkbox", checked: true })) : null),
+    h("p", { class: "estimate", "data-testid": "estimate" }),
+    h("button", { type: "submit", "data-testid": "post" }, "Post job"));
+  const estimate = () => {
+    try {
+      const max = parseAkre(form.max_price.value);
+      const typical = offer.base_price + (TYPICAL_MWH * offer.price_per_kwh) / 1_000_000n;
+      form.querySelector(".estimate").textContent =
+        `Estimate: ${akre(typical < max ? typical : max)} (base ${akre(offer.base_price)} + about ${energy(TYPICAL_MWH)} × ${akre(offer.price_per_kwh)}/kWh, at most your max price). ` +
+        `${akre(max)} is escrowed; what the job does not cost comes back.`;
+    } catch {
+      form.querySelector(".estimate").textContent = "Enter the max price in AKRE, e.g. 10 or 2.5.";
+    }
+  };
+  form.addEventListener("input", estimate);
+  form.addEventListener("submit", act(() => postJob(offer, form)));
+  estimate();
+  replace(document.getElementById("post"), form);
+  form.prompt.focus();
+}
+
+async function postJob(offer, form) {
+  signer();
+  const prompt = form.prompt.value.trim();
+  if (!prompt) throw new Error("Write a prompt first.");
+  const params = { width: Number(form.width.value), height: Number(form.height.value), steps: Number(form.steps.value),
+                   guidance_x100: Math.round(Number(form.guidance.value) * 100), seed: BigInt(form.seed.value || 0) };
+  for (const side of ["width", "height"]) {
+    if (params[side] % 8 || params[side] < 64 || params[side] > offer[`max_${side}`]) {
+      throw new Error(`The ${side} must be a multiple of 8 between 64 and ${offer[`max_${side}`]}.`);
+    }
+  }
+  let maxPrice;
+  try { maxPrice = parseAkre(form.max_price.value); } catch { throw new Error("Enter the max price in AKRE, e.g. 10 or 2.5."); }
+  if (maxPrice < offer.base_price) throw new Error(`The offer's base price is ${akre(offer.base_price)}, above your max price of ${akre(maxPrice)}.`);
+  say("Check your wallet: sign the permit for the escrow (if asked), then confirm the transaction.");
+  const posted = await state.market.postJob({ offer, prompt, params, maxPrice, minutes: Number(form.minutes.value),
+                                              green: Boolean(form.green?.checked) });
+  if (posted.short !== undefined) {
+    throw new Error(`Your balance is ${akre(posted.short)}; this job escrows up to ${akre(maxPrice)}. Get more AKRE or lower the max price.`);
+  }
+  say(`Job ${posted.jobId} posted.`, "ok");
+  location.hash = `#job/${posted.jobId}`;
+}
+
+// ---- Alice: following, receiving, settling ------------------------------------------------
+
+async function jobsView() {
+  const account = signer();
+  const jobs = await state.market.myJobs(account);
+  replace(main, h("h2", {}, "My jobs"), jobs.length === 0 ? h("p", {}, "You have posted no jobs yet.") :
+    h("table", { "data-testid": "jobs" }, h("thead", {}, h("tr", {}, h("th", {}, "Job"), h("th", {}, "State"), h("th", {}, "Prompt"),
+      h("th", {}, "Max price"), h("th", {}, "Deadline"))),
+    h("tbody", {}, jobs.map((job) => h("tr", {}, h("td", {}, h("a", { href: `#job/${job.id}` }, `#${job.id}`)),
+      h("td", { "data-testid": `job-state-${job.id}` }, stateName(job.state)), h("td", {}, job.created.prompt),
+      h("td", {}, akre(job.max_price)), h("td", {}, time(job.deadline)))))));
+}
+
+async function jobView(jobId) {
+  const market = state.market;
+  const panel = h("div", { class: "card", "data-testid": "job" });
+  const result = h("div", { id: "result" });
+  replace(main, h("h2", {}, `Job #${jobId}`), panel, result);
+  let shown = null;
+  const refresh = async () => {
+    const job = await market.job(jobId);
+    if (!job.created) { replace(panel, h("p", {}, `There is no job ${jobId}.`)); clearInterval(state.timer); return; }
+    const name = stateName(job.state);
+    const progress = name === "accepted" ? await workerProgress(job) : null;
+    const now = await market.now();
+    replace(panel,
+      h("p", {}, `“${job.created.prompt}”, ${job.created.params.width}×${job.created.params.height}, ${job.created.params.steps} steps, seed ${job.created.params.seed}`),
+      h("ol", { class: "steps" }, ["posted", "accepted", "generating", "delivered", "settled"].map((step) =>
+        h("li", { class: stepClass(step, name, progress) }, step))),
+      h("p", { "data-testid": "job-state" }, describeState(name, progress, job, now)),
+      name === "open" && job.requester === state.wallet?.account && h("button", { onclick: act(() => cancel(jobId)), "data-testid": "cancel" }, "Cancel (refund the escrow)"));
+    if (name !== shown && ["delivered", "settled", "disputed", "refunded"].includes(name)) {
+      shown = name;
+      await receive(job, result);
+    }
+    if (["settled", "cancelled", "expired", "refunded"].includes(name)) clearInterval(state.timer);
+  };
+  await refresh();
+  state.timer = setInterval(() => refresh().catch((error) => say(explain(error), "error")), 1000);
+}
+
+function stepClass(step, name, progress) {
+  const order = ["posted", "accepted", "generating", "delivered", "settled"];
+  const reached = { open: 0, accepted: progress?.state === "generating" ? 2 : 1, delivered: 3, disputed: 3, settled: 4, refunded: 3 }[name] ?? 0;
+  return order.indexOf(step) <= reached ? "done" : "";
+}
+
+function describeState(name, progress, job, now) {
+  if (name === "open") return now > job.deadline ? "Nobody accepted it before its deadline: cancel it to get the escrow back." : "Posted: waiting for a provider to accept it…";
+  if (name === "accepted") {
+    if (progress?.state === "generating") return `Generating: step ${progress.step}/${progress.steps}${progress.eta_s != null ? `, ~${Math.round(progress.eta_s)} s left` : ""}`;
+    if (now > job.deadline) return "Its deadline passed undelivered: anyone may expire it, which refunds you and slashes the provider's collateral.";
+    return "Accepted: the provider is working on it…";
+  }
+  return { delivered: "Delivered.", settled: "Settled.", cancelled: "Cancelled: the escrow came back.", expired: "Expired: refunded.",
+           disputed: "Disputed: the arbiter decides.", refunded: "Refunded after the dispute." }[name] ?? name;
+}
+
+async function endpointOf(job) {
+  const offer = await state.market.read("JobMarket", "offer", [job.offer_id]);
+  return { offer, endpoint: (await state.market.read("SiteRegistry", "endpoint_of", [offer.site_id])).replace(/\/$/, "") };
+}
+
+async function workerProgress(job) {
+  try {
+    const { endpoint } = await endpointOf(job);
+    const answer = await fetch(`${endpoint}/progress/${job.id}`);
+    return answer.ok ? await answer.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+async function sha256Hex(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return `0x${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+// Downloads the image with a signed permission, checks its hash against the chain, shows it
+// with its energy receipt, and offers what fits the job's state.
+async function receive(job, box) {
+  const market = state.market;
+  const delivered = await market.delivery(job.id);
+  const mine = state.wallet?.account && job.requester.toLowerCase() === state.wallet.account.toLowerCase();
+  const { endpoint } = await endpointOf(job);
+  const facts = h("dl", { class: "receipt", "data-testid": "receipt" },
+    h("dt", {}, "Energy"), h("dd", {}, `${energy(delivered.energy_mwh)} (${rec(delivered.energy_mwh)})`),
+    h("dt", {}, "Meter"), h("dd", { "data-testid": "meter" }, `${delivered.meter_end - delivered.energy_mwh}..${delivered.meter_end}`),
+    h("dt", {}, "Computed"), h("dd", {}, `${time(delivered.started_at)}, ${delivered.finished_at - delivered.started_at} s`),
+    h("dt", {}, "Result hash"), h("dd", { class: "hash" }, delivered.result_hash));
+  try {
+    const answer = await fetch(`${endpoint}/receipts/${job.id}`);
+    if (answer.ok) {
+      const { metadata } = await answer.json();
+      facts.append(h("dt", {}, "Meter kind"), h("dd", { "data-testid": "meter-kind" }, `${metadata?.meter ?? "?"}${metadata?.estimated ? " (an estimate)" : " (measured)"}`));
+    }
+  } catch { /* the receipt's metadata is a courtesy of the worker; the chain holds the rest */ }
+  const actions = h("div", { class: "actions" });
+  replace(box, h("h3", {}, "Result"), facts, actions);
+  if (!mine) return;
+  if (job.state === 4n) {
+    actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" }, "Sign and download the image"));
+  } else {
+    actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" }, "Download again"));
+  }
+  if (job.state === 8n) await showSettlement(job.id, actions);
+}
+
+async function download(job, endpoint, delivered, box, actions) {
+  signer();
+  say("Check your wallet: sign the download permission (free: nothing is sent).");
+  const { expiry, signature } = await state.market.downloadPermission(job.id);
+  let answer;
+  try {
+    answer = await fetch(`${endpoint}/results/${job.id}?expiry=${expiry}&signature=${signature}`);
+  } catch {
+    say(`The provider's endpoint ${endpoint} is unreachable. Try again later; if it stays down past the challenge window, dispute the job.`, "error");
+    offerDispute(job, actions);
+    return;
+  }
+  if (!answer.ok) {
+    const reason = (await answer.json().catch(() => ({}))).detail ?? answer.statusText;
+    throw new Error(`The endpoint refused the download (${answer.status}): ${reason}`);
+  }
+  const bytes = await answer.arrayBuffer();
+  const hash = await sha256Hex(bytes);
+  replace(actions);
+  if (hash !== delivered.result_hash) {
+    say(`Hash mismatch: the image served has sha256 ${hash}, the chain says ${delivered.result_hash}. Do not settle: dispute it.`, "error");
+    box.append(h("p", { class: "mismatch", "data-testid": "mismatch" }, "The image does not match the delivered hash."));
+    offerDispute(job, actions);
+    return;
+  }
+  const url = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+  box.insertBefore(h("figure", {}, h("img", { src: url, alt: job.created.prompt, "data-testid": "image" }),
+    h("figcaption", { "data-testid": "verified" }, `sha256 ${hash.slice(0, 18)}… matches the chain`)), actions);
+  say("The image matches the hash delivered on chain.", "ok");
+  if (job.state === 4n) {
+    actions.append(h("button", { onclick: act(() => settle(job.id, actions)), "data-testid": "settle" }, "Settle (pay the provider)"));
+    offerDispute(job, actions);
+  }
+}
+
+function offerDispute(job, actions) {
+  if (job.state !== 4n) return;
+  actions.append(h("button", { class: "secondary", onclick: act(() => dispute(job.id)), "data-testid": "dispute" },
+    "Dispute (a bond is escrowed; the arbiter decides)"));
+}
+
+async function settle(jobId, actions) {
+  signer();
+  say("Confirm the settlement in your wallet.");
+  await state.market.write("JobMarket", "settle", [jobId]);
+  replace(actions);
+  await showSettlement(jobId, actions);
+  say(`Job ${jobId} settled.`, "ok");
+}
+
+async function showSettlement(jobId, actions) {
+  const paid = await state.market.settlement(jobId);
+  const job = await state.market.read("JobMarket", "job", [jobId]);
+  const certificates = job.green ? (await state.market.events("RECToken", "Retired", {})).filter((log) => log.args.job_id === jobId) : [];
+  actions.append(h("dl", { class: "receipt", "data-testid": "settlement" },
+    h("dt", {}, "Paid"), h("dd", {}, `${akre(paid.price)} (${akre(paid.price - paid.fee)} to the provider, ${akre(paid.fee)} protocol fee)`),
+    h("dt", {}, "Refunded"), h("dd", { "data-testid": "refund" }, akre(paid.refund)),
+    certificates.map((log) => [h("dt", {}, "Certificate"), h("dd", { "data-testid": "certificate" },
+      h("a", { href: "#certificates" }, `#${log.args.certificate_id}`), `: ${energy(log.args.amount_mwh)} retired in your name`)])));
+}
+
+async function cancel(jobId) {
+  signer();
+  await state.market.write("JobMarket", "cancel", [jobId]);
+  say(`Job ${jobId} cancelled: the escrow is back in your wallet.`, "ok");
+}
+
+async function dispute(jobId) {
+  signer();
+  const bond = await state.market.read("JobMarket", "dispute_bond");
+  const allowance = await state.market.read("AkreToken", "allowance", [state.wallet.account, state.market.addresses.JobMarket]);
+  if (allowance < bond) await state.market.write("AkreToken", "approve", [state.market.addresses.JobMarket, bond]);
+  await state.market.write("JobMarket", "dispute", [jobId]);
+  say(`Job ${jobId} disputed (bond ${akre(bond)}): the arbiter re-runs it and decides.`, "ok");
+}
+
+async function certificatesView() {
+  const account = signer();
+  const certificates = await state.market.certificates(account);
+  replace(main, h("h2", {}, "My certificates"), certificates.length === 0 ? h("p", {}, "No retirement certificates in your name yet.") :
+    h("div", { class: "cards" }, certificates.map(({ id, metadata }) => {
+      const trait = (name) => metadata?.attributes?.find((a) => a.trait_type === name)?.value;
+      return h("div", { class: "card certificate", "data-testid": `certificate-${id}` },
+        h("h3", {}, metadata?.name ?? `Certificate #${id}`),
+        h("p", {}, `${energy(trait("amount_mwh"))} (${rec(BigInt(trait("amount_mwh") ?? 0))}) of renewable energy retired`),
+        h("p", {}, `for job #${trait("job_id")}, beneficiary ${short(trait("beneficiary") ?? "0x")}`),
+        h("p", {}, `on ${time(trait("retired_at") ?? 0)}; soulbound (it cannot be transferred)`));
+    })));
+}
+
+// ---- Bob: the site page -------------------------------------------------------------------
+
+async function siteView() {
+  const account = signer();
+  const market = state.market;
+  const registered = await market.events("SiteRegistry", "SiteRegistered", { owner: account });
+  const [stake, recs, offers, accepted, settled] = await Promise.all([
+    market.read("JobMarket", "stake_of", [account]), market.read("RECToken", "balanceOf", [account]), market.offers(),
+    market.events("JobMarket", "JobAccepted", { provider: account }), market.events("JobMarket", "JobSettled", { provider: account })]);
+  const earned = settled.reduce((sum, log) => sum + log.args.price - log.args.fee, 0n);
+  const sites = await Promise.all(registered.map((log) => market.site(log.args.site_id)));
+  const mine = offers.filter((o) => o.provider.toLowerCase() === account.toLowerCase());
+  const amount = h("input", { name: "amount", value: "10", inputmode: "decimal", "aria-label": "Stake amount in AKRE" });
+  replace(main, h("h2", {}, "My site"),
+    sites.length === 0 ? h("p", {}, "This account has registered no site (degen site / SiteRegistry.register_site).") :
+      sites.map((site) => h("div", { class: "card", "data-testid": `site-${site.id}` },
+        h("h3", {}, `Site ${site.id} (${site.region}): ${SITE_STATUSES[Number(site.status)] ?? site.status}`),
+        h("p", {}, `${site.pv_peak_watts.toLocaleString("en-US")} W PV peak, ${site.battery_wh.toLocaleString("en-US")} Wh battery, GPU up to ${site.max_gpu_watts} W`),
+        h("p", {}, `Endpoint: ${site.endpoint || "none published"}`),
+        h("div", { class: "chart-box", id: `chart-${site.id}` }))),
+    h("div", { class: "card" }, h("h3", {}, "Stake"),
+      h("p", { "data-testid": "stake" }, `${akre(stake[0])} free, ${akre(stake[1])} locked as collateral`),
+      h("div", { class: "row" }, amount,
+        h("button", { onclick: act(() => moveStake("deposit_stake", amount.value)) }, "Deposit"),
+        h("button", { class: "secondary", onclick: act(() => moveStake("withdraw_stake", amount.value)) }, "Withdraw"))),
+    h("div", { class: "card" }, h("h3", {}, "Earnings and RECs"),
+      h("p", { "data-testid": "earnings" }, `${accepted.length} jobs served, ${settled.length} settled: ${akre(earned)} earned`),
+      h("p", {}, `RECs held: ${rec(recs)}`)),
+    h("div", { class: "card" }, h("h3", {}, "Offers"),
+      mine.length === 0 ? h("p", {}, "No active offers.") : h("ul", { "data-testid": "my-offers" }, mine.map((o) =>
+        h("li", {}, `#${o.id} ${modelName(o.model_id)}, ${o.max_width}×${o.max_height}/${o.max_steps}, ${akre(o.base_price)} + ${akre(o.price_per_kwh)}/kWh${o.green ? ", green" : ""} `,
+          h("button", { class: "secondary", onclick: act(() => closeOffer(o.id)) }, "Close")))),
+      sites.length > 0 && offerForm(sites)));
+  for (const site of sites) await siteChart(site);
+}
+
+function offerForm(sites) {
+  const form = h("form", { "data-testid": "offer-form" },
+    h("div", { class: "row" },
+      field("Site", h("select", { name: "site" }, sites.map((s) => h("option", { value: s.id }, `${s.id} ${s.region}`)))),
+      field("Model name", h("input", { name: "model", value: "tiny-sd" })),
+      field("Max side", h("input", { name: "side", type: "number", value: 1024, step: 8 })),
+      field("Max steps", h("input", { name: "steps", type: "number", value: 50 }))),
+    h("div", { class: "row" },
+      field("Base price (AKRE)", h("input", { name: "base", value: "2" })),
+      field("Per kWh (AKRE)", h("input", { name: "per_kwh", value: "30" })),
+      field("Collateral (AKRE)", h("input", { name: "collateral", value: "5" })),
+      field("Green", h("input", { name: "green", type: "checkbox" }))),
+    h("button", { type: "submit", "data-testid": "create-offer" }, "Create offer"));
+  form.addEventListener("submit", act(async () => {
+    signer();
+    const side = Number(form.side.value);
+    await state.market.write("JobMarket", "create_offer", [BigInt(form.site.value), keccak256(stringToHex(form.model.value.trim())),
+      side, side, Number(form.steps.value), parseAkre(form.base.value), parseAkre(form.per_kwh.value), parseAkre(form.collateral.value), form.green.checked]);
+    say("Offer created.", "ok");
+    await siteView();
+  }));
+  return form;
+}
+
+async function moveStake(method, text) {
+  signer();
+  const amount = parseAkre(text);
+  if (method === "deposit_stake") {
+    const allowance = await state.market.read("AkreToken", "allowance", [state.wallet.account, state.market.addresses.JobMarket]);
+    if (allowance < amount) await state.market.write("AkreToken", "approve", [state.market.addresses.JobMarket, amount]);
+  }
+  await state.market.write("JobMarket", method, [amount]);
+  say(method === "deposit_stake" ? `${akre(amount)} staked.` : `${akre(amount)} withdrawn.`, "ok");
+  await siteView();
+}
+
+async function closeOffer(offerId) {
+  signer();
+  await state.market.write("JobMarket", "close_offer", [offerId]);
+  say(`Offer ${offerId} closed.`, "ok");
+  await siteView();
+}
+
+async function siteChart(site) {
+  const box = document.getElementById(`chart-${site.id}`);
+  if (!state.config.oracle) { replace(box, h("p", { class: "hint" }, "No oracle configured: no readings to chart.")); return; }
+  const answer = await fetch(`/oracle/sites/${site.id}/samples`);
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok) { replace(box, h("p", { class: "hint" }, body.detail ?? "The oracle has no readings.")); return; }
+  if (body.samples.length === 0) { replace(box, h("p", { class: "hint" }, "The site reported no readings in the last day.")); return; }
+  replace(box, h("p", {}, `The last day: ${body.samples.length} signed readings`), lineChart([
+    { name: "PV", points: body.samples.map((s) => [s.timestamp, s.pv_watts]), format: (w) => `${w.toLocaleString("en-US")} W` },
+    { name: "Battery", points: body.samples.map((s) => [s.timestamp, s.battery_soc_permille / 10]), format: (p) => `${p.toFixed(1)}%` },
+  ], { label: `PV power and battery state of charge of site ${site.id}` }));
+}
+
+// ---- the pool -----------------------------------------------------------------------------
+
+const TWAP_WINDOW_S = 3600n;
+
+async function poolView() {
+  const market = state.market;
+  const [[recReserve, akreReserve], lpSupply] = await Promise.all([market.read("EnergyPool", "get_reserves"), market.read("EnergyPool", "totalSupply")]);
+  const spot = recReserve > 0n ? (akreReserve * 10n ** 6n) / recReserve : 0n; // AKRE base units per REC
+  let twap = null;
+  for (const window of [TWAP_WINDOW_S, 600n, 60n, 15n]) {
+    try { twap = { window, price: await market.read("EnergyPool", "consult", [window]) }; break; } catch { /* too little history */ }
+  }
+  const form = h("form", { class: "card", "data-testid": "swap-form" }, h("h3", {}, "Swap"),
+    h("div", { class: "row" },
+      field("Pay", h("input", { name: "amount", value: "0.2", inputmode: "decimal" })),
+      field("in", h("select", { name: "token" }, h("option", { value: "akre" }, "AKRE (buy RECs)"), h("option", { value: "rec" }, "REC (sell RECs)"))),
+      field("Slippage %", h("input", { name: "slippage", value: "1", inputmode: "decimal" })),
+      field("Deadline (minutes)", h("input", { name: "minutes", type: "number", value: 20, min: 1 }))),
+    h("p", { class: "quote", "data-testid": "quote" }),
+    h("button", { type: "submit", "data-testid": "swap" }, "Swap"));
+  const quote = async () => {
+    const q = await swapQuote(form);
+    form.querySelector(".quote").textContent = q.text;
+    return q;
+  };
+  form.addEventListener("input", () => quote().catch(() => {}));
+  form.addEventListener("submit", act(async () => swap(form, await quote())));
+  replace(main, h("h2", {}, "EnergyPool (REC ↔ AKRE)"),
+    h("div", { class: "card", "data-testid": "pool" },
+      h("p", {}, `Reserves: ${rec(recReserve)} and ${akre(akreReserve)}; LP supply ${lpSupply.toLocaleString("en-US")}`),
+      h("p", { "data-testid": "spot" }, `Spot: ${akre(spot)} per REC`),
+      h("p", { "data-testid": "twap" }, twap ? `TWAP over ${twap.window} s: ${akre(twap.price)} per REC (what integrators should trust)` : "No TWAP yet: the pool has too little history.")),
+    form);
+  await quote().catch(() => {});
+}
+
+async function swapQuote(form) {
+  const market = state.market;
+  const paysAkre = form.token.value === "akre";
+  const amountIn = paysAkre ? parseAkre(form.amount.value) : BigInt(Math.round(Number(form.amount.value) * 1e6));
+  const [recReserve, akreReserve] = await market.read("EnergyPool", "get_reserves");
+  const out = await market.read("EnergyPool", "get_amount_out", paysAkre ? [amountIn, akreReserve, recReserve] : [amountIn, recReserve, akreReserve]);
+  const slippageBps = BigInt(Math.round(Number(form.slippage.value) * 100));
+  if (!(slippageBps >= 0n && slippageBps <= 5000n)) throw new Error("Slippage is a percentage from 0 to 50.");
+  const minOut = (out * (10_000n - slippageBps)) / 10_000n;
+  const show = paysAkre ? rec : akre;
+  return { paysAkre, amountIn, minOut, deadlineMinutes: Number(form.minutes.value),
+           text: `You get about ${show(out)}; at least ${show(minOut)} (slippage ${form.slippage.value} %), or nothing is swapped. Deadline ${form.minutes.value} min.` };
+}
+
+async function swap(form, q) {
+  signer();
+  const market = state.market;
+  const token = q.paysAkre ? "AkreToken" : "RECToken";
+  const allowance = await market.read(token, "allowance", [state.wallet.account, market.addresses.EnergyPool]);
+  if (allowance < q.amountIn) await market.write(token, "approve", [market.addresses.EnergyPool, q.amountIn]);
+  const deadline = (await market.now()) + BigInt(q.deadlineMinutes * 60);
+  await market.write("EnergyPool", "swap_exact_in", [market.addresses[token], q.amountIn, q.minOut, state.wallet.account, deadline]);
+  say("Swapped.", "ok");
+  await poolView();
+}
+
+boot().catch((error) => say(`The page could not start: ${explain(error)}`, "error"));

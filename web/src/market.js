@@ -1,0 +1,160 @@
+// The deployment's contracts through viem: reads over the page server's node relay, writes and
+// signatures through the user's wallet. ABIs are the compiled contracts' (abi/, `make abi`).
+import { createPublicClient, createWalletClient, custom, defineChain, http, parseSignature, zeroAddress } from "viem";
+import JobMarket from "../../abi/JobMarket.json";
+import SiteRegistry from "../../abi/SiteRegistry.json";
+import AkreToken from "../../abi/AkreToken.json";
+import RECToken from "../../abi/RECToken.json";
+import RetirementCertificate from "../../abi/RetirementCertificate.json";
+import EnergyPool from "../../abi/EnergyPool.json";
+
+export const ABIS = { JobMarket, SiteRegistry, AkreToken, RECToken, RetirementCertificate, EnergyPool };
+const PERMIT_VALIDITY_S = 3600n;
+
+export class Market {
+  constructor(config) {
+    this.config = config;
+    const d = config.deployment;
+    this.rpcUrl = new URL(config.rpc, location.href).href;
+    this.chain = defineChain({ id: config.chain_id, name: `DeGEN (${config.network})`,
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [this.rpcUrl] } } });
+    this.reader = createPublicClient({ chain: this.chain, transport: http(this.rpcUrl) });
+    this.addresses = { JobMarket: d.market, SiteRegistry: d.registry, AkreToken: d.token, RECToken: d.rec_token,
+                       RetirementCertificate: d.certificate, EnergyPool: d.pool };
+    this.fromBlock = BigInt(d.block ?? 0) > 50n ? BigInt(d.block) - 50n : 0n;
+    this.writer = null;
+  }
+
+  useWallet(provider, account) {
+    this.writer = provider ? createWalletClient({ account, chain: this.chain, transport: custom(provider) }) : null;
+    this.account = account;
+  }
+
+  read(contract, functionName, args = []) {
+    return this.reader.readContract({ address: this.addresses[contract], abi: ABIS[contract], functionName, args });
+  }
+
+  events(contract, eventName, args) {
+    return this.reader.getContractEvents({ address: this.addresses[contract], abi: ABIS[contract], eventName, args,
+                                           fromBlock: this.fromBlock, toBlock: "latest" });
+  }
+
+  // Simulates first (a revert is refused before the wallet opens), then sends and waits.
+  async write(contract, functionName, args = []) {
+    if (!this.writer) throw new Error("Connect a wallet first.");
+    const { request } = await this.reader.simulateContract({ address: this.addresses[contract], abi: ABIS[contract],
+                                                             functionName, args, account: this.account });
+    const hash = await this.writer.writeContract(request);
+    const receipt = await this.reader.waitForTransactionReceipt({ hash, pollingInterval: 250 });
+    if (receipt.status !== "success") throw new Error(`the transaction ${hash} reverted`);
+    return receipt;
+  }
+
+  async now() {
+    return (await this.reader.getBlock({ blockTag: "latest" })).timestamp;
+  }
+
+  async offers() {
+    const count = await this.read("JobMarket", "offer_count");
+    const ids = Array.from({ length: Number(count) }, (_, i) => BigInt(i + 1));
+    const offers = await Promise.all(ids.map(async (id) => ({ id, ...(await this.read("JobMarket", "offer", [id])) })));
+    const active = offers.filter((o) => o.active);
+    const sites = new Map();
+    for (const o of active) if (!sites.has(o.site_id)) sites.set(o.site_id, this.site(o.site_id));
+    for (const o of active) o.site = await sites.get(o.site_id);
+    return active;
+  }
+
+  async site(siteId) {
+    const [site, endpoint] = await Promise.all([this.read("SiteRegistry", "site", [siteId]),
+                                                this.read("SiteRegistry", "endpoint_of", [siteId])]);
+    return { id: siteId, ...site, endpoint };
+  }
+
+  async job(jobId) {
+    const [job, created] = await Promise.all([this.read("JobMarket", "job", [jobId]),
+                                              this.events("JobMarket", "JobCreated", { job_id: jobId })]);
+    return { id: jobId, ...job, created: created[0]?.args };
+  }
+
+  async delivery(jobId) {
+    const [log] = await this.events("JobMarket", "JobDelivered", { job_id: jobId });
+    return log?.args ?? null;
+  }
+
+  async settlement(jobId) {
+    const [log] = await this.events("JobMarket", "JobSettled", { job_id: jobId });
+    return log?.args ?? null;
+  }
+
+  async myJobs(account) {
+    const created = await this.events("JobMarket", "JobCreated", { requester: account });
+    const jobs = await Promise.all(created.map(async (log) => ({ id: log.args.job_id, created: log.args,
+                                                                 ...(await this.read("JobMarket", "job", [log.args.job_id])) })));
+    return jobs.reverse();
+  }
+
+  async certificates(account) {
+    const retired = await this.events("RECToken", "Retired", { beneficiary: account });
+    return Promise.all(retired.map(async (log) => {
+      const id = log.args.certificate_id;
+      const uri = await this.read("RetirementCertificate", "tokenURI", [id]);
+      return { id, uri, metadata: decodeTokenUri(uri) };
+    }));
+  }
+
+  // Posts a job; with a permit (EIP-2612, signed by the wallet) when the allowance is short.
+  async postJob({ offer, prompt, params, maxPrice, minutes, green }) {
+    const account = this.account;
+    const [balance, allowance, now] = await Promise.all([this.read("AkreToken", "balanceOf", [account]),
+      this.read("AkreToken", "allowance", [account, this.addresses.JobMarket]), this.now()]);
+    if (balance < maxPrice) return { short: balance };
+    const terms = { offer_id: offer.id, model_id: offer.model_id, max_price: maxPrice, min_collateral: 0n,
+                    deadline: now + BigInt(minutes * 60), challenge_window: 3600n, green, beneficiary: zeroAddress };
+    let receipt;
+    if (allowance >= maxPrice) {
+      receipt = await this.write("JobMarket", "create_job", [terms, prompt, params]);
+    } else {
+      const deadline = now + PERMIT_VALIDITY_S;
+      const nonce = await this.read("AkreToken", "nonces", [account]);
+      const signature = await this.writer.signTypedData({
+        account,
+        domain: { name: "AkreToken", version: "1", chainId: this.config.chain_id, verifyingContract: this.addresses.AkreToken },
+        types: { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" },
+                          { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+        primaryType: "Permit",
+        message: { owner: account, spender: this.addresses.JobMarket, value: maxPrice, nonce, deadline },
+      });
+      const { r, s, v, yParity } = parseSignature(signature);
+      receipt = await this.write("JobMarket", "create_job_with_permit",
+                                 [terms, prompt, params, deadline, Number(v ?? BigInt(yParity + 27)), r, s]);
+    }
+    const [log] = await this.reader.getContractEvents({ address: this.addresses.JobMarket, abi: JobMarket, eventName: "JobCreated",
+                                                        fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber, args: { requester: account } });
+    return { jobId: log.args.job_id };
+  }
+
+  // The requester's EIP-712 ResultDownload permission (degen/downloads.py), valid 10 minutes.
+  async downloadPermission(jobId) {
+    const expiry = (await this.now()) + 600n;
+    const signature = await this.writer.signTypedData({
+      account: this.account,
+      domain: { name: "DeGEN result download", version: "1", chainId: this.config.chain_id, verifyingContract: this.addresses.JobMarket },
+      types: { ResultDownload: [{ name: "job_id", type: "uint256" }, { name: "expiry", type: "uint64" }] },
+      primaryType: "ResultDownload",
+      message: { job_id: jobId, expiry },
+    });
+    return { expiry, signature };
+  }
+}
+
+// A certificate's tokenURI is a data: URI holding JSON (RetirementCertificate.tokenURI).
+export function decodeTokenUri(uri) {
+  try {
+    const [head, body] = uri.split(",", 2);
+    const text = head.endsWith(";base64") ? atob(body) : decodeURIComponent(body);
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
