@@ -90,7 +90,7 @@ def open_page(browser, chain):
         page.errors = []
         page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
         page.on("pageerror", lambda error: page.errors.append(str(error)))
-        wallet = TestWallet(account.private_key, chain.provider.uri, chain_id or chain.chain_id)
+        wallet = TestWallet(account.private_key, chain.provider.uri, chain.chain_id, chain_id)
         wallet.install(page)
         page.goto(url)
         return page, wallet

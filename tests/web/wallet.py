@@ -39,9 +39,10 @@ REJECTED = {"code": 4001, "message": "User rejected the request."}
 class TestWallet:
     __test__ = False  # not a test class
 
-    def __init__(self, private_key: str, rpc_url: str, chain_id: int):
+    def __init__(self, private_key: str, rpc_url: str, node_chain_id: int, chain_id: int | None = None):
         self.account = Account.from_key(private_key)
-        self.rpc_url, self.chain_id, self.node_chain_id = rpc_url, chain_id, chain_id
+        self.rpc_url, self.node_chain_id = rpc_url, node_chain_id
+        self.chain_id = node_chain_id if chain_id is None else chain_id
         self.rejecting: set[str] = set()
         self.requests: list[str] = []  # every method the page asked, in order
 

@@ -229,7 +229,7 @@ async function jobView(jobId) {
   const panel = h("div", { class: "card", "data-testid": "job" });
   const result = h("div", { id: "result" });
   replace(main, h("h2", {}, `Job #${jobId}`), panel, result);
-  let shown = null;
+  let shown = false;
   const refresh = async () => {
     const job = await market.job(jobId);
     if (!job.created) { replace(panel, h("p", {}, `There is no job ${jobId}.`)); clearInterval(state.timer); return; }
@@ -242,8 +242,8 @@ async function jobView(jobId) {
         h("li", { class: stepClass(step, name, progress) }, step))),
       h("p", { "data-testid": "job-state" }, describeState(name, progress, job, now)),
       name === "open" && job.requester === state.wallet?.account && h("button", { onclick: act(() => cancel(jobId)), "data-testid": "cancel" }, "Cancel (refund the escrow)"));
-    if (name !== shown && ["delivered", "settled", "disputed", "refunded"].includes(name)) {
-      shown = name;
+    if (!shown && ["delivered", "settled", "disputed", "refunded"].includes(name)) {
+      shown = true; // once: what follows (download, settle) updates the result in place
       await receive(job, result);
     }
     if (["settled", "cancelled", "expired", "refunded"].includes(name)) clearInterval(state.timer);
@@ -302,10 +302,14 @@ async function receive(job, box) {
     h("dt", {}, "Computed"), h("dd", {}, `${time(delivered.started_at)}, ${delivered.finished_at - delivered.started_at} s`),
     h("dt", {}, "Result hash"), h("dd", { class: "hash" }, delivered.result_hash));
   try {
-    const answer = await fetch(`${endpoint}/receipts/${job.id}`);
+    let answer = await fetch(`${endpoint}/receipts/${job.id}`);
+    for (let tries = 0; answer.status === 404 && tries < 6; tries++) { // the worker records it just after the chain
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      answer = await fetch(`${endpoint}/receipts/${job.id}`);
+    }
     if (answer.ok) {
       const { metadata } = await answer.json();
-      facts.append(h("dt", {}, "Meter kind"), h("dd", { "data-testid": "meter-kind" }, `${metadata?.meter ?? "?"}${metadata?.estimated ? " (an estimate)" : " (measured)"}`));
+      facts.append(h("dt", {}, "Meter kind"), h("dd", { "data-testid": "meter-kind" }, meterKind(metadata)));
     }
   } catch { /* the receipt's metadata is a courtesy of the worker; the chain holds the rest */ }
   const actions = h("div", { class: "actions" });
@@ -317,6 +321,12 @@ async function receive(job, box) {
     actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" }, "Download again"));
   }
   if (job.state === 8n) await showSettlement(job.id, actions);
+}
+
+function meterKind(metadata) {
+  const meter = metadata?.meter ?? "unknown meter";
+  if (!metadata?.estimated) return `${meter} (measured)`;
+  return meter.includes("estimate") ? meter : `${meter} (an estimate)`;
 }
 
 async function download(job, endpoint, delivered, box, actions) {
