@@ -126,15 +126,11 @@ def _web3(url: str):
 
 
 def _read_only(url: str, chain_id: int, candidates: list):
-    import json
-
-    from degen.chain.readonly import read_only
-    from degen.processes import ROOT
+    from degen.chain.readonly import published_abis, read_only
 
     web3 = _web3(url)
     record = _on_chain(candidates, chain_id, web3.eth.get_code, url)
-    abis = {path.stem: json.loads(path.read_text()) for path in (ROOT / "abi").glob("*.json")}
-    return read_only(web3, record, abis)
+    return read_only(web3, record, published_abis())
 
 
 def node_and_deployment(network: str, directory: Path | None) -> tuple[str, deployments.Deployment]:

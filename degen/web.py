@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from degen.chain.readonly import published_abis
 from degen.deployments import Deployment
 from degen.http import BodyLimit, json_errors
+from degen.processes import ROOT
 
-DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
-ABI_DIR = Path(__file__).resolve().parents[1] / "abi"
+DIST = ROOT / "web" / "dist"
 MAX_RPC_BODY = 64 * 1024
 RPC_TIMEOUT_S = 15
 ORACLE_TIMEOUT_S = 5
@@ -50,7 +51,7 @@ def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None =
 
     if not (dist / "index.html").is_file():
         raise PageNotBuilt(f"the web page is not built ({dist / 'index.html'} is missing): run `make web`")
-    abis = {path.stem: json.loads(path.read_text()) for path in ABI_DIR.glob("*.json")}
+    abis = published_abis()
     config = {"chain_id": deployment.chain_id, "network": deployment.network, "deployment": deployment.model_dump(),
               "rpc": "/rpc", "oracle": oracle_url is not None}
     session = requests.Session()

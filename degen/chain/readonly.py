@@ -13,6 +13,15 @@ from types import SimpleNamespace
 from eth_utils import to_checksum_address
 
 
+def published_abis() -> dict[str, list]:
+    """Every deployable's ABI from `abi/` (`make abi`; a test holds them to the compiled contracts)."""
+    import json
+
+    from degen.processes import ROOT
+
+    return {path.stem: json.loads(path.read_text()) for path in (ROOT / "abi").glob("*.json")}
+
+
 class Struct(dict):
     """A decoded struct: its fields by name, as keys and as attributes."""
 

@@ -269,9 +269,16 @@ function describeState(name, progress, job, now) {
            disputed: "Disputed: the arbiter decides.", refunded: "Refunded after the dispute." }[name] ?? name;
 }
 
-async function endpointOf(job) {
-  const offer = await state.market.read("JobMarket", "offer", [job.offer_id]);
-  return { offer, endpoint: (await state.market.read("SiteRegistry", "endpoint_of", [offer.site_id])).replace(/\/$/, "") };
+// A job's result endpoint: its offer's site's, read once per job (the progress poll asks every second).
+const endpoints = new Map();
+function endpointOf(job) {
+  if (!endpoints.has(job.id)) {
+    endpoints.set(job.id, (async () => {
+      const offer = await state.market.read("JobMarket", "offer", [job.offer_id]);
+      return { endpoint: (await state.market.read("SiteRegistry", "endpoint_of", [offer.site_id])).replace(/\/$/, "") };
+    })().catch((error) => { endpoints.delete(job.id); throw error; }));
+  }
+  return endpoints.get(job.id);
 }
 
 async function workerProgress(job) {
@@ -315,11 +322,8 @@ async function receive(job, box) {
   const actions = h("div", { class: "actions" });
   replace(box, h("h3", {}, "Result"), facts, actions);
   if (!mine) return;
-  if (job.state === 4n) {
-    actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" }, "Sign and download the image"));
-  } else {
-    actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" }, "Download again"));
-  }
+  actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" },
+    job.state === 4n ? "Sign and download the image" : "Download again"));
   if (job.state === 8n) await showSettlement(job.id, actions);
 }
 
