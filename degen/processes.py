@@ -24,9 +24,13 @@ class NotReady(DegenError, TimeoutError):
     """A child process did not print what it was awaited for."""
 
 
-def free_port() -> int:
+def free_port(preferred: int = 0) -> int:
+    """A port nothing listens on at 127.0.0.1: `preferred` when it is free, else any."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 

@@ -37,9 +37,12 @@ class PageNotBuilt(FileNotFoundError):
     """web/dist has no built page."""
 
 
-def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None = None, dist: Path = DIST):
+def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None = None, wallet_rpc: str | None = None,
+               dist: Path = DIST):
     """The page's app. `rpc_url` is the node the relay reads from; `oracle_url` the oracle
-    whose site readings are relayed (None: the page shows none)."""
+    whose site readings are relayed (None: the page shows none); `wallet_rpc` the JSON-RPC URL
+    the page offers a wallet that lacks the chain (`wallet_addEthereumChain`; None: the page
+    asks the user to add it). The relay cannot be that URL: it sends nothing."""
     import requests
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -53,7 +56,7 @@ def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None =
         raise PageNotBuilt(f"the web page is not built ({dist / 'index.html'} is missing): run `make web`")
     abis = published_abis()
     config = {"chain_id": deployment.chain_id, "network": deployment.network, "deployment": deployment.model_dump(),
-              "rpc": "/rpc", "oracle": oracle_url is not None}
+              "rpc": "/rpc", "oracle": oracle_url is not None, "wallet_rpc": wallet_rpc}
     session = requests.Session()
 
     def index(request: Request):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import click
 
 from degen.cli_common import chain_options, node_and_deployment
 from degen.errors import DegenError
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @click.command()
@@ -18,8 +21,11 @@ from degen.errors import DegenError
               help="Address to listen on; put a TLS proxy in front of anything but localhost.")
 @click.option("--oracle", "oracle_url", default=None, metavar="URL",
               help="The oracle whose site readings (battery, PV) the page shows.")
+@click.option("--wallet-rpc", default=None, metavar="URL",
+              help="The JSON-RPC URL offered to a wallet that lacks the chain [default: the node's, when both it and "
+                   "the page listen on this machine's loopback].")
 @chain_options
-def web(port: int, host: str, oracle_url: str | None, network: str, directory: Path):
+def web(port: int, host: str, oracle_url: str | None, wallet_rpc: str | None, network: str, directory: Path):
     """Serve the web page: offers, posting and following jobs with a browser wallet,
     certificates, a DER owner's site page and the pool.
 
@@ -30,11 +36,14 @@ def web(port: int, host: str, oracle_url: str | None, network: str, directory: P
     from degen.http import ServerThread
     from degen.web import PageNotBuilt, create_app
 
-    if oracle_url is not None and not oracle_url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{oracle_url!r} is not an http(s) URL", param_hint="--oracle")
+    for option, url in (("--oracle", oracle_url), ("--wallet-rpc", wallet_rpc)):
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint=option)
     try:
         rpc_url, record = node_and_deployment(network, directory)
-        server = ServerThread(create_app(record, rpc_url, oracle_url=oracle_url), host, port)
+        if wallet_rpc is None and host in LOOPBACK and urlparse(rpc_url).hostname in LOOPBACK:
+            wallet_rpc = rpc_url  # the page is for a browser on this machine, which reaches the node too
+        server = ServerThread(create_app(record, rpc_url, oracle_url=oracle_url, wallet_rpc=wallet_rpc), host, port)
         listening = server.start()
     except (DegenError, ValueError, OSError, PageNotBuilt) as exc:
         raise click.ClickException(str(exc)) from None

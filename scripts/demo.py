@@ -49,6 +49,7 @@ LIQUIDITY = dict(rec=50 * 10**6, akre=50 * AKRE)  # 50 REC at 1 AKRE each
 # old, so its window is short (a worker on a real chain keeps the default hour).
 GREEN = dict(max_premium_pct=5.0, twap_window_s=15, max_akre_per_job=1.0, router_allowance_akre=5.0)
 STEPS = 8
+WEB_PORT = 8600  # `degen web`'s default, so the page keeps its origin (and the wallet's permission) between runs
 
 
 def step(number: int, text: str) -> None:
@@ -121,18 +122,22 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         c.pool.add_liquidity(LIQUIDITY["rec"], LIQUIDITY["akre"], 0, chain.pending_timestamp + 600, sender=carol)
         click.echo(f"  the pool holds {pool_text(pool.read(c, GREEN['twap_window_s']))}")
 
-        step(5, "Starting Bob's site (simulated inverter and battery, noon) and his worker")
-        site_port, worker_port = free_port(), free_port()
+        step(5, "Starting Bob's site (simulated inverter and battery, noon), his worker and the web page")
+        site_port, worker_port, web_port = free_port(), free_port(), free_port(preferred=WEB_PORT)
+        web_url = f"http://127.0.0.1:{web_port}"
         processes.enter_context(running(
             degen("site", "simulate", "--port", str(site_port), "--start-hour", "12", "--speed", "0",
                   "--pv-peak-watts", str(SITE["pv_peak_watts"]), "--battery-wh", str(SITE["battery_wh"])),
             ready="SunSpec site simulator on", log=workdir / "site.log"))
         worker = processes.enter_context(running(
             degen("worker", "run", "--config", write_worker_config(workdir, chain.provider.uri, model_name, model, offer_id, site_id, site_port,
-                                                                 worker_port, oracle_url)),
+                                                                 worker_port, oracle_url, web_url)),
             ready="worker ready", timeout=300, log=workdir / "worker.log"))
+        processes.enter_context(running(
+            degen("web", "--port", str(web_port), "--oracle", oracle_url, "--network", "ethereum:local:foundry",
+                  "--deployments", str(workdir / "deployments")), ready="web page on", log=workdir / "web.log"))
         click.echo(f"  site simulator :{site_port}, worker http://127.0.0.1:{worker_port} "
-                   f"({'tiny generated model' if model_source is None else model}), oracle {oracle_url}")
+                   f"({'tiny generated model' if model_source is None else model}), oracle {oracle_url}, web page {web_url}")
         click.echo(f"  a green job short of RECs buys them in the pool, at most {GREEN['max_premium_pct']:g} % above "
                    f"the {GREEN['twap_window_s']} s TWAP and {GREEN['max_akre_per_job']:g} AKRE a job")
 
@@ -171,13 +176,16 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             for line in (f"degen offers{flags}", f"degen jobs --account TEST::1{flags}", f"degen pool show{flags}",
                          f"degen balance {bob.address}{flags}"):
                 click.echo(f"  {line}")
-            click.echo(f"The daemons' logs: {workdir / 'worker.log'}, {workdir / 'oracle.log'}, {workdir / 'site.log'}. "
-                       "Ctrl-C stops it all.")
+            click.secho(f"\nOr play Alice in your browser: open {web_url}", bold=True)
+            click.echo(f"  with a browser wallet holding Alice's key {alice.private_key} (a public test key: never fund it "
+                       f"elsewhere), on the network {chain.provider.uri}, chain id {chain.chain_id} (the page offers to add it).")
+            click.echo(f"The daemons' logs: {workdir / 'worker.log'}, {workdir / 'oracle.log'}, {workdir / 'site.log'}, "
+                       f"{workdir / 'web.log'}. Ctrl-C stops it all.")
             try:
                 signal.pause()
             except KeyboardInterrupt:
                 pass
-        click.echo("\nstopping the worker, the oracle and the site simulator")
+        click.echo("\nstopping the worker, the oracle, the site simulator and the web page")
 
 
 def register(c, owner, registrar, meter, site: dict) -> int:
@@ -218,14 +226,14 @@ def write_oracle_config(workdir: Path, rpc_url: str, model_name: str, model: str
 
 
 def write_worker_config(workdir: Path, rpc_url: str, model_name: str, model: str, offer_id: int, site_id: int, site_port: int,
-                        port: int, oracle_url: str) -> str:
+                        port: int, oracle_url: str, web_url: str) -> str:
     from worker.config import WorkerConfig
 
     return write_config(workdir / "worker.toml", WorkerConfig, {
         "data_dir": "worker-data", "offers": [offer_id], "models": {model_name: model}, "chain": chain_section(rpc_url),
         "account": {"provider_key_file": "bob.key", "meter_key_file": "meter.key"},
         "site": {"site_id": site_id, "modbus_port": site_port, "read_interval_s": 1.0},
-        "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
+        "server": {"port": port, "public_url": f"http://127.0.0.1:{port}", "allowed_origins": [web_url]},  # the page downloads
         "telemetry": {"oracle_url": oracle_url, "interval_s": 300},
         "green": GREEN,
     })

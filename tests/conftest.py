@@ -270,7 +270,13 @@ class ProviderEndpoint:
 
 
 @pytest.fixture
-def provider_endpoint(market, chain):
+def endpoint_origins() -> list[str]:
+    """The web origins `provider_endpoint` lets download across origins (the browser tests' page)."""
+    return []
+
+
+@pytest.fixture
+def provider_endpoint(market, chain, endpoint_origins):
     """Bob's result server (the worker's FastAPI app) serving whatever a test stages in it,
     with the same arbiter check the worker uses."""
     from web3 import HTTPProvider, Web3
@@ -297,7 +303,7 @@ def provider_endpoint(market, chain):
         return {"metadata": endpoint.computations[job_id]} if job_id in endpoint.computations else None
 
     app = create_app(lookup, pngs.get, chain_id=chain.chain_id, market=market.address, health=dict,
-                     metrics_registry=None, is_arbiter=client.is_arbiter, receipts=receipts)
+                     metrics_registry=None, is_arbiter=client.is_arbiter, receipts=receipts, allowed_origins=endpoint_origins)
     server = ServerThread(app, "127.0.0.1", 0)
     endpoint.url = f"http://127.0.0.1:{server.start()}"
     yield endpoint

@@ -6,13 +6,17 @@ certificate owned by Alice for the job's metered energy, and the image's sha256 
 delivered hash."""
 
 import hashlib
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
 from degen import deployments
 from degen.models import JobState, fee_of, job_price
-from degen.processes import ROOT, degen
+from degen.processes import ROOT, Process, degen
 
 BASE_PRICE, PRICE_PER_KWH, MAX_PRICE = 2 * 10**18, 30 * 10**18, 10 * 10**18  # what the demo offers and escrows
 
@@ -21,15 +25,24 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
     ape = Path(sys.executable).parent / "ape"
     chain.pending_timestamp += 2 * 86_400  # the chain's clock ahead of the wall clock: nothing may mix the two up
     chain.mine()
-    for attempt in ("first", "second"):  # the main command runs again in the same folder
-        since = chain.blocks.height
-        run = subprocess.run([str(ape), "run", "demo", "--network", "ethereum:local:foundry", "--verbosity", "WARNING", "--workdir",
-                              str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, f"{attempt} run: " + run.stdout[-4000:] + run.stderr[-4000:]
-    assert "[8/8] What happened" in run.stdout and "stopping the worker, the oracle and the site simulator" in run.stdout
-    assert "10 kW rooftop PV, a 20 kWh battery" in run.stdout and "Alice (Singapore)" in run.stdout
-    assert "Carol seeds the EnergyPool" in run.stdout and "RECs bought" in run.stdout
-    noise = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith(("INFO:", "SUCCESS:")) or "Warning" in line]
+    story = [str(ape), "run", "demo", "--network", "ethereum:local:foundry", "--verbosity", "WARNING", "--workdir", str(tmp_path)]
+    first = subprocess.run(story, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, "first run: " + first.stdout[-4000:] + first.stderr[-4000:]
+
+    since = chain.blocks.height  # the main command runs again in the same folder, and keeps running
+    second = Process([*story, "--keep-running"])
+    try:
+        second.wait_for("Ctrl-C stops it all", timeout=600)
+        page_served_by_the_story(second.output)
+    finally:
+        second.kill(signal.SIGINT)
+        assert second.popen.wait(60) == 0, second.output[-4000:]
+    output = second.output
+    assert "[8/8] What happened" in output and "stopping the worker, the oracle, the site simulator and the web page" in output
+    assert "10 kW rooftop PV, a 20 kWh battery" in output and "Alice (Singapore)" in output
+    assert "Carol seeds the EnergyPool" in output and "RECs bought" in output
+    noise = [line for line in (first.stdout + first.stderr + output).splitlines()
+             if line.startswith(("INFO:", "SUCCESS:")) or "Warning" in line]
     assert not noise, f"library log lines interleave with the story: {noise}"
 
     assert "worker ready" in (tmp_path / "worker.log").read_text() and "oracle ready" in (tmp_path / "oracle.log").read_text()
@@ -67,3 +80,18 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
 
     image = (tmp_path / "fox.png").read_bytes()
     assert image.startswith(b"\x89PNG") and hashlib.sha256(image).digest() == bytes(delivered.result_hash)
+
+
+def page_served_by_the_story(output: str) -> None:
+    """With --keep-running the story names the web page's URL: it serves the story's market, and
+    Bob's worker lets that page (and no other origin) download results across origins."""
+    web_url = re.search(r"play Alice in your browser: open (http://\S+)", output).group(1)
+    worker_url = re.search(r"worker (http://127\.0\.0\.1:\d+)", output).group(1)
+    config = requests.get(f"{web_url}/config.json", timeout=10).json()
+    assert config["deployment"]["market"] in output and config["oracle"] is True and config["wallet_rpc"].startswith("http://127.0.0.1:")
+    assert "Alice's key 0x" in output
+    page = requests.get(web_url, timeout=10)
+    assert page.status_code == 200 and "<title>DeGEN" in page.text
+    for origin, allowed in ((web_url, web_url), ("http://elsewhere.example", None)):
+        answer = requests.get(f"{worker_url}/results/1", headers={"Origin": origin}, timeout=10)
+        assert answer.status_code == 401 and answer.headers.get("access-control-allow-origin") == allowed

@@ -48,6 +48,12 @@ def web_url(web_port):
 
 
 @pytest.fixture
+def endpoint_origins(web_url):
+    """A staged provider endpoint (tests/conftest.py) lets the page download across origins."""
+    return [web_url]
+
+
+@pytest.fixture
 def oracle_url(start_oracle):
     return api_url(start_oracle())
 
@@ -63,6 +69,12 @@ def start_web(processes, deployment_dir, web_port, web_url):
         return web_url
 
     return start
+
+
+@pytest.fixture
+def plain_page(start_web, offer_id):
+    """`degen web` without an oracle, with Bob's plain offer on the market."""
+    return start_web()
 
 
 @pytest.fixture
@@ -88,7 +100,8 @@ def open_page(browser, chain):
         contexts.append(context)
         page = context.new_page()
         page.errors = []
-        page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
+        page.on("console", lambda message: message.type == "error" and page.errors.append(
+            f"{message.text} ({message.location.get('url', '')})"))
         page.on("pageerror", lambda error: page.errors.append(str(error)))
         wallet = TestWallet(account.private_key, chain.provider.uri, chain.chain_id, chain_id)
         wallet.install(page)

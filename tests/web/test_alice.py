@@ -78,11 +78,6 @@ def test_alice_buys_a_green_image_and_holds_its_certificate(
     assert page.errors == []
 
 
-@pytest.fixture
-def plain_page(start_web, offer_id):
-    return start_web()
-
-
 def test_a_rejected_signature_is_a_calm_sentence_and_posts_nothing(plain_page, open_page, requester, offer_id, market):
     page, wallet = open_page(plain_page, requester)
     connect(page)
@@ -117,3 +112,25 @@ def test_too_little_akre_is_said_before_anything_is_signed(plain_page, open_page
     expect(page.get_by_test_id("message")).to_have_text(
         "Your balance is 0 AKRE; this job escrows up to 10 AKRE. Get more AKRE or lower the max price.")
     assert "eth_signTypedData_v4" not in wallet.requests and "eth_sendTransaction" not in wallet.requests
+
+
+def test_an_image_that_does_not_match_its_hash_is_not_settled_but_disputed(
+        plain_page, open_page, requester, delivered_job, provider_endpoint, registry, site_id, provider, market, token):
+    registry.set_endpoint(site_id, provider_endpoint.url, sender=provider)
+    job_id = delivered_job()
+    provider_endpoint.serve(job_id, requester.address, b"not the image whose hash was delivered")
+    page, wallet = open_page(f"{plain_page}/#job/{job_id}", requester)
+    connect(page)
+    page.get_by_test_id("download").click()
+    expect(page.get_by_test_id("mismatch")).to_have_text("The image does not match the delivered hash.")
+    expect(page.get_by_test_id("message")).to_contain_text("Do not settle: dispute it.")
+    expect(page.get_by_test_id("settle")).to_have_count(0)
+    expect(page.get_by_test_id("image")).to_have_count(0)
+    bond = market.dispute_bond()
+    before = token.balanceOf(requester)
+    page.get_by_test_id("dispute").click()
+    expect(page.get_by_test_id("job-state")).to_have_text("Disputed: the arbiter decides.")
+    assert market.job(job_id).state == JobState.DISPUTED and token.balanceOf(requester) == before - bond
+    expect(page.get_by_test_id("dispute")).to_have_count(0)
+    no_receipt = f"404 (Not Found) ({provider_endpoint.url}/receipts/{job_id})"  # the staged endpoint publishes none
+    assert [error for error in page.errors if not error.endswith(no_receipt)] == []

@@ -3,11 +3,13 @@ run, announced over EIP-6963, whose every request is answered here in Python (Pl
 `expose_function`) with a real private key: transactions are signed with eth-account and sent
 raw to anvil, typed data is signed as `eth_signTypedData_v4` does, reads go to the node. No
 contract call and no HTTP request of the page is mocked. `reject` makes it refuse the next
-request of a method as a user would (EIP-1193 code 4001); `chain_id` is the chain it is on."""
+request of a method as a user would (EIP-1193 code 4001); `front_run` lets another account's
+transaction in just before the page's; `chain_id` is the chain it is on."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import requests
 from eth_account import Account
@@ -44,6 +46,7 @@ class TestWallet:
         self.rpc_url, self.node_chain_id = rpc_url, node_chain_id
         self.chain_id = node_chain_id if chain_id is None else chain_id
         self.rejecting: set[str] = set()
+        self.front_runs: dict[str, Callable[[], object]] = {}  # lowercase address -> what runs before the next transaction to it
         self.requests: list[str] = []  # every method the page asked, in order
 
     @property
@@ -56,6 +59,11 @@ class TestWallet:
 
     def reject(self, method: str) -> None:
         self.rejecting.add(method)
+
+    def front_run(self, address: str, action) -> None:
+        """Runs `action` (someone else's transaction) once, just before the wallet sends the
+        page's next transaction to `address`: what the page signed meets a chain that moved."""
+        self.front_runs[address.lower()] = action
 
     def _node(self, method: str, params: list):
         answer = requests.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30).json()
@@ -96,6 +104,8 @@ class TestWallet:
     def _send(self, tx: dict) -> str:
         if self.chain_id != self.node_chain_id:
             raise WalletError({"code": -32000, "message": "the wallet is on another chain"})
+        if action := self.front_runs.pop(tx["to"].lower(), None):
+            action()
         base = {"from": self.address, "to": tx["to"], "data": tx.get("data", "0x"), "value": tx.get("value", "0x0")}
         gas = int(tx.get("gas") or self._node("eth_estimateGas", [base]), 16)
         price = int(self._node("eth_gasPrice", []), 16)

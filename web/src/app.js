@@ -4,7 +4,7 @@
 import { keccak256, stringToHex } from "viem";
 import { h, replace, say } from "./dom.js";
 import { explain } from "./errors.js";
-import { akre, energy, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
+import { akre, count, energy, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
 import { Market } from "./market.js";
 import { discoverWallets, Wallet } from "./wallet.js";
 import { lineChart } from "./chart.js";
@@ -16,7 +16,7 @@ async function boot() {
   const config = await (await fetch("/config.json")).json();
   state.market = new Market(config);
   state.config = config;
-  discoverWallets((wallets) => { state.wallets = wallets; renderWalletBar(); });
+  discoverWallets((wallets) => { state.wallets = wallets; renderWalletBar(); reconnect(); });
   renderWalletBar();
   window.addEventListener("hashchange", route);
   await route();
@@ -45,12 +45,20 @@ function renderWalletBar() {
       entry.icon && h("img", { src: entry.icon, alt: "", class: "icon" }), `Connect ${entry.name}`)));
 }
 
-async function connect(entry) {
+// The wallet last connected on this page (its EIP-6963 rdns): on a later visit it is asked,
+// without a prompt, whether the page may still see the account.
+const REMEMBERED = "degen.wallet";
+
+async function connect(entry, { silent = false } = {}) {
   const wallet = new Wallet(entry, {
-    onAccount: () => { state.market.useWallet(wallet.provider, wallet.account); renderWalletBar(); route(); },
+    onAccount: (account) => {
+      if (!account) localStorage.removeItem(REMEMBERED); // disconnected in the wallet
+      state.market.useWallet(wallet.provider, wallet.account); renderWalletBar(); route();
+    },
     onChain: () => { renderWalletBar(); route(); },
   });
-  await wallet.connect();
+  if (!(await wallet.connect({ silent }))) return;
+  localStorage.setItem(REMEMBERED, entry.rdns);
   state.wallet = wallet;
   state.market.useWallet(wallet.provider, wallet.account);
   say("");
@@ -58,8 +66,15 @@ async function connect(entry) {
   renderWalletBar();
 }
 
+function reconnect() {
+  const entry = state.wallets.find((wallet) => wallet.rdns === localStorage.getItem(REMEMBERED));
+  if (!entry || state.wallet || state.reconnecting) return;
+  state.reconnecting = true;
+  connect(entry, { silent: true }).catch(() => localStorage.removeItem(REMEMBERED));
+}
+
 async function switchChain() {
-  await state.wallet.switchTo(state.config.chain_id, state.market.rpcUrl, state.market.chain.name);
+  await state.wallet.switchTo(state.config.chain_id, state.config.wallet_rpc, state.market.chain.name);
   renderWalletBar();
   say("Your wallet is on the market's chain now.", "ok");
 }
@@ -248,6 +263,7 @@ async function jobView(jobId) {
     }
     if (["settled", "cancelled", "expired", "refunded"].includes(name)) clearInterval(state.timer);
   };
+  state.refreshJob = refresh; // an action taken on the page (settle, dispute, cancel) shows at once
   await refresh();
   state.timer = setInterval(() => refresh().catch((error) => say(explain(error), "error")), 1000);
 }
@@ -314,8 +330,8 @@ async function receive(job, box) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       answer = await fetch(`${endpoint}/receipts/${job.id}`);
     }
-    if (answer.ok) {
-      const { metadata } = await answer.json();
+    const metadata = answer.ok ? (await answer.json()).metadata : null;
+    if (typeof metadata?.meter === "string") {
       facts.append(h("dt", {}, "Meter kind"), h("dd", { "data-testid": "meter-kind" }, meterKind(metadata)));
     }
   } catch { /* the receipt's metadata is a courtesy of the worker; the chain holds the rest */ }
@@ -327,9 +343,8 @@ async function receive(job, box) {
   if (job.state === 8n) await showSettlement(job.id, actions);
 }
 
-function meterKind(metadata) {
-  const meter = metadata?.meter ?? "unknown meter";
-  if (!metadata?.estimated) return `${meter} (measured)`;
+function meterKind({ meter, estimated }) {
+  if (!estimated) return `${meter} (measured)`;
   return meter.includes("estimate") ? meter : `${meter} (an estimate)`;
 }
 
@@ -370,7 +385,7 @@ async function download(job, endpoint, delivered, box, actions) {
 
 function offerDispute(job, actions) {
   if (job.state !== 4n) return;
-  actions.append(h("button", { class: "secondary", onclick: act(() => dispute(job.id)), "data-testid": "dispute" },
+  actions.append(h("button", { class: "secondary", onclick: act(() => dispute(job.id, actions)), "data-testid": "dispute" },
     "Dispute (a bond is escrowed; the arbiter decides)"));
 }
 
@@ -379,7 +394,7 @@ async function settle(jobId, actions) {
   say("Confirm the settlement in your wallet.");
   await state.market.write("JobMarket", "settle", [jobId]);
   replace(actions);
-  await showSettlement(jobId, actions);
+  await Promise.all([showSettlement(jobId, actions), state.refreshJob()]);
   say(`Job ${jobId} settled.`, "ok");
 }
 
@@ -397,15 +412,18 @@ async function showSettlement(jobId, actions) {
 async function cancel(jobId) {
   signer();
   await state.market.write("JobMarket", "cancel", [jobId]);
+  await state.refreshJob();
   say(`Job ${jobId} cancelled: the escrow is back in your wallet.`, "ok");
 }
 
-async function dispute(jobId) {
+async function dispute(jobId, actions) {
   signer();
   const bond = await state.market.read("JobMarket", "dispute_bond");
   const allowance = await state.market.read("AkreToken", "allowance", [state.wallet.account, state.market.addresses.JobMarket]);
   if (allowance < bond) await state.market.write("AkreToken", "approve", [state.market.addresses.JobMarket, bond]);
   await state.market.write("JobMarket", "dispute", [jobId]);
+  replace(actions);
+  await state.refreshJob();
   say(`Job ${jobId} disputed (bond ${akre(bond)}): the arbiter re-runs it and decides.`, "ok");
 }
 
@@ -425,6 +443,8 @@ async function certificatesView() {
 
 // ---- Bob: the site page -------------------------------------------------------------------
 
+const JOBS_SHOWN = 20; // the site page lists the last jobs served
+
 async function siteView() {
   const account = signer();
   const market = state.market;
@@ -433,6 +453,9 @@ async function siteView() {
     market.read("JobMarket", "stake_of", [account]), market.read("RECToken", "balanceOf", [account]), market.offers(),
     market.events("JobMarket", "JobAccepted", { provider: account }), market.events("JobMarket", "JobSettled", { provider: account })]);
   const earned = settled.reduce((sum, log) => sum + log.args.price - log.args.fee, 0n);
+  const paidFor = new Map(settled.map((log) => [log.args.job_id, log.args.price - log.args.fee]));
+  const served = await Promise.all(accepted.slice(-JOBS_SHOWN).reverse().map(async (log) =>
+    ({ id: log.args.job_id, offer: log.args.offer_id, ...(await market.read("JobMarket", "job", [log.args.job_id])) })));
   const sites = await Promise.all(registered.map((log) => market.site(log.args.site_id)));
   const mine = offers.filter((o) => o.provider.toLowerCase() === account.toLowerCase());
   const amount = h("input", { name: "amount", value: "10", inputmode: "decimal", "aria-label": "Stake amount in AKRE" });
@@ -449,8 +472,15 @@ async function siteView() {
         h("button", { onclick: act(() => moveStake("deposit_stake", amount.value)) }, "Deposit"),
         h("button", { class: "secondary", onclick: act(() => moveStake("withdraw_stake", amount.value)) }, "Withdraw"))),
     h("div", { class: "card" }, h("h3", {}, "Earnings and RECs"),
-      h("p", { "data-testid": "earnings" }, `${accepted.length} jobs served, ${settled.length} settled: ${akre(earned)} earned`),
-      h("p", {}, `RECs held: ${rec(recs)}`)),
+      h("p", { "data-testid": "earnings" }, `${count(accepted.length, "job")} served, ${settled.length} settled: ${akre(earned)} earned`),
+      h("p", {}, `RECs held: ${rec(recs)}`),
+      served.length > 0 && h("table", { "data-testid": "served" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Job"), h("th", {}, "Offer"), h("th", {}, "State"), h("th", {}, "Energy"), h("th", {}, "Paid to you"))),
+        h("tbody", {}, served.map((job) => h("tr", {},
+          h("td", {}, h("a", { href: `#job/${job.id}` }, `#${job.id}`)), h("td", {}, `#${job.offer}`),
+          h("td", { "data-testid": `served-state-${job.id}` }, stateName(job.state)),
+          h("td", {}, job.energy_mwh > 0n ? energy(job.energy_mwh) : "–"),
+          h("td", {}, paidFor.has(job.id) ? akre(paidFor.get(job.id)) : "–")))))),
     h("div", { class: "card" }, h("h3", {}, "Offers"),
       mine.length === 0 ? h("p", {}, "No active offers.") : h("ul", { "data-testid": "my-offers" }, mine.map((o) =>
         h("li", {}, `#${o.id} ${modelName(o.model_id)}, ${o.max_width}×${o.max_height}/${o.max_steps}, ${akre(o.base_price)} + ${akre(o.price_per_kwh)}/kWh${o.green ? ", green" : ""} `,
@@ -541,14 +571,32 @@ async function poolView() {
     return q;
   };
   form.addEventListener("input", () => quote().catch(() => {}));
-  form.addEventListener("submit", act(async () => swap(form, await quote())));
+  form.addEventListener("submit", act(async () => {
+    try {
+      await swap(form, await quote());
+    } finally {
+      await quote().catch(() => {}); // a refused swap shows the price it met
+    }
+  }));
   replace(main, h("h2", {}, "EnergyPool (REC ↔ AKRE)"),
     h("div", { class: "card", "data-testid": "pool" },
       h("p", {}, `Reserves: ${rec(recReserve)} and ${akre(akreReserve)}; LP supply ${lpSupply.toLocaleString("en-US")}`),
       h("p", { "data-testid": "spot" }, `Spot: ${akre(spot)} per REC`),
-      h("p", { "data-testid": "twap" }, twap ? `TWAP over ${twap.window} s: ${akre(twap.price)} per REC (what integrators should trust)` : "No TWAP yet: the pool has too little history.")),
+      h("p", { "data-testid": "twap" }, twap ? `TWAP over ${twap.window} s: ${akre(twap.price)} per REC (what integrators should trust)` : "No TWAP yet: the pool has too little history."),
+      h("div", { class: "chart-box", id: "pool-chart" })),
     form);
-  await quote().catch(() => {});
+  await Promise.all([quote().catch(() => {}), poolChart()]);
+}
+
+async function poolChart() {
+  const history = (await state.market.poolHistory()).filter((point) => point.rec > 0n);
+  const box = document.getElementById("pool-chart");
+  if (history.length === 0) { replace(box, h("p", { class: "hint" }, "The pool has no liquidity yet: nothing to chart.")); return; }
+  const points = (value) => history.map((point) => [Number(point.timestamp), value(point)]);
+  replace(box, h("p", {}, `Its last ${history.length} changes (swaps, liquidity, decay)`), lineChart([
+    { name: "Price", points: points((p) => Number(p.akre) / 1e18 / (Number(p.rec) / 1e6)), format: (price) => `${price.toFixed(4)} AKRE/REC` },
+    { name: "REC reserve", points: points((p) => Number(p.rec) / 1e6), format: (recs) => `${recs.toFixed(3)} REC` },
+  ], { label: "The pool's price and REC reserve over time" }));
 }
 
 async function swapQuote(form) {

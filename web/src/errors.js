@@ -40,13 +40,21 @@ const REASONS = {
   "pausable: contract is paused": "The market is paused by its operator.",
 };
 
+// A revert reason as the contracts word it ("pool: slippage"), found in what viem or the wallet
+// said ("execution reverted: pool: slippage", a decoded Error(string), or a message).
+const REASON = /((?:market|pool|router|rec|registry|certificate|erc20|pausable|access_control|ecdsa): [a-zA-Z0-9 _\-]+)/;
+
 export function reasonOf(error) {
+  const said = [];
   for (let e = error; e; e = e.cause) {
-    if (e.reason) return e.reason;
-    if (e.data?.errorName === "Error" && e.data.args?.[0]) return e.data.args[0];
+    said.push(e.reason, e.data?.errorName === "Error" ? e.data.args?.[0] : null);
   }
-  const match = String(error?.message ?? error).match(/((?:market|pool|router|rec|registry|certificate|erc20|pausable|access_control|ecdsa): [a-zA-Z0-9 _\-]+)/);
-  return match ? match[1].trim() : null;
+  said.push(error?.message ?? String(error));
+  for (const text of said) {
+    const match = typeof text === "string" && text.match(REASON);
+    if (match) return match[1].trim();
+  }
+  return null;
 }
 
 function codeOf(error) {

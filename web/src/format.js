@@ -5,6 +5,7 @@ export const akre = (amount) => `${trim(formatUnits(amount, 18))} AKRE`;
 export const parseAkre = (text) => parseUnits(String(text).trim(), 18);
 export const rec = (mwh) => `${trim(formatUnits(mwh, 6))} REC`;
 export const energy = (mwh) => `${Number(mwh).toLocaleString("en-US")} mWh`;
+export const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 export const short = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`;
 export const time = (seconds) => new Date(Number(seconds) * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 

@@ -18,7 +18,8 @@ export class Market {
     this.rpcUrl = new URL(config.rpc, location.href).href;
     this.chain = defineChain({ id: config.chain_id, name: `DeGEN (${config.network})`,
       nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [this.rpcUrl] } } });
-    this.reader = createPublicClient({ chain: this.chain, transport: http(this.rpcUrl) });
+    // Reads that start together go to the relay as one JSON-RPC batch (it takes up to 20 calls).
+    this.reader = createPublicClient({ chain: this.chain, transport: http(this.rpcUrl, { batch: { batchSize: 20 } }) });
     this.addresses = { JobMarket: d.market, SiteRegistry: d.registry, AkreToken: d.token, RECToken: d.rec_token,
                        RetirementCertificate: d.certificate, EnergyPool: d.pool };
     this.fromBlock = BigInt(d.block ?? 0) > 50n ? BigInt(d.block) - 50n : 0n;
@@ -75,6 +76,15 @@ export class Market {
     const [job, created] = await Promise.all([this.read("JobMarket", "job", [jobId]),
                                               this.events("JobMarket", "JobCreated", { job_id: jobId })]);
     return { id: jobId, ...job, created: created[0]?.args };
+  }
+
+  // The pool's reserves after each of its last `limit` changes (Sync events), with their block times.
+  async poolHistory(limit = 100) {
+    const syncs = (await this.events("EnergyPool", "Sync", {})).slice(-limit);
+    const blocks = [...new Set(syncs.map((log) => log.blockNumber))];
+    const times = new Map(await Promise.all(blocks.map(async (number) =>
+      [number, (await this.reader.getBlock({ blockNumber: number })).timestamp])));
+    return syncs.map((log) => ({ timestamp: times.get(log.blockNumber), rec: log.args.reserve_rec, akre: log.args.reserve_akre }));
   }
 
   async delivery(jobId) {

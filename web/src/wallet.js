@@ -32,19 +32,24 @@ export class Wallet {
     this.provider.on?.("chainChanged", (chainId) => { this.chainId = Number(chainId); onChain(this.chainId); });
   }
 
-  async connect() {
-    const accounts = await this.provider.request({ method: "eth_requestAccounts" });
+  // The account the wallet lets the page see (it asks the user), or, `silent`, the one it
+  // already lets it see (no prompt; null when none).
+  async connect({ silent = false } = {}) {
+    const accounts = await this.provider.request({ method: silent ? "eth_accounts" : "eth_requestAccounts" });
     this.account = accounts[0] ?? null;
+    if (!this.account) return null;
     this.chainId = Number(await this.provider.request({ method: "eth_chainId" }));
     return this.account;
   }
 
-  // Asks the wallet to switch to the page's chain, adding it first when the wallet lacks it.
+  // Asks the wallet to switch to the page's chain, adding it first when the wallet lacks it
+  // (with `rpcUrl`, the node the wallet is to send through; null when the page knows none).
   async switchTo(chainId, rpcUrl, name) {
     try {
       await this.provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: hexChain(chainId) }] });
     } catch (error) {
       if (error?.code !== 4902) throw error;
+      if (!rpcUrl) throw new Error(`Your wallet does not know chain ${chainId}: add it in the wallet with a JSON-RPC URL of that network.`);
       await this.provider.request({
         method: "wallet_addEthereumChain",
         params: [{ chainId: hexChain(chainId), chainName: name, rpcUrls: [rpcUrl],
