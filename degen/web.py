@@ -97,6 +97,9 @@ def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None =
             return JSONResponse([await run_in_threadpool(relay, call) for call in body])
         return JSONResponse(await run_in_threadpool(relay, body))
 
+    def rpc_not_posted(request: Request):
+        raise HTTPException(405, "the relay takes JSON-RPC requests as POST", headers={"Allow": "POST"})
+
     def oracle(path: str, params: dict | None = None):
         if oracle_url is None:
             raise HTTPException(404, "this page was started without an oracle (degen web --oracle URL)")
@@ -121,6 +124,7 @@ def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None =
         Route("/deployment.json", deployment_file),
         Route("/abi/{name}.json", abi),
         Route("/rpc", rpc, methods=["POST"]),
+        Route("/rpc", rpc_not_posted, methods=["GET", "PUT", "DELETE", "PATCH"]),
         Route("/oracle/sites/{site_id:int}", site_reading),
         Route("/oracle/sites/{site_id:int}/samples", site_samples),
         Mount("/", StaticFiles(directory=dist)),

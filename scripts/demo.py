@@ -181,10 +181,13 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
                        f"elsewhere), on the network {chain.provider.uri}, chain id {chain.chain_id} (the page offers to add it).")
             click.echo(f"The daemons' logs: {workdir / 'worker.log'}, {workdir / 'oracle.log'}, {workdir / 'site.log'}, "
                        f"{workdir / 'web.log'}. Ctrl-C stops it all.")
+            ape_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ape's exits at once, saying nothing
             try:
                 signal.pause()
             except KeyboardInterrupt:
                 pass
+            finally:
+                signal.signal(signal.SIGINT, ape_handler)
         click.echo("\nstopping the worker, the oracle, the site simulator and the web page")
 
 
