@@ -86,10 +86,25 @@ def test_a_rejected_signature_is_a_calm_sentence_and_posts_nothing(plain_page, o
     post(page, offer_id)
     expect(page.get_by_test_id("message")).to_have_text("You rejected the request in your wallet: nothing was signed or sent.")
     assert market.job_count() == jobs and "eth_sendTransaction" not in wallet.requests
-    post(page, offer_id)  # the page still works: the second try posts
+    post_from_the_keyboard(page, offer_id)  # the page still works: the second try posts
     page.wait_for_url(re.compile(r"#job/\d+$"))
     assert market.job_count() == jobs + 1
     assert page.errors == []
+
+
+def post_from_the_keyboard(page, offer_id: int) -> None:
+    """Chooses the offer, writes the prompt and reaches "Post job" with Tab and Enter only."""
+    page.get_by_test_id(f"choose-{offer_id}").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#post-prompt")).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("a lighthouse, typed")
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.testid") == "post":
+            break
+    expect(page.get_by_test_id("post")).to_be_focused()
+    page.keyboard.press("Enter")
 
 
 def test_a_wallet_on_another_chain_is_offered_the_switch(plain_page, open_page, requester, offer_id, market):
