@@ -61,6 +61,7 @@ def test_alice_buys_a_green_image_and_holds_its_certificate(
     screenshot(page, "alice-result-desktop")
     page.set_viewport_size(PHONE)
     screenshot(page, "alice-result-375")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing runs off a phone's screen
 
     job = market.job(job_id)
     assert job.state == JobState.SETTLED
