@@ -14,6 +14,7 @@ from degen.models import JobState
 from degen.processes import free_port
 from tests.conftest import BASE_PRICE, FEE_BPS, PRICE_PER_KWH, PROMPT
 from tests.web.conftest import PHONE, connect, screenshot
+from tests.web.wallet import TestWallet
 from tests.worker.test_daemon import events
 
 GENERATION_S = 180_000  # ms: the tiny model on a loaded 2-core CI machine
@@ -106,6 +107,20 @@ def post_from_the_keyboard(page, offer_id: int) -> None:
             break
     expect(page.get_by_test_id("post")).to_be_focused()
     page.keyboard.press("Enter")
+
+
+def test_several_wallets_are_offered_in_a_picker(browser, plain_page, requester, attacker, chain):
+    page = browser.new_context().new_page()
+    wallets = [TestWallet(who.private_key, chain.provider.uri, chain.chain_id, name=name)
+               for who, name in ((requester, "Test Wallet"), (attacker, "Other Wallet"))]
+    for wallet in wallets:
+        wallet.install(page)
+    page.goto(plain_page)
+    expect(page.get_by_test_id("connect")).to_have_count(2)
+    page.get_by_role("button", name="Connect Other Wallet").click()
+    expect(page.get_by_test_id("account")).to_have_text(f"{attacker.address[:6]}…{attacker.address[-4:]}")
+    assert "eth_requestAccounts" in wallets[1].requests and "eth_requestAccounts" not in wallets[0].requests
+    page.context.close()
 
 
 def test_a_wallet_on_another_chain_is_offered_the_switch(plain_page, open_page, requester, offer_id, market):

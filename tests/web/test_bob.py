@@ -15,7 +15,8 @@ from tests.web.conftest import PHONE, connect, screenshot
 
 def test_bob_creates_an_offer_and_sees_the_job_it_serves_and_what_it_earned(
         start_web, oracle_url, report_battery, open_page, provider, requester, offer_id, site_id, market, create_job,
-        make_receipt, sign, chain):
+        make_receipt, sign, chain, issue_recs):
+    issue_recs(site_id, 2_500_000)
     now = int(time.time())
     for hour in range(6, 0, -1):  # the site agent's readings over the last hours
         report_battery(oracle_url, soc_permille=900 - 60 * hour, pv_watts=1_000 * (7 - hour), at=now - hour * 3600,
@@ -29,6 +30,8 @@ def test_bob_creates_an_offer_and_sees_the_job_it_serves_and_what_it_earned(
     expect(site).to_contain_text("The last day: 6 signed readings")
     expect(site.locator("figcaption")).to_contain_text("PV: 6,000 W now, max 6,000 W")
     expect(page.get_by_test_id("stake")).to_have_text("100 AKRE free, 0 AKRE locked as collateral")
+    expect(page.get_by_test_id("recs")).to_have_text(
+        "RECs: 2.5 REC issued to you for 1 period, 0 REC retired from your balance (0 certificates), 2.5 REC held")
 
     page.get_by_label("Stake amount in AKRE").fill("10")
     page.get_by_role("button", name="Deposit").click()

@@ -9,17 +9,18 @@ transaction in just before the page's; `chain_id` is the chain it is on."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 
 import requests
 from eth_account import Account
 
 INJECTED = """
-(() => {
+((bridge, info) => {
   const listeners = {};
   const provider = {
     async request({ method, params }) {
-      const answer = JSON.parse(await window.__degenWallet(JSON.stringify({ method, params: params ?? [] })));
+      const answer = JSON.parse(await window[bridge](JSON.stringify({ method, params: params ?? [] })));
       for (const [event, value] of answer.emit ?? []) setTimeout(() => (listeners[event] ?? []).forEach((fn) => fn(value)));
       if (answer.error) { const error = new Error(answer.error.message); error.code = answer.error.code; throw error; }
       return answer.result;
@@ -27,13 +28,12 @@ INJECTED = """
     on(event, fn) { (listeners[event] ??= []).push(fn); return provider; },
     removeListener(event, fn) { listeners[event] = (listeners[event] ?? []).filter((f) => f !== fn); return provider; },
   };
-  const info = { uuid: "6f0c6d2e-1c7b-4c31-9a51-degen0000001", name: "Test Wallet", rdns: "org.degen.testwallet",
-                 icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'%3E%3Crect width='1' height='1' fill='green'/%3E%3C/svg%3E" };
   const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
   window.addEventListener("eip6963:requestProvider", announce);
   announce();
-})();
+})(%s, %s);
 """
+ICON = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'%3E%3Crect width='1' height='1' fill='green'/%3E%3C/svg%3E"
 
 REJECTED = {"code": 4001, "message": "User rejected the request."}
 
@@ -41,8 +41,10 @@ REJECTED = {"code": 4001, "message": "User rejected the request."}
 class TestWallet:
     __test__ = False  # not a test class
 
-    def __init__(self, private_key: str, rpc_url: str, node_chain_id: int, chain_id: int | None = None):
+    def __init__(self, private_key: str, rpc_url: str, node_chain_id: int, chain_id: int | None = None, name: str = "Test Wallet"):
         self.account = Account.from_key(private_key)
+        self.name = name
+        self.slug = "".join(c for c in name.lower() if c.isalnum())
         self.rpc_url, self.node_chain_id = rpc_url, node_chain_id
         self.chain_id = node_chain_id if chain_id is None else chain_id
         self.rejecting: set[str] = set()
@@ -54,8 +56,12 @@ class TestWallet:
         return self.account.address
 
     def install(self, page) -> None:
-        page.expose_function("__degenWallet", self.answer)
-        page.add_init_script(INJECTED)
+        """Injects the provider and announces it as `name` (several wallets may share a page)."""
+        bridge = f"__degenWallet_{self.slug}"
+        info = {"uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{self.slug}.degen.org")), "name": self.name,
+                "rdns": f"org.degen.{self.slug}", "icon": ICON}
+        page.expose_function(bridge, self.answer)
+        page.add_init_script(INJECTED % (json.dumps(bridge), json.dumps(info)))
 
     def reject(self, method: str) -> None:
         self.rejecting.add(method)

@@ -449,9 +449,11 @@ async function siteView() {
   const account = signer();
   const market = state.market;
   const registered = await market.events("SiteRegistry", "SiteRegistered", { owner: account });
-  const [stake, recs, offers, accepted, settled] = await Promise.all([
+  const [stake, recs, offers, accepted, settled, issued, retired] = await Promise.all([
     market.read("JobMarket", "stake_of", [account]), market.read("RECToken", "balanceOf", [account]), market.offers(),
-    market.events("JobMarket", "JobAccepted", { provider: account }), market.events("JobMarket", "JobSettled", { provider: account })]);
+    market.events("JobMarket", "JobAccepted", { provider: account }), market.events("JobMarket", "JobSettled", { provider: account }),
+    market.events("RECToken", "Issued", { owner: account }), market.events("RECToken", "Retired", { retired_by: account })]);
+  const total = (logs, field) => logs.reduce((sum, log) => sum + log.args[field], 0n);
   const earned = settled.reduce((sum, log) => sum + log.args.price - log.args.fee, 0n);
   const paidFor = new Map(settled.map((log) => [log.args.job_id, log.args.price - log.args.fee]));
   const served = await Promise.all(accepted.slice(-JOBS_SHOWN).reverse().map(async (log) =>
@@ -473,7 +475,8 @@ async function siteView() {
         h("button", { class: "secondary", onclick: act(() => moveStake("withdraw_stake", amount.value)) }, "Withdraw"))),
     h("div", { class: "card" }, h("h3", {}, "Earnings and RECs"),
       h("p", { "data-testid": "earnings" }, `${count(accepted.length, "job")} served, ${settled.length} settled: ${akre(earned)} earned`),
-      h("p", {}, `RECs held: ${rec(recs)}`),
+      h("p", { "data-testid": "recs" }, `RECs: ${rec(total(issued, "energy_mwh"))} issued to you for ${count(issued.length, "period")}, `,
+        `${rec(total(retired, "amount_mwh"))} retired from your balance (${count(retired.length, "certificate")}), ${rec(recs)} held`),
       served.length > 0 && h("table", { "data-testid": "served" },
         h("thead", {}, h("tr", {}, h("th", {}, "Job"), h("th", {}, "Offer"), h("th", {}, "State"), h("th", {}, "Energy"), h("th", {}, "Paid to you"))),
         h("tbody", {}, served.map((job) => h("tr", {},
