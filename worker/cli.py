@@ -24,17 +24,21 @@ def site():
 @site.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5020, show_default=True, type=click.IntRange(1, 65535), help="Modbus TCP port.")
-@click.option("--pv-peak-watts", default=6_000.0, show_default=True, type=click.FloatRange(0), help="PV output at noon.")
+@click.option("--unit-id", default=1, show_default=True, type=click.IntRange(1, 255), help="Modbus unit id it answers on.")
+@click.option("--pv-peak-watts", default=6_000.0, show_default=True, type=click.FloatRange(0, 10**8),
+              help="PV output at noon (up to 100 MW).")
 @click.option("--battery-wh", default=13_500.0, show_default=True, type=click.FloatRange(1), help="Battery capacity.")
-@click.option("--battery-watts", default=5_000, show_default=True, type=click.IntRange(1, 65535), help="Battery power limit.")
+@click.option("--battery-watts", default=5_000, show_default=True, type=click.IntRange(1, 65534), help="Battery power limit.")
 @click.option("--load-watts", default=400.0, show_default=True, type=click.FloatRange(0), help="House load.")
 @click.option("--soc", default=50.0, show_default=True, type=click.FloatRange(0, 100), help="Initial state of charge, %.")
 @click.option("--start-hour", default=12.0, show_default=True, type=click.FloatRange(0, 24), help="Simulated time of day at start.")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0), help="Simulated seconds per real second.")
-@click.option("--lifetime-wh", default=1_000_000, show_default=True, type=click.IntRange(0), help="The inverter's energy register at start.")
+@click.option("--lifetime-wh", default=1_000_000, show_default=True, type=click.IntRange(0, 10**12),
+              help="The inverter's energy register at start (0: a new installation).")
 @click.option("--report-every", default=10.0, show_default=True, type=click.FloatRange(0.1), help="Seconds between status lines.")
-def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, soc, start_hour, speed, lifetime_wh, report_every):
-    """Serve a simulated PV + battery site over SunSpec Modbus TCP (models 1, 101, 124).
+def simulate(host, port, unit_id, pv_peak_watts, battery_wh, battery_watts, load_watts, soc, start_hour, speed, lifetime_wh,
+             report_every):
+    """Serve a simulated PV + battery site over SunSpec Modbus TCP (models 1, 101, 124 at 40000).
 
     Point a worker's `[site]` config at it to run the energy policy without hardware.
 
@@ -42,7 +46,8 @@ def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, s
     Example:
       degen site simulate --port 5020 --soc 20 --start-hour 21 --speed 60
     """
-    from worker.site_sim import SiteSimulator, serve
+    from worker.site_device import serve
+    from worker.site_sim import SiteSimulator
 
     simulator = SiteSimulator(
         pv_peak_watts=pv_peak_watts, battery_wh=battery_wh, battery_watts=battery_watts, load_watts=load_watts,
@@ -53,7 +58,7 @@ def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, s
         state = simulator.advance()
         hour = simulator.hour
         return (f"{int(hour):02d}:{int(hour % 1 * 60):02d}  PV {state.pv_watts:,.0f} W  "
-                f"battery {state.battery_soc_pct:.1f}%  lifetime {state.lifetime_wh:,} Wh")
+                f"battery {state.battery_soc_pct:.1f}% ({state.battery_state})  lifetime {state.lifetime_wh:,} Wh")
 
     async def report_forever():
         while True:
@@ -61,8 +66,8 @@ def simulate(host, port, pv_peak_watts, battery_wh, battery_watts, load_watts, s
             click.echo(status())
 
     async def run():
-        ready = lambda: click.echo(f"SunSpec site simulator on {host}:{port} (device id 1)  {status()}")  # noqa: E731
-        await asyncio.gather(serve(simulator, host, port, on_ready=ready), report_forever())
+        ready = lambda: click.echo(f"SunSpec site simulator on {host}:{port} (unit id {unit_id})  {status()}")  # noqa: E731
+        await asyncio.gather(serve(simulator, host, port, on_ready=ready, unit_id=unit_id), report_forever())
 
     try:
         asyncio.run(run())
@@ -123,7 +128,7 @@ def build_worker(config_path: Path):
         Pipelines(config.model_sources(), device=None if compute.device == "auto" else compute.device,
                   threads=compute.threads, deterministic=compute.deterministic),
         make_meter(config.compute.meter, config.compute.model_watts),
-        SiteAgent(site.modbus_host, site.modbus_port, site.modbus_device_id),
+        SiteAgent(site.modbus_host, site.modbus_port, tuple(site.modbus_unit_ids)),
         start_block=deployment.block,
     )
 

@@ -23,7 +23,9 @@ class SiteConfig(_Section):
     site_id: int = Field(gt=0)
     modbus_host: str = "127.0.0.1"
     modbus_port: int = Field(502, ge=1, le=65535)
-    modbus_device_id: int = Field(1, ge=0, le=255)
+    # the Modbus unit ids to look for SunSpec on (an inverter and a battery behind one gateway
+    # often answer on two); the first with an inverter model and the first with a battery model serve
+    modbus_unit_ids: list[Annotated[int, Field(ge=1, le=255)]] = Field([1], min_length=1, max_length=8)
     read_interval_s: float = Field(5.0, gt=0, le=3600)
 
 

@@ -45,11 +45,11 @@ from worker.meter import Meter, measure, split_energy
 from worker.metrics import WorkerMetrics
 from worker.policy import RecPlan, SiteState, choose, plan_rec_purchase, premium_pct
 from worker.register import MeterRegister
-from worker.reporter import TelemetryReporter
+from worker.reporter import MissingPoints, TelemetryReporter
 from worker.results import ResultStore
 from worker.server import Result, create_app
 from worker.site_agent import SiteAgent
-from worker.sunspec import SunSpecError
+from worker.sunspec.reader import SunSpecError
 
 log = logging.getLogger("worker")
 
@@ -97,6 +97,7 @@ class Worker:
         self._said: dict[JobKey, str] = {}  # what the log last said of each
         self._arbiters: dict[str, tuple[bool, float]] = {}  # address -> (arbiter?, when asked)
         self._site_read_at = 0.0
+        self._missing: tuple[str, ...] = ()  # the points the site last did not report (logged when it changes)
         self._running: _Running | None = None  # the pipeline call under way (compute thread)
         self.speed: Speed | None = None  # measured on the last pipeline calls, for /health
         self._clock_offset = 0.0
@@ -462,8 +463,13 @@ class Worker:
             self.metrics.site_errors.inc()
             log.warning("site unreadable; green jobs wait for a reading", extra={"error": str(exc)})
             return
-        self.metrics.pv_watts.set(self._site.pv_watts)
-        self.metrics.battery_soc.set(self._site.battery_soc_pct)
+        self.metrics.pv_watts.set(_gauge(self._site.pv_watts))
+        self.metrics.battery_soc.set(_gauge(self._site.battery_soc_pct))
+        if self._site.missing != self._missing:
+            self._missing = self._site.missing
+            if self._missing:
+                log.warning("the site does not report some points; they count for nothing", extra={
+                    "missing": ", ".join(self._missing), "inverter": self._site.inverter_state, "battery": self._site.battery_state})
 
     # ---- compute loop --------------------------------------------------------------------
 
@@ -523,8 +529,8 @@ class Worker:
         while not self._stop.is_set():
             try:
                 self.reporter.record(self.site_agent.read(), int(time.time()))
-            except SunSpecError as exc:
-                log.warning("site unreadable; no meter sample this round", extra={"error": str(exc)})
+            except (SunSpecError, MissingPoints) as exc:
+                log.warning("no meter sample this round", extra={"error": str(exc)})
             self.reporter.flush()
             self._stop.wait(self.config.telemetry.interval_s)
         self.reporter.close()
@@ -699,7 +705,9 @@ class Worker:
             "queue": len(self.queue),
             "jobs": self.journal.counts(self.client.chain_id, self.client.address),
             "meter": {"name": self.meter.name, "estimated": self.meter.estimated},
-            "site": None if site is None else {"pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct},
+            "site": None if site is None else {"pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct,
+                                               "lifetime_wh": site.lifetime_wh, "inverter_state": site.inverter_state,
+                                               "battery_state": site.battery_state, "missing": list(site.missing)},
             "waiting": {str(key.job_id): reason for key, reason in list(self._waiting.items())},
             "speed": None if self.speed is None else self.speed.model_dump(),
         }
@@ -743,3 +751,8 @@ class _StepProgress:
     def __exit__(self, *exc) -> None:
         if self._task is not None:
             self.progress.remove_task(self._task)
+
+
+def _gauge(value: float | None) -> float:
+    """A site reading as a Prometheus gauge: NaN for a point the site does not report."""
+    return float("nan") if value is None else value

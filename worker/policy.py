@@ -23,12 +23,15 @@ class Decision:
 
 @dataclass(frozen=True)
 class SiteState:
-    """What the site agent read from the inverter and battery."""
+    """What the site agent read from the inverter and battery; None: the device does not
+    report that point (named in `missing`)."""
 
-    pv_watts: float
-    battery_soc_pct: float
-    lifetime_wh: int = 0  # the inverter's lifetime energy register
+    pv_watts: float | None
+    battery_soc_pct: float | None
+    lifetime_wh: int | None = None  # the inverter's lifetime energy register
     inverter_state: str = ""
+    battery_state: str = ""  # charging, discharging, holding, empty, full, …
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,17 +50,17 @@ class Policy:
 
 
 def energy_allows(policy: Policy, site: SiteState) -> Decision:
-    """A green job runs on stored or current solar energy, never on the grid."""
-    if site.battery_soc_pct > policy.battery_reserve_pct:
-        return Decision(True, f"battery at {site.battery_soc_pct:.0f}% is above the {policy.battery_reserve_pct:.0f}% reserve")
-    if site.pv_watts >= policy.gpu_watts:
-        return Decision(True, f"PV {site.pv_watts:.0f} W covers the GPU's {policy.gpu_watts:.0f} W")
-    return Decision(
-        False,
-        f"battery at {site.battery_soc_pct:.0f}% is at or below the {policy.battery_reserve_pct:.0f}% reserve "
-        f"and PV {site.pv_watts:.0f} W does not cover the GPU's {policy.gpu_watts:.0f} W",
-        for_now=True,
-    )
+    """A green job runs on stored or current solar energy, never on the grid. A point the
+    site does not report counts for nothing."""
+    soc, pv = site.battery_soc_pct, site.pv_watts
+    if soc is not None and soc > policy.battery_reserve_pct:
+        return Decision(True, f"battery at {soc:.0f}% is above the {policy.battery_reserve_pct:.0f}% reserve")
+    if pv is not None and pv >= policy.gpu_watts:
+        return Decision(True, f"PV {pv:.0f} W covers the GPU's {policy.gpu_watts:.0f} W")
+    battery = ("the battery's state of charge is not reported" if soc is None
+               else f"battery at {soc:.0f}% is at or below the {policy.battery_reserve_pct:.0f}% reserve")
+    sun = "PV power is not reported" if pv is None else f"PV {pv:.0f} W does not cover the GPU's {policy.gpu_watts:.0f} W"
+    return Decision(False, f"{battery} and {sun}", for_now=True)
 
 
 def choose(

@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 from degen import telemetry
+from degen.errors import DegenError
 from degen.telemetry import MeterSample
 from worker.policy import SiteState
 
@@ -26,7 +27,17 @@ log = logging.getLogger("worker.telemetry")
 BATCH = 100  # samples per request when the outbox holds a backlog
 
 
+class MissingPoints(DegenError, ValueError):
+    """The site does not report what a meter sample holds."""
+
+
 def sample_of(state: SiteState, site_id: int, timestamp: int) -> MeterSample:
+    """The signed sample's content; MissingPoints when the site lacks one of its points (a
+    sample never says 0 for what was not measured)."""
+    lacking = [name for name, value in (("AC power", state.pv_watts), ("lifetime energy", state.lifetime_wh),
+                                        ("state of charge", state.battery_soc_pct)) if value is None]
+    if lacking:
+        raise MissingPoints(f"the site does not report its {' or '.join(lacking)}")
     return MeterSample(
         site_id=site_id, timestamp=timestamp, pv_watts=max(0, round(state.pv_watts)), register_wh=state.lifetime_wh,
         battery_soc_permille=min(1000, max(0, round(state.battery_soc_pct * 10))),

@@ -1,5 +1,6 @@
-"""A simulated DER site — rooftop PV on a day curve, a house load and a battery — served
-over SunSpec Modbus TCP, so the worker's site agent runs without hardware.
+"""A simulated DER site — rooftop PV on a day curve, a house load and a battery — whose
+physics `worker.site_device` serves over SunSpec Modbus TCP, so the worker's site agent runs
+without hardware.
 
 Simulated time runs `speed` times faster than the wall clock from `start_hour`; the state
 advances lazily whenever the device is read."""
@@ -13,7 +14,6 @@ from typing import Callable
 
 from degen import telemetry
 from degen.telemetry import MeterSample
-from worker import sunspec
 from worker.policy import SiteState
 
 SUNRISE_HOUR, SUNSET_HOUR = 6.0, 18.0
@@ -65,17 +65,37 @@ class SiteSimulator:
 
     def _step(self, seconds: float) -> None:
         pv = solar_watts(self.pv_peak_watts, self.hour)
-        surplus = max(-self.battery_watts, min(self.battery_watts, pv - self.load_watts))
-        soc_wh = self.soc_pct / 100 * self.battery_wh + surplus * seconds / 3600
+        soc_wh = self.soc_pct / 100 * self.battery_wh + self.battery_flow_watts() * seconds / 3600
         floor_wh = self.battery_floor_pct / 100 * self.battery_wh
         self.soc_pct = min(self.battery_wh, max(floor_wh, soc_wh)) / self.battery_wh * 100
         self.lifetime_wh += pv * seconds / 3600
         self._sim_seconds += seconds
 
+    def battery_flow_watts(self) -> float:
+        """What flows into the battery now (negative: out of it): the PV surplus over the load
+        within the battery's power limit, nothing past full or below the floor."""
+        flow = max(-self.battery_watts, min(self.battery_watts, solar_watts(self.pv_peak_watts, self.hour) - self.load_watts))
+        if (flow > 0 and self.soc_pct >= 100) or (flow < 0 and self.soc_pct <= self.battery_floor_pct):
+            return 0.0
+        return flow
+
+    def charge_state(self) -> str:
+        """The battery as SunSpec's ChaSt names it: charging, discharging, full, empty or holding."""
+        flow = self.battery_flow_watts()
+        if flow > 0:
+            return "charging"
+        if flow < 0:
+            return "discharging"
+        if self.soc_pct >= 100:
+            return "full"
+        if self.soc_pct <= self.battery_floor_pct:
+            return "empty"
+        return "holding"
+
     def state(self) -> SiteState:
         pv = solar_watts(self.pv_peak_watts, self.hour)
         return SiteState(pv_watts=pv, battery_soc_pct=self.soc_pct, lifetime_wh=int(self.lifetime_wh),
-                         inverter_state="mppt" if pv > 0 else "sleeping")
+                         inverter_state="mppt" if pv > 0 else "sleeping", battery_state=self.charge_state())
 
 
 def signed_day(site_id: int, day: int, meter, chain_id: int, registry: str, *, pv_peak_watts: float = 6_000,
@@ -92,37 +112,3 @@ def signed_day(site_id: int, day: int, meter, chain_id: int, registry: str, *, p
                              battery_soc_permille=round(state.battery_soc_pct * 10))
         samples.append((sample, telemetry.sign(sample, meter, chain_id, registry)))
     return samples
-
-
-def modbus_device(simulator: SiteSimulator, device_id: int = 1):
-    """The pymodbus device whose holding registers follow the simulator on every read."""
-    from pymodbus.simulator import DataType, SimData, SimDevice
-
-    async def on_access(_function_code, start_address, _address, _count, registers, _set_values):
-        offset = sunspec.BASE_ADDRESS - start_address
-        view = registers[offset:]
-        sunspec.write_reading(view, simulator.advance(), simulator.battery_watts, simulator.battery_floor_pct)
-        registers[offset:] = view
-        return None
-
-    registers = sunspec.device_map("DeGEN", "Simulated PV + battery", "SIM-0001")
-    return SimDevice(
-        id=device_id,
-        simdata=[SimData(sunspec.BASE_ADDRESS, values=registers, datatype=DataType.REGISTERS)],
-        action=on_access,
-    )
-
-
-async def serve(simulator: SiteSimulator, host: str, port: int, on_ready: Callable[[], None] | None = None) -> None:
-    """Serves the simulated site until cancelled."""
-    from pymodbus.server import ModbusTcpServer
-
-    server = ModbusTcpServer(modbus_device(simulator), address=(host, port))
-    if not await server.listen():
-        raise OSError(f"cannot listen on {host}:{port} (in use, or not an address of this machine)")
-    if on_ready is not None:
-        on_ready()
-    try:
-        await server.serving
-    finally:
-        await server.shutdown()

@@ -128,6 +128,24 @@ def test_green_jobs_are_refused_at_low_state_of_charge(worker_config, start_work
     assert worker.output.count(f"job waits for green energy job_id={job_id} ") == 1
 
 
+def test_a_worker_starts_on_a_new_inverter_with_zero_watt_hours(worker_config, start_worker, site_id, oracle_api):
+    """A fresh installation's lifetime energy register reads 0 (the reader refused it before)."""
+    oracle_url, samples = oracle_api
+    port = free_port()
+    fresh = degen("site", "simulate", "--port", str(port), "--speed", "0", "--start-hour", "3", "--lifetime-wh", "0", "--soc", "70")
+    with running(fresh, ready="SunSpec site simulator on"):
+        worker = start_worker(worker_config(site={"modbus_port": port}, telemetry={"oracle_url": oracle_url, "interval_s": 0.5}))
+        deadline = time.monotonic() + 30
+        while not samples.between(site_id, 0, 2**62) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        health = httpx.get(f"{server_url(worker)}/health", timeout=10).json()["site"]
+    assert (health["lifetime_wh"], health["pv_watts"], health["battery_soc_pct"], health["missing"]) == (0, 0, 70, [])
+    assert health["inverter_state"] == "sleeping" and health["battery_state"] == "discharging"
+    first, _ = samples.between(site_id, 0, 2**62)[0]
+    assert (first.register_wh, first.battery_soc_permille) == (0, 700)
+    assert "site unreadable" not in worker.output
+
+
 @pytest.mark.parametrize("kill_at", ["seen", "accept-sent", "accepted", "generated", "metered", "deliver-sent", "delivered"])
 def test_a_worker_killed_at_any_step_delivers_exactly_once_after_restart(
     kill_at, worker_config, start_worker, create_job, market, chain, site_id, tmp_path,

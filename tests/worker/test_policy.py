@@ -53,6 +53,16 @@ def test_energy_policy():
     assert decide(green=False, site=NIGHT_LOW).accept  # plain jobs do not need green energy
 
 
+def test_a_point_the_site_does_not_report_counts_for_nothing():
+    assert energy_allows(POLICY, SiteState(pv_watts=None, battery_soc_pct=31)).accept
+    assert energy_allows(POLICY, SiteState(pv_watts=450, battery_soc_pct=None)).accept
+    blind = energy_allows(POLICY, SiteState(pv_watts=None, battery_soc_pct=None))
+    assert not blind.accept and blind.for_now
+    assert blind.reason == "the battery's state of charge is not reported and PV power is not reported"
+    dark = energy_allows(POLICY, SiteState(pv_watts=100, battery_soc_pct=None))
+    assert dark.reason == "the battery's state of charge is not reported and PV 100 W does not cover the GPU's 450 W"
+
+
 def test_policy_bounds():
     with pytest.raises(ValueError):
         Policy(battery_reserve_pct=101)

@@ -4,6 +4,7 @@ retry of a stored sample is harmless, and a sample refused for good is dropped."
 
 import time
 
+import pytest
 from eth_account import Account
 
 from degen.processes import free_port
@@ -12,7 +13,7 @@ from oracle.rules import SiteRecord
 from oracle.sites import SiteDirectory
 from oracle.store import SampleStore, engine_for
 from worker.policy import SiteState
-from worker.reporter import TelemetryReporter
+from worker.reporter import MissingPoints, TelemetryReporter
 
 CHAIN_ID, REGISTRY = 31337, "0x" + "ab" * 20
 METER = Account.from_key(b"\x11" * 32)
@@ -35,4 +36,16 @@ def test_samples_wait_in_the_outbox_while_the_oracle_is_down(tmp_path):
         reporter.record(SiteState(pv_watts=1_000, battery_soc_pct=60, lifetime_wh=4_000), now)  # register went backwards
         assert reporter.flush() == 1 and reporter.pending() == 0  # refused (409) and dropped, not retried forever
         assert len(store.between(1, 0, now)) == 3
+    reporter.close()
+
+
+def test_a_sample_is_never_made_of_what_the_site_did_not_report(tmp_path):
+    reporter = TelemetryReporter("http://127.0.0.1:1", tmp_path / "telemetry.sqlite", site_id=1, meter_key=METER,
+                                 chain_id=CHAIN_ID, registry=REGISTRY)
+    reporter.record(SiteState(pv_watts=0, battery_soc_pct=40, lifetime_wh=0), int(time.time()))  # a new installation
+    for missing, said in ((dict(pv_watts=None), "AC power"), (dict(lifetime_wh=None), "lifetime energy"),
+                          (dict(battery_soc_pct=None), "state of charge")):
+        with pytest.raises(MissingPoints, match=f"the site does not report its {said}"):
+            reporter.record(SiteState(**{"pv_watts": 1_000, "battery_soc_pct": 40, "lifetime_wh": 5_000, **missing}), 0)
+    assert reporter.pending() == 1
     reporter.close()

@@ -1,6 +1,6 @@
 """The site agent reading a simulated PV + battery site over a real Modbus TCP connection,
-the simulator's physics, the SunSpec decoding of missing points, and the energy policy fed
-from the device."""
+the simulator's physics, and the energy policy fed from the device (tests/worker/
+test_sunspec.py holds the reader and the simulator to SunSpec's own definitions)."""
 
 import time
 from contextlib import ExitStack
@@ -8,11 +8,10 @@ from contextlib import ExitStack
 import pytest
 
 from degen.processes import degen, free_port, running
-from worker import sunspec
 from worker.policy import Policy, energy_allows
 from worker.site_agent import SiteAgent
 from worker.site_sim import SiteSimulator, solar_watts
-from worker.sunspec import SunSpecError
+from worker.sunspec.reader import SunSpecError
 
 POLICY = Policy(battery_reserve_pct=30, gpu_watts=450)
 
@@ -87,28 +86,3 @@ def test_solar_curve():
     assert solar_watts(5_000, 9) == pytest.approx(solar_watts(5_000, 15)) == pytest.approx(5_000 / 2**0.5)
     with pytest.raises(ValueError):
         SiteSimulator(soc_pct=101)
-
-
-def _registers(state, **overrides):
-    registers = sunspec.device_map("m", "m", "s")
-    sunspec.write_reading(registers, state, battery_watts=5_000, battery_floor_pct=5)
-    for offset, value in overrides.items():
-        registers[int(offset)] = value
-    return lambda address, count: registers[address - sunspec.BASE_ADDRESS : address - sunspec.BASE_ADDRESS + count]
-
-
-def test_decoding_refuses_missing_points():
-    state = SiteSimulator(speed=0).state()
-    read = _registers(state)
-    assert sunspec.read_site(read, sunspec.find_models(read)) == state.__class__(
-        pv_watts=6_000, battery_soc_pct=50.0, lifetime_wh=1_000_000, inverter_state="mppt"
-    )
-    cases = {
-        sunspec.STORAGE_AT + sunspec.STOR_CHASTATE: (0xFFFF, "does not report state of charge"),
-        sunspec.INVERTER_AT + sunspec.INV_W: (0x8000, "does not report AC power"),
-        0: (0, "no SunSpec marker"),
-    }
-    for offset, (value, reason) in cases.items():
-        read = _registers(state, **{str(offset): value})
-        with pytest.raises(SunSpecError, match=reason):
-            sunspec.read_site(read, sunspec.find_models(read))
