@@ -46,6 +46,15 @@ def test_performance_has_the_oracle_benchmark():
         assert re.search(rf"^\| issue_batch of {size}: gas per site-period \| [\d,]+ \|", performance, flags=re.M), size
 
 
+def test_performance_has_the_web_page_benchmark():
+    performance = (ROOT / "docs/performance.md").read_text()
+    section = performance.split("## Web page", 1)[1]
+    assert "`bench/web.py` (`make bench-web`)" in section
+    assert re.search(r"^\| all \| [\d,]+ \| [\d,]+ \(\d+ kB; target ≤ 250 kB met\) \|$", section, flags=re.M)
+    for measure in ("open the page → offers shown", "\"Post job\" → verified image on screen", "the market's overhead"):
+        assert re.search(rf"^\| {re.escape(measure)}.* \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$", section, flags=re.M), measure
+
+
 def test_readme_documents_every_cli_command():
     from click import Group
 
