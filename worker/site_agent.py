@@ -51,6 +51,8 @@ class SiteAgent:
                 chains[unit] = find_models(self._reader(unit), unit)
             except SunSpecError as exc:
                 refusals.append(str(exc))
+            except Exception as exc:  # noqa: BLE001 - a unit that does not answer must not hide the others
+                refusals.append(f"unit id {unit} does not answer: {exc}")
         if not chains:
             raise SunSpecError(f"the site at {self.address}: {'; '.join(refusals)}")
         return chains

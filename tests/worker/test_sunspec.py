@@ -250,10 +250,10 @@ def test_a_three_phase_inverter_and_an_802_battery_on_two_unit_ids():
     assert (state.inverter_state, state.battery_state, state.missing) == ("mppt", "discharging", ())
 
 
-def test_a_float_inverter_with_basic_storage_at_base_zero():
+def test_a_float_inverter_with_basic_storage_at_base_zero_behind_an_absent_unit():
     image = device_image((1, COMMON_POINTS), (113, FLOAT_THREE_PHASE), (124, STORAGE_124))
     with serving({1: (0, image)}) as port:
-        state = SiteAgent("127.0.0.1", port).read()
+        state = SiteAgent("127.0.0.1", port, unit_ids=(7, 1)).read()  # nothing answers on unit 7: passed over
     assert (state.pv_watts, state.lifetime_wh, state.battery_soc_pct) == (4321.5, 987_654, 81.25)
     assert (state.inverter_state, state.battery_state) == ("throttled", "charging")
 
