@@ -146,7 +146,9 @@ def test_too_little_akre_is_said_before_anything_is_signed(plain_page, open_page
 
 
 def test_an_image_that_does_not_match_its_hash_is_not_settled_but_disputed(
-        plain_page, open_page, requester, delivered_job, provider_endpoint, registry, site_id, provider, market, token):
+        plain_page, open_page, requester, delivered_job, provider_endpoint, registry, site_id, provider, market, token, chain):
+    chain.pending_timestamp += 2 * 86_400  # the chain's clock ahead of the wall clock: the page must not mix them up
+    chain.mine()
     registry.set_endpoint(site_id, provider_endpoint.url, sender=provider)
     job_id = delivered_job()
     provider_endpoint.serve(job_id, requester.address, b"not the image whose hash was delivered")

@@ -144,9 +144,10 @@ export class Market {
     return { jobId: log.args.job_id };
   }
 
-  // The requester's EIP-712 ResultDownload permission (degen/downloads.py), valid 10 minutes.
+  // The requester's EIP-712 ResultDownload permission (degen/downloads.py), valid 10 minutes by
+  // the clock of the worker that checks it (the wall clock, not the chain's).
   async downloadPermission(jobId) {
-    const expiry = (await this.now()) + 600n;
+    const expiry = BigInt(Math.floor(Date.now() / 1000) + 600);
     const signature = await this.writer.signTypedData({
       account: this.account,
       domain: { name: "DeGEN result download", version: "1", chainId: this.config.chain_id, verifyingContract: this.addresses.JobMarket },
