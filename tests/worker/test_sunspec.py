@@ -259,13 +259,15 @@ def test_a_float_inverter_with_basic_storage_at_base_zero_behind_an_absent_unit(
 
 
 @pytest.mark.parametrize("inverter, storage, missing", [
-    ({**THREE_PHASE, "W": None}, STORAGE_124, ("AC power (W)",)),
-    ({**THREE_PHASE, "W_SF": None}, STORAGE_124, ("AC power (W)",)),
-    ({**THREE_PHASE, "WH_SF": None}, STORAGE_124, ("lifetime energy (WH)",)),
-    (THREE_PHASE, {**STORAGE_124, "ChaState": None, "ChaSt": None}, ("state of charge",)),
+    ((103, {**THREE_PHASE, "W": None}), (124, STORAGE_124), ("AC power (W)",)),  # int16 0x8000
+    ((103, {**THREE_PHASE, "W_SF": None}), (124, STORAGE_124), ("AC power (W)",)),  # its scale factor 0x8000
+    ((103, {**THREE_PHASE, "WH_SF": None}), (124, STORAGE_124), ("lifetime energy (WH)",)),
+    ((113, {**FLOAT_THREE_PHASE, "W": None, "WH": None}), (124, STORAGE_124), ("AC power (W)", "lifetime energy (WH)")),  # NaN
+    ((103, THREE_PHASE), (124, {**STORAGE_124, "ChaState": None, "ChaSt": None}), ("state of charge",)),  # uint16 0xFFFF
+    ((103, THREE_PHASE), (802, {**BATTERY_802, "SoC_SF": None}), ("state of charge",)),
 ])
 def test_a_point_the_device_does_not_implement_is_missing_not_zero(inverter, storage, missing):
-    with serving({1: (40000, device_image((1, COMMON_POINTS), (103, inverter), (124, storage)))}) as port:
+    with serving({1: (40000, device_image((1, COMMON_POINTS), inverter, storage))}) as port:
         state = SiteAgent("127.0.0.1", port).read()
     assert state.missing == missing
     assert (state.pv_watts is None, state.lifetime_wh is None, state.battery_soc_pct is None) == (
