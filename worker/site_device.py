@@ -17,16 +17,15 @@ from __future__ import annotations
 from typing import Callable
 
 from worker.site_sim import SiteSimulator
-from worker.sunspec.models import COMMON, INVERTERS, STORAGE, Model
+from worker.sunspec.models import CHARGE_STATES, COMMON, END_MODEL, INVERTER_STATES, INVERTERS, MARKER, STORAGE, Model
 from worker.sunspec.points import SF_RANGE
 
 BASE_ADDRESS = 40000
-MARKER = [0x5375, 0x6E53]  # "SunS"
-END = [0xFFFF, 0]
 INVERTER = INVERTERS[101]
 VOLTS, HERTZ, POWER_FACTOR_PCT = 230.0, 50.0, 98.0
 HOURS_IN_TEN_YEARS = 10 * 366 * 24
-CHARGE_STATE_IDS = {"empty": 2, "discharging": 3, "charging": 4, "full": 5, "holding": 6}
+CHARGE_STATE_IDS = {name: value for value, name in CHARGE_STATES.items()}
+INVERTER_STATE_IDS = {name: value for value, name in INVERTER_STATES.items()}
 MAX_PV_PEAK_WATTS = 10**8  # what the scale factors serve: 100 MW
 # The writable points the device implements, and the raw values each takes.
 SETTABLE = {
@@ -71,7 +70,7 @@ class SunSpecDevice:
         words = list(MARKER)
         for model, _ in self.layout:
             words += model.encode(self._values(model, state))
-        return words + END
+        return words + list(END_MODEL)
 
     def writable(self) -> set[int]:
         """Addresses of the registers a client may write: those of the SETTABLE points."""
@@ -93,7 +92,7 @@ class SunSpecDevice:
                 "PF": raw(POWER_FACTOR_PCT, -1), "PF_SF": -1,
                 "WH": raw(state.lifetime_wh, self.wh_sf), "WH_SF": self.wh_sf,
                 "TmpCab": raw(25 + 20 * state.pv_watts / max(sim.pv_peak_watts, 1), -1), "Tmp_SF": -1,
-                "St": 4 if state.pv_watts > 0 else 2, "Evt1": 0, "Evt2": 0,
+                "St": INVERTER_STATE_IDS[state.inverter_state], "Evt1": 0, "Evt2": 0,
             }
         return {
             "WChaMax": sim.battery_watts, "WChaMax_SF": 0, "WChaDisChaGra_SF": 0,
@@ -101,7 +100,7 @@ class SunSpecDevice:
             "StorCtl_Mod": self.settings["StorCtl_Mod"], "ChaGriSet": self.settings["ChaGriSet"],
             "MinRsvPct": raw(sim.battery_floor_pct, -1), "MinRsvPct_SF": -1,
             "ChaState": raw(state.battery_soc_pct, -1), "ChaState_SF": -1,
-            "ChaSt": CHARGE_STATE_IDS[sim.charge_state()],
+            "ChaSt": CHARGE_STATE_IDS[state.battery_state],
         }
 
     def write(self, address: int, values: list[int]) -> int | None:

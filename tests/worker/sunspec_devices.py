@@ -11,9 +11,8 @@ from contextlib import contextmanager
 from sunspec2 import device as sunspec_device
 
 from degen.processes import free_port
+from worker.sunspec.models import END_MODEL, MARKER
 
-MARKER = [0x5375, 0x6E53]  # "SunS"
-END = [0xFFFF, 0]
 
 
 def model_image(model_id: int, values: dict) -> list[int]:
@@ -29,7 +28,7 @@ def model_image(model_id: int, values: dict) -> list[int]:
 
 def device_image(*models: tuple[int, dict]) -> list[int]:
     """A whole SunSpec map: the marker, the models in order, the end model."""
-    return [*MARKER, *(word for model_id, values in models for word in model_image(model_id, values)), *END]
+    return [*MARKER, *(word for model_id, values in models for word in model_image(model_id, values)), *END_MODEL]
 
 
 @contextmanager

@@ -454,8 +454,8 @@ async function siteView() {
     market.events("JobMarket", "JobAccepted", { provider: account }), market.events("JobMarket", "JobSettled", { provider: account }),
     market.events("RECToken", "Issued", { owner: account }), market.events("RECToken", "Retired", { retired_by: account })]);
   const total = (logs, field) => logs.reduce((sum, log) => sum + log.args[field], 0n);
-  const earned = settled.reduce((sum, log) => sum + log.args.price - log.args.fee, 0n);
   const paidFor = new Map(settled.map((log) => [log.args.job_id, log.args.price - log.args.fee]));
+  const earned = [...paidFor.values()].reduce((sum, paid) => sum + paid, 0n);
   const served = await Promise.all(accepted.slice(-JOBS_SHOWN).reverse().map(async (log) =>
     ({ id: log.args.job_id, offer: log.args.offer_id, ...(await market.read("JobMarket", "job", [log.args.job_id])) })));
   const sites = await Promise.all(registered.map((log) => market.site(log.args.site_id)));

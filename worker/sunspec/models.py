@@ -211,6 +211,12 @@ BATTERY = _model(802, "battery", """
 """)
 
 BATTERIES = {STORAGE.id: STORAGE, BATTERY.id: BATTERY}
+STATE_OF_CHARGE = {STORAGE.id: "ChaState", BATTERY.id: "SoC"}  # the point each battery model holds it in
 # enum16 values of ChaSt (models 124 and 802) and St (inverters)
 CHARGE_STATES = {1: "off", 2: "empty", 3: "discharging", 4: "charging", 5: "full", 6: "holding", 7: "testing"}
 INVERTER_STATES = {1: "off", 2: "sleeping", 3: "starting", 4: "mppt", 5: "throttled", 6: "shutting down", 7: "fault", 8: "standby"}
+
+# A SunSpec map opens with this marker at its base address and closes with the end model.
+MARKER = (0x5375, 0x6E53)  # "SunS"
+END_ID = 0xFFFF
+END_MODEL = (END_ID, 0)

@@ -64,14 +64,13 @@ class Point:
                 raise ValueError(f"{self.name}: {value!r} is longer than {2 * self.size} characters")
             raw = raw.ljust(2 * self.size, b"\x00")
             return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+        unimplemented = TYPES[self.type][1]
         if value is None:
-            unimplemented = TYPES[self.type][1]
             return self._words(0 if unimplemented is None else unimplemented)
         if self.type == "float32":
             return self._words(int.from_bytes(struct.pack(">f", float(value)), "big"))
         bits, limit = SIGNED.get(self.type), 1 << (16 * self.size)
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if bits else (0, limit - 1)
-        unimplemented = TYPES[self.type][1]
         if not isinstance(value, int) or not low <= value <= high or (value % limit) == unimplemented:
             raise ValueError(f"{self.name}: {value!r} does not fit {self.type}")
         return self._words(value % limit)

@@ -15,12 +15,11 @@ from typing import Callable
 
 from degen.errors import DegenError
 from worker.policy import SiteState
-from worker.sunspec.models import BATTERIES, CHARGE_STATES, INVERTER_STATES, INVERTERS, Model
+from worker.sunspec.models import (BATTERIES, CHARGE_STATES, END_ID, INVERTER_STATES, INVERTERS, MARKER, STATE_OF_CHARGE,
+                                   Model)
 from worker.sunspec.points import scaled
 
 BASE_ADDRESSES = (40000, 50000, 0)
-MARKER = (0x5375, 0x6E53)  # "SunS"
-END_ID = 0xFFFF
 MAX_READ = 125  # registers one Modbus read may return
 MAX_MODELS = 64  # a real device chains a handful; the walk is bounded
 
@@ -99,7 +98,7 @@ def site_state(inverter: Found, inverter_points: dict, battery: Found, battery_p
 
     pv = value(inverter, inverter_points, "W")
     lifetime = value(inverter, inverter_points, "WH")
-    soc = value(battery, battery_points, "ChaState" if battery.model.id == 124 else "SoC")
+    soc = value(battery, battery_points, STATE_OF_CHARGE[battery.model.id])
     missing = tuple(what for what, got in (("AC power (W)", pv), ("lifetime energy (WH)", lifetime),
                                           ("state of charge", soc)) if got is None)
     state, charge = inverter_points["St"], battery_points["ChaSt"]
