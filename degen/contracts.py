@@ -1,8 +1,10 @@
-"""Typed reads of the deployed contracts through Ape. Functions take contract instances, so
-the CLI, the daemons and the tests share them; nothing here connects to a network."""
+"""Typed reads of the deployed contracts through Ape, and the Ape project that types them.
+Functions take contract instances, so the CLI, the daemons and the tests share them; nothing
+here connects to a network."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from degen.deployments import Deployment
@@ -38,6 +40,18 @@ def at(project: Any, deployment: Deployment) -> Deployed:
         project.EnergyPool.at(deployment.pool),
         project.GreenRouter.at(deployment.router),
     )
+
+
+def ape_project():
+    """The DeGEN Ape project (its compiled contract types), wherever the command runs from."""
+    import os
+    import sys
+
+    # ape-vyper finds the compiler on PATH; the venv's bin holds it.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    from ape import Project
+
+    return Project(Path(__file__).resolve().parents[1])
 
 
 def _fields(struct: Any) -> dict:

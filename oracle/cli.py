@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from degen.cli_common import SuggestingGroup
+from degen.cli.common import SuggestingGroup
 from degen.errors import DegenError
 
 config_option = click.option(

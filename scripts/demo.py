@@ -28,7 +28,7 @@ from ape.cli import ConnectedProviderCommand, network_option
 from eth_account import Account
 
 from degen import deployments, pool, telemetry
-from degen.cli_common import STORY_DIR
+from degen.cli.common import STORY_DIR
 from degen.deploy import AKRE, deploy_all, record_of
 from degen.models import model_id
 from degen.pool_model import MWH_PER_REC

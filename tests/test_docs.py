@@ -58,7 +58,7 @@ def test_performance_has_the_web_page_benchmark():
 def test_readme_documents_every_cli_command():
     from click import Group
 
-    from degen.cli import main
+    from degen.cli.main import main
 
     readme = (ROOT / "README.md").read_text()
 

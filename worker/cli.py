@@ -1,4 +1,6 @@
-"""`degen site …` and `degen worker …`: the DER owner's commands."""
+"""The DER owner's commands that run the worker or touch the site's hardware: `degen worker …`,
+and `degen site simulate`, which the SDK's `degen site` group takes in (pyproject.toml,
+`degen.site_commands`)."""
 
 from __future__ import annotations
 
@@ -7,21 +9,11 @@ from pathlib import Path
 
 import click
 
-from degen.cli_common import SuggestingGroup
+from degen.cli.common import SuggestingGroup
 from degen.daemon.run import connect, run_daemon
 
 
-@click.group(cls=SuggestingGroup)
-def site():
-    """The DER site: inverter, PV and battery.
-
-    \b
-    Example:
-      degen site simulate --port 5020
-    """
-
-
-@site.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5020, show_default=True, type=click.IntRange(1, 65535), help="Modbus TCP port.")
 @click.option("--unit-id", default=1, show_default=True, type=click.IntRange(1, 255), help="Modbus unit id it answers on.")

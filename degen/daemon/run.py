@@ -40,8 +40,7 @@ def connect(chain, account):
     from web3 import HTTPProvider, Web3
 
     from degen import deployments
-    from degen.cli_common import ape_project
-    from degen.contracts import abi_of
+    from degen.contracts import abi_of, ape_project
     from degen.chain.market import MarketClient
 
     deployment = deployments.load(chain.network, chain.deployments)

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from eth_account import Account
 
 from degen import deployments, limits, receipts
-from degen.cli import main
+from degen.cli.main import main
 from degen.errors import DegenError, DeploymentNotFound, InvalidInput, InvalidReceipt
 from degen.models import EnergyReceipt, GenerationParams, JobTerms, check_prompt, fee_of, job_price, request_hash
 

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import click
 
-from degen.cli_common import chain_options, node_and_deployment
+from degen.cli.common import chain_options, node_and_deployment
 from degen.errors import DegenError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

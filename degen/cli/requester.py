@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from degen import contracts, limits, requester
-from degen.cli_common import ADDRESS, Interrupted, SuggestingGroup, chain_options, connected, energy_text, failures, time_text
+from degen.cli.common import ADDRESS, Interrupted, SuggestingGroup, chain_options, connected, energy_text, failures, time_text
 from degen.models import GenerationParams, Job, JobState, JobTerms, model_id
 from degen.pool import amount_text
 from degen.requester import akre

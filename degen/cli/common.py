@@ -95,7 +95,7 @@ def connected(network: str, directory: Path | None, *, read_only: bool = False):
         from ape.exceptions import ApeException
         from ape.logging import LogLevel, logger
 
-        from degen.contracts import at
+        from degen.contracts import ape_project, at
 
         logger.set_level(LogLevel.WARNING)  # no "Confirmed 0x…" line per transaction
         settings = {"manage_process": False} if ":foundry" in network else {}
@@ -196,18 +196,6 @@ def failures(function):
             raise click.ClickException(str(exc)) from None
 
     return wrapped
-
-
-def ape_project():
-    """The DeGEN Ape project (its compiled contract types), wherever the command runs from."""
-    import os
-    import sys
-
-    # ape-vyper finds the compiler on PATH; the venv's bin holds it.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    from ape import Project
-
-    return Project(Path(__file__).resolve().parents[1])
 
 
 def energy_text(mwh: int) -> str:

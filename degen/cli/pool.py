@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from degen import pool
-from degen.cli_common import SuggestingGroup, chain_options, connected, energy_text, failures, time_text
+from degen.cli.common import SuggestingGroup, chain_options, connected, energy_text, failures, time_text
+from degen.cli.requester import account_option, load_account
 from degen.pool_model import MWH_PER_REC, monthly_loss
-from degen.requester_cli import account_option, load_account
 
 slippage_option = click.option(
     "--slippage", default=1.0, show_default=True, type=float,

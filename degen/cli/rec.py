@@ -1,6 +1,4 @@
-"""The `degen` command line: the entry point, the deployment view and the `degen rec`
-commands that read RECs, issuances and retirement certificates. The requester's commands
-live in `requester_cli.py`, the daemons' with their processes."""
+"""`degen rec …`: RECs, issuances and retirement certificates, read back from the chain."""
 
 from __future__ import annotations
 
@@ -8,43 +6,8 @@ from pathlib import Path
 
 import click
 
-from degen import __version__
-from degen.cli_common import ADDRESS, SuggestingGroup, chain_options, connected, deployments_for, energy_text, time_text
-from degen.errors import DegenError
+from degen.cli.common import ADDRESS, SuggestingGroup, chain_options, connected, energy_text, time_text
 from degen.models import Certificate, Issuance, Job
-from degen.requester import akre
-
-
-@click.group(cls=SuggestingGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="degen")
-def main():
-    """DeGEN: buy and sell green AI compute on-chain.
-
-    \b
-    Example:
-      degen deployment
-      degen rec show 1 --network ethereum:local:foundry
-    """
-
-
-@main.command()
-@chain_options
-def deployment(network: str, directory: Path):
-    """Show the contract addresses deployed on a network (no connection needed; without
-    --deployments, the first deployment file found).
-
-    \b
-    Example:
-      degen deployment --network ethereum:sepolia
-    """
-    try:
-        path, record = deployments_for(network, directory)[0]
-    except (DegenError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    width = max(len(name) for name in record.model_fields)
-    click.echo(f"{'file':<{width}}  {path}")
-    for name, value in record.model_dump().items():
-        click.echo(f"{name:<{width}}  {akre(value) if name == 'dispute_bond' else value}")
 
 
 def describe_certificate(cert: Certificate, job: Job | None) -> str:
@@ -78,7 +41,7 @@ def describe_issuance(issuance: Issuance) -> str:
     ])
 
 
-@main.group(cls=SuggestingGroup)
+@click.group(cls=SuggestingGroup)
 def rec():
     """Renewable Energy Certificates: balances, issuances, retirement certificates.
 
@@ -143,25 +106,3 @@ def balance(address: str, network: str, directory: Path):
             f"supply: issued {rec_token.total_issued():,} mWh, retired {rec_token.total_retired():,} mWh, "
             f"dissipated {rec_token.total_dissipated():,} mWh, outstanding {rec_token.totalSupply():,} mWh"
         )
-
-
-def _register_commands() -> None:
-    """The requester's and the pool's commands, and the daemons' command groups, which the
-    `worker` and `oracle` packages declare as `degen.commands` entry points (pyproject.toml):
-    the SDK finds them the way Ape finds its plugins and never imports a daemon itself."""
-    from importlib.metadata import entry_points
-
-    from degen import requester_cli
-    from degen.pool_cli import pool_group
-    from degen.web_cli import web
-
-    for command in requester_cli.COMMANDS + [pool_group, web]:
-        main.add_command(command)
-    for entry in entry_points(group="degen.commands"):
-        main.add_command(entry.load(), name=entry.name)
-
-
-_register_commands()
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,1 @@
+"""The `degen` command line (`degen.cli.main:main`), one module per command group."""

@@ -1,0 +1,5 @@
+"""`python -m degen.cli`: the `degen` command."""
+
+from degen.cli.main import main
+
+main()
