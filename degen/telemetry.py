@@ -2,15 +2,17 @@
 with the site's meter key (EIP-712, bound to the chain and the SiteRegistry that names the
 key). The oracle issues RECs only from samples it can check this way.
 
-Values are integers so the signed bytes are exact: power in W, the inverter's cumulative
-generation register in Wh, the battery's state of charge in per mille."""
+Values are integers so the signed bytes are exact: power in W, the site's cumulative
+generation register in Wh (its production meter's, else its inverters' summed), the
+batteries' state of charge in per mille, or NO_BATTERY (0xFFFF, SunSpec's "not implemented"
+for a uint16) from a PV-only site, which has no state of charge to sign."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from eth_utils import keccak
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from degen import eip712
 from degen.models import Uint64, _Model
@@ -19,6 +21,7 @@ DOMAIN_NAME = "DeGEN telemetry"
 DOMAIN_VERSION = "1"
 SAMPLE_INTERVAL_S = 300  # site agents report every 5 minutes
 MAX_REGISTER_WH = 2**63 - 1
+NO_BATTERY = 0xFFFF  # battery_soc_permille of a site without a battery
 
 SAMPLE_FIELDS = [
     {"name": "site_id", "type": "uint256"},
@@ -37,7 +40,18 @@ class MeterSample(_Model):
     timestamp: int = Uint64
     pv_watts: int = Field(ge=0, le=2**32 - 1)
     register_wh: int = Field(ge=0, le=MAX_REGISTER_WH)
-    battery_soc_permille: int = Field(ge=0, le=1000)
+    battery_soc_permille: int = Field(ge=0, le=NO_BATTERY)  # 0..1000, or NO_BATTERY
+
+    @field_validator("battery_soc_permille")
+    @classmethod
+    def _per_mille_or_no_battery(cls, value: int) -> int:
+        if value > 1000 and value != NO_BATTERY:
+            raise ValueError(f"a state of charge is 0..1000 per mille, or {NO_BATTERY} for a site without a battery")
+        return value
+
+    @property
+    def has_battery(self) -> bool:
+        return self.battery_soc_permille != NO_BATTERY
 
 
 def typed_data(sample: MeterSample, chain_id: int, registry: str) -> dict:

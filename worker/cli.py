@@ -1,6 +1,6 @@
 """The DER owner's commands that run the worker or touch the site's hardware: `degen worker …`,
-and `degen site simulate`, which the SDK's `degen site` group takes in (pyproject.toml,
-`degen.site_commands`)."""
+and `degen site scan` and `simulate`, which the SDK's `degen site` group takes in
+(pyproject.toml, `degen.site_commands`)."""
 
 from __future__ import annotations
 
@@ -16,41 +16,54 @@ from degen.daemon.run import connect, run_daemon
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5020, show_default=True, type=click.IntRange(1, 65535), help="Modbus TCP port.")
-@click.option("--unit-id", default=1, show_default=True, type=click.IntRange(1, 255), help="Modbus unit id it answers on.")
+@click.option("--unit-id", default=1, show_default=True, type=click.IntRange(1, 247), help="Modbus unit id it answers on.")
 @click.option("--pv-peak-watts", default=6_000.0, show_default=True, type=click.FloatRange(0, 10**8),
               help="PV output at noon (up to 100 MW).")
-@click.option("--battery-wh", default=13_500.0, show_default=True, type=click.FloatRange(1), help="Battery capacity.")
+@click.option("--battery-wh", default=13_500.0, show_default=True, type=click.FloatRange(0),
+              help="Battery capacity (0: a PV-only site, no storage model).")
 @click.option("--battery-watts", default=5_000, show_default=True, type=click.IntRange(1, 65534), help="Battery power limit.")
 @click.option("--load-watts", default=400.0, show_default=True, type=click.FloatRange(0), help="House load.")
 @click.option("--soc", default=50.0, show_default=True, type=click.FloatRange(0, 100), help="Initial state of charge, %.")
 @click.option("--start-hour", default=12.0, show_default=True, type=click.FloatRange(0, 24), help="Simulated time of day at start.")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0), help="Simulated seconds per real second.")
 @click.option("--lifetime-wh", default=1_000_000, show_default=True, type=click.IntRange(0, 10**12),
-              help="The inverter's energy register at start (0: a new installation).")
+              help="The inverters' energy register at start, all together (0: a new installation).")
+@click.option("--inverters", default=1, show_default=True, type=click.IntRange(1),
+              help="Inverters in the chain (up to 4), sharing the PV equally.")
+@click.option("--der-models", is_flag=True, help="Serve IEEE 1547-2018's models (701 inverters, 713 storage) instead of 101 and 124.")
+@click.option("--meter", is_flag=True, help="Add a production meter (model 201) counting the PV's energy.")
 @click.option("--report-every", default=10.0, show_default=True, type=click.FloatRange(0.1), help="Seconds between status lines.")
 def simulate(host, port, unit_id, pv_peak_watts, battery_wh, battery_watts, load_watts, soc, start_hour, speed, lifetime_wh,
-             report_every):
-    """Serve a simulated PV + battery site over SunSpec Modbus TCP (models 1, 101, 124 at 40000).
+             inverters, der_models, meter, report_every):
+    """Serve a simulated PV + battery site over SunSpec Modbus TCP (models 1, 101 and 124 at
+    40000; or PV only, several inverters, IEEE 1547-2018's 701 and 713, a production meter).
 
     Point a worker's `[site]` config at it to run the energy policy without hardware.
 
     \b
-    Example:
+    Examples:
       degen site simulate --port 5020 --soc 20 --start-hour 21 --speed 60
+      degen site simulate --port 5020 --battery-wh 0 --inverters 2 --meter   # PV only, two inverters, a meter
     """
-    from worker.site_device import serve
+    from worker.site_device import SunSpecDevice, serve
     from worker.site_sim import SiteSimulator
 
     simulator = SiteSimulator(
         pv_peak_watts=pv_peak_watts, battery_wh=battery_wh, battery_watts=battery_watts, load_watts=load_watts,
         soc_pct=soc, start_hour=start_hour, speed=speed, lifetime_wh=lifetime_wh,
     )
+    try:
+        device = SunSpecDevice(simulator, unit_id, inverters=inverters, der_models=der_models, meter=meter)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    models = " ".join(str(placed.model.id) for placed in device.layout)
 
     def status() -> str:
         state = simulator.advance()
         hour = simulator.hour
-        return (f"{int(hour):02d}:{int(hour % 1 * 60):02d}  PV {state.pv_watts:,.0f} W  "
-                f"battery {state.battery_soc_pct:.1f}% ({state.battery_state})  lifetime {state.lifetime_wh:,} Wh")
+        battery = f"battery {state.battery_soc_pct:.1f}% ({state.battery_state})" if state.has_battery else "no battery"
+        return (f"{int(hour):02d}:{int(hour % 1 * 60):02d}  PV {state.pv_watts:,.0f} W  {battery}  "
+                f"lifetime {state.lifetime_wh:,} Wh")
 
     async def report_forever():
         while True:
@@ -58,8 +71,8 @@ def simulate(host, port, unit_id, pv_peak_watts, battery_wh, battery_watts, load
             click.echo(status())
 
     async def run():
-        ready = lambda: click.echo(f"SunSpec site simulator on {host}:{port} (unit id {unit_id})  {status()}")  # noqa: E731
-        await asyncio.gather(serve(simulator, host, port, on_ready=ready, unit_id=unit_id), report_forever())
+        ready = lambda: click.echo(f"SunSpec site simulator on {host}:{port} (unit id {unit_id}, models {models})  {status()}")  # noqa: E731
+        await asyncio.gather(serve(device, host, port, on_ready=ready), report_forever())
 
     try:
         asyncio.run(run())
@@ -67,6 +80,51 @@ def simulate(host, port, unit_id, pv_peak_watts, battery_wh, battery_watts, load
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+class HostPort(click.ParamType):
+    """HOST or HOST:PORT (Modbus TCP's port 502 when none is given)."""
+
+    name = "host[:port]"
+
+    def convert(self, value, param, ctx):
+        host, _, port = value.rpartition(":") if ":" in value else (value, "", "502")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            self.fail(f"{value!r} is not HOST or HOST:PORT (a port from 1 to 65535)", param, ctx)
+        return host, int(port)
+
+
+@click.command()
+@click.argument("address", type=HostPort())
+@click.option("--unit-ids", default="1-3,100,126,200,240", show_default=True,
+              help="Modbus unit ids to look on: a list and ranges (1-247 looks everywhere, slowly).")
+@click.option("--timeout", default=1.0, show_default=True, type=click.FloatRange(0.1, 30), help="Seconds to wait for each answer.")
+def scan(address: tuple[str, int], unit_ids: str, timeout: float):
+    """Find the SunSpec devices at HOST[:PORT] (port 502 by default): the models on each unit
+    id and base address, what they hold, what the worker would read and sign, and the [site]
+    section of worker.toml that reads them.
+
+    Enable Modbus TCP (often called "SunSpec" in the inverter's settings) first.
+
+    \b
+    Examples:
+      degen site scan 192.168.1.20
+      degen site scan 127.0.0.1:5020 --unit-ids 1-10
+    """
+    from worker.scan import parse_unit_ids
+    from worker.scan import scan as scan_device
+    from worker.sunspec.reader import SunSpecError
+
+    try:
+        units = parse_unit_ids(unit_ids)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--unit-ids") from None
+    host, port = address
+    try:
+        for line in scan_device(host, port, units, timeout):
+            click.echo(line)
+    except SunSpecError as exc:
+        raise click.ClickException(f"{exc}. Is Modbus TCP enabled on the device, and is this its address and port?") from None
 
 
 @click.group(cls=SuggestingGroup)
@@ -110,7 +168,6 @@ def build_worker(config_path: Path):
     from degen.inference.pipelines import Pipelines
     from worker.daemon import Worker
     from worker.meter import make_meter
-    from worker.site_agent import SiteAgent
 
     config = worker_config.load(config_path)
     client, deployment, project = connect(config.chain, config.provider_account())
@@ -120,7 +177,7 @@ def build_worker(config_path: Path):
         Pipelines(config.model_sources(), device=None if compute.device == "auto" else compute.device,
                   threads=compute.threads, deterministic=compute.deterministic),
         make_meter(config.compute.meter, config.compute.model_watts),
-        SiteAgent(site.modbus_host, site.modbus_port, tuple(site.modbus_unit_ids)),
+        site.agent(),
         start_block=deployment.block,
     )
 

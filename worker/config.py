@@ -23,10 +23,35 @@ class SiteConfig(_Section):
     site_id: int = Field(gt=0)
     modbus_host: str = "127.0.0.1"
     modbus_port: int = Field(502, ge=1, le=65535)
-    # the Modbus unit ids to look for SunSpec on (an inverter and a battery behind one gateway
-    # often answer on two); the first with an inverter model and the first with a battery model serve
-    modbus_unit_ids: list[Annotated[int, Field(ge=1, le=255)]] = Field([1], min_length=1, max_length=8)
+    # the Modbus unit ids to look for SunSpec on (inverters and batteries behind one gateway
+    # often answer on several): every inverter and battery model on them counts
+    modbus_unit_ids: list[Annotated[int, Field(ge=1, le=247)]] = Field([1], min_length=1, max_length=8)
     read_interval_s: float = Field(5.0, gt=0, le=3600)
+    # a production meter (SunSpec 201-204, 211-214) whose exported energy the samples carry,
+    # on this unit id (at this model address where the unit holds several meters)
+    production_meter_unit_id: int | None = Field(None, ge=1, le=247)
+    production_meter_address: int | None = Field(None, ge=0, le=65535)
+    meter_tolerance_pct: float = Field(2.0, gt=0, le=100)  # the meter and the inverters may disagree this much
+
+    @field_validator("modbus_unit_ids")
+    @classmethod
+    def _distinct_units(cls, units: list[int]) -> list[int]:
+        if len(set(units)) != len(units):
+            raise ValueError("modbus_unit_ids are distinct unit ids")
+        return units
+
+    @model_validator(mode="after")
+    def _address_needs_a_meter(self) -> "SiteConfig":
+        if self.production_meter_address is not None and self.production_meter_unit_id is None:
+            raise ValueError("production_meter_address needs production_meter_unit_id")
+        return self
+
+    def agent(self):
+        """The site agent that reads this site."""
+        from worker.site_agent import SiteAgent
+
+        return SiteAgent(self.modbus_host, self.modbus_port, tuple(self.modbus_unit_ids), meter_unit=self.production_meter_unit_id,
+                         meter_address=self.production_meter_address, meter_tolerance_pct=self.meter_tolerance_pct)
 
 
 class TelemetryConfig(_Section):

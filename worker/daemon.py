@@ -49,7 +49,7 @@ from worker.reporter import MissingPoints, TelemetryReporter
 from worker.results import ResultStore
 from worker.server import Result, create_app
 from worker.site_agent import SiteAgent
-from worker.sunspec.reader import SunSpecError
+from worker.sunspec.reader import SunSpecError, describe
 
 log = logging.getLogger("worker")
 
@@ -97,7 +97,8 @@ class Worker:
         self._said: dict[JobKey, str] = {}  # what the log last said of each
         self._arbiters: dict[str, tuple[bool, float]] = {}  # address -> (arbiter?, when asked)
         self._site_read_at = 0.0
-        self._missing: tuple[str, ...] = ()  # the points the site last did not report (logged when it changes)
+        self._site_said: dict[str, object] = {}  # what the log last said of the site, by topic (said again when it changes)
+        self.registered_battery_wh = 0  # the site's battery as the registry has it, read at setup
         self._running: _Running | None = None  # the pipeline call under way (compute thread)
         self.speed: Speed | None = None  # measured on the last pipeline calls, for /health
         self._clock_offset = 0.0
@@ -465,11 +466,34 @@ class Worker:
             return
         self.metrics.pv_watts.set(_gauge(self._site.pv_watts))
         self.metrics.battery_soc.set(_gauge(self._site.battery_soc_pct))
-        if self._site.missing != self._missing:
-            self._missing = self._site.missing
-            if self._missing:
-                log.warning("the site does not report some points; they count for nothing", extra={
-                    "missing": ", ".join(self._missing), "inverter": self._site.inverter_state, "battery": self._site.battery_state})
+        self._say_once("layout", self._site_layout())
+        self._say_once("missing", self._site.missing and ("the site does not report some points; they count for nothing", {
+            "missing": ", ".join(self._site.missing), "inverter": self._site.inverter_state, "battery": self._site.battery_state}))
+        self._say_once("notes", self._site.notes and ("how the site's readings are combined", {"notes": "; ".join(self._site.notes)}))
+        check = self.site_agent.meter_check.last if self.site_agent.meter_check is not None else None
+        self._say_once("meter", check is not None and not check["agree"] and (
+            "the production meter and the inverters disagree", {k: check[k] for k in ("meter_wh", "inverters_wh", "difference_pct",
+                                                                                   "tolerance_pct")}))
+
+    def _site_layout(self) -> tuple[str, dict]:
+        """What the site agent found, and where it differs from the site's registration."""
+        fields = {"site": describe(self.site_agent.layout)}
+        if self.site_agent.passed_over:
+            fields["passed_over"] = "; ".join(self.site_agent.passed_over)
+        if self._site.has_battery != (self.registered_battery_wh > 0):
+            fields["registered"] = (f"a {self.registered_battery_wh:,} Wh battery" if self.registered_battery_wh
+                                    else "no battery") + ": the registry and the device disagree"
+        return "site found", fields
+
+    def _say_once(self, topic: str, said) -> None:
+        """Logs `said` ((message, fields), or nothing) when it differs from what was last said
+        on `topic`: a change of the site's layout, of its missing points, …"""
+        if said == self._site_said.get(topic):
+            return
+        self._site_said[topic] = said
+        if said:
+            message, fields = said
+            (log.info if topic in ("layout", "notes") and "registered" not in fields else log.warning)(message, extra=fields)
 
     # ---- compute loop --------------------------------------------------------------------
 
@@ -647,6 +671,7 @@ class Worker:
 
     def _check_site(self) -> None:
         meter, self.max_gpu_watts, active = self.client.site_meter(self.config.site.site_id)
+        self.registered_battery_wh = self.client.site(self.config.site.site_id)["battery_wh"]
         if meter.lower() != self.meter_key.address.lower():
             raise WorkerSetupError(
                 f"the meter key {self.meter_key.address} is not site {self.config.site.site_id}'s registered meter {meter}"
@@ -705,11 +730,20 @@ class Worker:
             "queue": len(self.queue),
             "jobs": self.journal.counts(self.client.chain_id, self.client.address),
             "meter": {"name": self.meter.name, "estimated": self.meter.estimated},
-            "site": None if site is None else {"pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct,
-                                               "lifetime_wh": site.lifetime_wh, "inverter_state": site.inverter_state,
-                                               "battery_state": site.battery_state, "missing": list(site.missing)},
+            "site": None if site is None else self._site_health(site),
             "waiting": {str(key.job_id): reason for key, reason in list(self._waiting.items())},
             "speed": None if self.speed is None else self.speed.model_dump(),
+        }
+
+
+    def _site_health(self, site: SiteState) -> dict:
+        agent = self.site_agent
+        return {
+            "pv_watts": site.pv_watts, "battery_soc_pct": site.battery_soc_pct, "has_battery": site.has_battery,
+            "lifetime_wh": site.lifetime_wh, "lifetime_source": "production meter" if agent.meter_check else "inverters",
+            "inverter_state": site.inverter_state, "battery_state": site.battery_state, "missing": list(site.missing),
+            "notes": list(site.notes), "found": None if agent.layout is None else describe(agent.layout),
+            "meter_check": None if agent.meter_check is None else agent.meter_check.last,
         }
 
 

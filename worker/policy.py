@@ -23,15 +23,18 @@ class Decision:
 
 @dataclass(frozen=True)
 class SiteState:
-    """What the site agent read from the inverter and battery; None: the device does not
-    report that point (named in `missing`)."""
+    """What the site agent read from the inverters, batteries and meter; None: the device does
+    not report that point (named in `missing`)."""
 
-    pv_watts: float | None
-    battery_soc_pct: float | None
-    lifetime_wh: int | None = None  # the inverter's lifetime energy register
+    pv_watts: float | None  # every inverter's AC power, summed
+    battery_soc_pct: float | None  # every battery's, weighted by capacity; None without a battery
+    lifetime_wh: int | None = None  # the production meter's exported energy, else the inverters' lifetime energy
     inverter_state: str = ""
-    battery_state: str = ""  # charging, discharging, holding, empty, full, …
+    battery_state: str = ""  # charging, discharging, holding, empty, full, …; "no battery" on a PV-only site
     missing: tuple[str, ...] = ()
+    has_battery: bool = True  # False: no storage model on the site (PV only)
+    inverters_wh: int | None = None  # the inverters' lifetime energy, when a production meter supplies lifetime_wh
+    notes: tuple[str, ...] = ()  # how readings were combined, where the log should say so
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,19 @@ class Policy:
 
 
 def energy_allows(policy: Policy, site: SiteState) -> Decision:
-    """A green job runs on stored or current solar energy, never on the grid. A point the
-    site does not report counts for nothing."""
+    """A green job runs on stored or current solar energy, never on the grid: a PV-only site
+    runs it while PV covers the GPU. A point the site does not report counts for nothing."""
     soc, pv = site.battery_soc_pct, site.pv_watts
     if soc is not None and soc > policy.battery_reserve_pct:
         return Decision(True, f"battery at {soc:.0f}% is above the {policy.battery_reserve_pct:.0f}% reserve")
     if pv is not None and pv >= policy.gpu_watts:
         return Decision(True, f"PV {pv:.0f} W covers the GPU's {policy.gpu_watts:.0f} W")
-    battery = ("the battery's state of charge is not reported" if soc is None
-               else f"battery at {soc:.0f}% is at or below the {policy.battery_reserve_pct:.0f}% reserve")
+    if not site.has_battery:
+        battery = "the site has no battery"
+    elif soc is None:
+        battery = "the battery's state of charge is not reported"
+    else:
+        battery = f"battery at {soc:.0f}% is at or below the {policy.battery_reserve_pct:.0f}% reserve"
     sun = "PV power is not reported" if pv is None else f"PV {pv:.0f} W does not cover the GPU's {policy.gpu_watts:.0f} W"
     return Decision(False, f"{battery} and {sun}", for_now=True)
 

@@ -33,14 +33,15 @@ class MissingPoints(DegenError, ValueError):
 
 def sample_of(state: SiteState, site_id: int, timestamp: int) -> MeterSample:
     """The signed sample's content; MissingPoints when the site lacks one of its points (a
-    sample never says 0 for what was not measured)."""
+    sample never says 0 for what was not measured). A PV-only site's sample says NO_BATTERY."""
+    soc = state.battery_soc_pct if state.has_battery else telemetry.NO_BATTERY
     lacking = [name for name, value in (("AC power", state.pv_watts), ("lifetime energy", state.lifetime_wh),
-                                        ("state of charge", state.battery_soc_pct)) if value is None]
+                                        ("state of charge", soc)) if value is None]
     if lacking:
         raise MissingPoints(f"the site does not report its {' or '.join(lacking)}")
     return MeterSample(
         site_id=site_id, timestamp=timestamp, pv_watts=max(0, round(state.pv_watts)), register_wh=state.lifetime_wh,
-        battery_soc_permille=min(1000, max(0, round(state.battery_soc_pct * 10))),
+        battery_soc_permille=soc if not state.has_battery else min(1000, max(0, round(soc * 10))),
     )
 
 

@@ -1,6 +1,6 @@
-"""A simulated DER site — rooftop PV on a day curve, a house load and a battery — whose
-physics `worker.site_device` serves over SunSpec Modbus TCP, so the worker's site agent runs
-without hardware.
+"""A simulated DER site — rooftop PV on a day curve, a house load and a battery (or none: a
+PV-only site) — whose physics `worker.site_device` serves over SunSpec Modbus TCP, so the
+worker's site agent runs without hardware.
 
 Simulated time runs `speed` times faster than the wall clock from `start_hour`; the state
 advances lazily whenever the device is read."""
@@ -15,6 +15,7 @@ from typing import Callable
 from degen import telemetry
 from degen.telemetry import MeterSample
 from worker.policy import SiteState
+from worker.reporter import sample_of
 
 SUNRISE_HOUR, SUNSET_HOUR = 6.0, 18.0
 
@@ -45,8 +46,8 @@ class SiteSimulator:
     def __post_init__(self):
         if not 0 <= self.soc_pct <= 100 or not 0 <= self.battery_floor_pct <= 100:
             raise ValueError("state of charge and floor are percentages (0..100)")
-        if self.pv_peak_watts < 0 or self.battery_wh <= 0 or self.load_watts < 0 or self.speed < 0:
-            raise ValueError("PV peak and load must not be negative; battery capacity must be positive")
+        if self.pv_peak_watts < 0 or self.battery_wh < 0 or self.load_watts < 0 or self.speed < 0:
+            raise ValueError("PV peak, battery capacity (0: none) and load must not be negative")
         self._last = self.clock()
 
     @property
@@ -63,11 +64,16 @@ class SiteSimulator:
             remaining -= step
         return self.state()
 
+    @property
+    def has_battery(self) -> bool:
+        return self.battery_wh > 0
+
     def _step(self, seconds: float) -> None:
         pv = solar_watts(self.pv_peak_watts, self.hour)
-        soc_wh = self.soc_pct / 100 * self.battery_wh + self.battery_flow_watts() * seconds / 3600
-        floor_wh = self.battery_floor_pct / 100 * self.battery_wh
-        self.soc_pct = min(self.battery_wh, max(floor_wh, soc_wh)) / self.battery_wh * 100
+        if self.has_battery:
+            soc_wh = self.soc_pct / 100 * self.battery_wh + self.battery_flow_watts() * seconds / 3600
+            floor_wh = self.battery_floor_pct / 100 * self.battery_wh
+            self.soc_pct = min(self.battery_wh, max(floor_wh, soc_wh)) / self.battery_wh * 100
         self.lifetime_wh += pv * seconds / 3600
         self._sim_seconds += seconds
 
@@ -81,6 +87,8 @@ class SiteSimulator:
 
     def charge_state(self) -> str:
         """The battery as SunSpec's ChaSt names it: charging, discharging, full, empty or holding."""
+        if not self.has_battery:
+            return "no battery"
         flow = self.battery_flow_watts()
         if flow > 0:
             return "charging"
@@ -94,21 +102,21 @@ class SiteSimulator:
 
     def state(self) -> SiteState:
         pv = solar_watts(self.pv_peak_watts, self.hour)
-        return SiteState(pv_watts=pv, battery_soc_pct=self.soc_pct, lifetime_wh=int(self.lifetime_wh),
-                         inverter_state="mppt" if pv > 0 else "sleeping", battery_state=self.charge_state())
+        return SiteState(pv_watts=pv, battery_soc_pct=self.soc_pct if self.has_battery else None, lifetime_wh=int(self.lifetime_wh),
+                         inverter_state="mppt" if pv > 0 else "sleeping", battery_state=self.charge_state(),
+                         has_battery=self.has_battery)
 
 
 def signed_day(site_id: int, day: int, meter, chain_id: int, registry: str, *, pv_peak_watts: float = 6_000,
                battery_wh: float = 13_500) -> list[tuple[MeterSample, bytes]]:
     """A clear day at a simulated site as its agent reports it: a MeterSample every 5 minutes
-    from midnight (`day`, unix s) to the next midnight, signed with the meter key."""
+    from midnight (`day`, unix s) to the next midnight, signed with the meter key (`battery_wh`
+    0: a PV-only site)."""
     seconds = [0.0]
     site = SiteSimulator(pv_peak_watts=pv_peak_watts, battery_wh=battery_wh, start_hour=0, clock=lambda: seconds[0])
     samples = []
     for t in range(0, 86_400 + 1, telemetry.SAMPLE_INTERVAL_S):
         seconds[0] = t
-        state = site.advance()
-        sample = MeterSample(site_id=site_id, timestamp=day + t, pv_watts=round(state.pv_watts), register_wh=state.lifetime_wh,
-                             battery_soc_permille=round(state.battery_soc_pct * 10))
+        sample = sample_of(site.advance(), site_id, day + t)
         samples.append((sample, telemetry.sign(sample, meter, chain_id, registry)))
     return samples

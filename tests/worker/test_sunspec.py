@@ -20,27 +20,41 @@ from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 from degen.processes import degen, free_port, running
 from tests.worker.sunspec_devices import device_image, model_image, serving
 from worker.site_agent import SiteAgent
-from worker.sunspec.models import BATTERY, COMMON, INVERTERS, STORAGE
+from worker.sunspec.models import COMMON_ID, INVERTERS, METERS, STORAGE, model
 from worker.sunspec.points import TYPES, Point
 from worker.sunspec.reader import SunSpecError
 
-MODELS = [COMMON, *INVERTERS.values(), STORAGE, BATTERY]
+MODELS = [COMMON_ID, *INVERTERS, *STORAGE, *METERS]
 
 
-# ---- our tables and codec against SunSpec's definitions ----------------------------------------
+# ---- our models, codec and roles against SunSpec's definitions ------------------------------
 
-@pytest.mark.parametrize("model", MODELS, ids=lambda model: str(model.id))
-def test_our_model_tables_are_sunspecs(model):
-    definition = sunspec_device.get_model_def(model.id)["group"]
-    assert definition["name"] == model.name and not definition.get("groups")  # no repeating groups in these
-    expected, offset = [], 0
-    for point in definition["points"]:
-        size = int(point.get("size") or mb.point_type_info[point["type"]].len)
-        expected.append((point["name"], point["type"], offset, size, point.get("sf"), point.get("access") == "RW",
-                         point.get("mandatory") == "M"))
-        offset += size
-    assert [(p.name, p.type, p.offset, p.size, p.sf, p.writable, p.mandatory) for p in model.points.values()] == expected
-    assert model.length == offset - 2
+@pytest.mark.parametrize("model_id", MODELS)
+def test_each_model_has_sunspecs_points_where_its_client_puts_them(model_id):
+    """Our models come from pysunspec2's definitions; its own decoder agrees on every offset."""
+    ours = model(model_id)
+    theirs = sunspec_device.Model(model_id=model_id)
+    assert ours.name == theirs.gname and not sunspec_device.get_model_def(model_id)["group"].get("groups")
+    assert ours.length + 2 == theirs.len  # theirs counts ID and L
+    assert [(p.name, p.offset, p.size) for p in ours.points.values()] == [
+        (name, point.offset, point.len) for name, point in theirs.points.items()]
+
+
+@pytest.mark.parametrize("model_id", [*INVERTERS, *STORAGE, *METERS])
+def test_the_points_the_reader_takes_are_what_their_role_says(model_id):
+    role = {**INVERTERS, **STORAGE, **METERS}[model_id]
+    points = model(model_id).points
+    kinds = {"power": {"int16", "float32"}, "energy": {"acc32", "uint64", "float32"},
+             "state_of_charge": {"uint16", "float32"}, "capacity": {"uint16", "float32"}, "state": {"enum16"}}
+    for what, allowed in kinds.items():
+        name = getattr(role, what)
+        if name is not None:
+            assert points[name].type in allowed, (model_id, what, name)
+            assert points[name].sf is None or points[points[name].sf].type == "sunssf"
+    symbols = {s["value"]: s["name"] for s in sunspec_device.get_model_def(model_id)["group"]["points"][
+        [p.name for p in points.values()].index(role.state)]["symbols"]} if role.state else {}
+    # (model 111's definition spells its states with a stray "GG" prefix: GGMPPT)
+    assert {value: name.lower().removeprefix("gg").replace("_", " ") for value, name in symbols.items()} == role.states
 
 
 NUMERIC = sorted(set(TYPES) - {"string"})
@@ -83,7 +97,7 @@ def test_a_point_that_is_not_implemented_decodes_to_none_never_zero(kind):
         assert point.decode(point.encode(math.nan)) is None  # any NaN
     else:
         with pytest.raises(ValueError, match="does not fit"):
-            point.encode(1 << 32)
+            point.encode(1 << (16 * point.size))
 
 
 def test_strings_round_trip_and_empty_is_missing():
@@ -98,8 +112,8 @@ def test_strings_round_trip_and_empty_is_missing():
 # What the simulator implements; every other point must read "not implemented".
 IMPLEMENTED = {
     1: {"ID", "L", "Mn", "Md", "Vr", "SN", "DA", "Pad"},
-    101: {"ID", "L", "A", "AphA", "A_SF", "PhVphA", "V_SF", "W", "W_SF", "Hz", "Hz_SF", "VA", "VA_SF", "PF", "PF_SF",
-          "WH", "WH_SF", "TmpCab", "Tmp_SF", "St", "Evt1", "Evt2"},
+    101: {"ID", "L", "A", "AphA", "A_SF", "PhVphA", "V_SF", "W", "W_SF", "Hz", "Hz_SF", "WH", "WH_SF", "TmpCab", "Tmp_SF",
+          "St", "Evt1", "Evt2"},
     124: {"ID", "L", "WChaMax", "WChaGra", "WDisChaGra", "StorCtl_Mod", "MinRsvPct", "ChaState", "ChaSt", "ChaGriSet",
           "WChaMax_SF", "WChaDisChaGra_SF", "MinRsvPct_SF", "ChaState_SF"},
 }
@@ -164,10 +178,10 @@ def test_sunspecs_client_reads_the_simulator_without_an_error(simulator, scenari
             if point.value is not None and point.pdef.get("symbols") and point.pdef["type"].startswith("enum"):
                 assert point.value in {s["value"] for s in point.pdef["symbols"]}, (model_id, name, point.value)
     inverter, storage = models[101], models[124]
-    w, va, amps, volts = (inverter.points[name].cvalue for name in ("W", "VA", "A", "PhVphA"))
-    assert va >= w >= 0 and volts == 230 and inverter.Hz.cvalue == 50
-    assert amps * volts == pytest.approx(va, rel=0.01, abs=1)
-    assert inverter.AphA.cvalue == amps and inverter.PF.cvalue == 98  # one phase carries it all, at 98 %
+    w, amps, volts = (inverter.points[name].cvalue for name in ("W", "A", "PhVphA"))
+    assert w >= 0 and volts == 230 and inverter.Hz.cvalue == 50 and models[1].Pad.value == 0x8000
+    assert amps * volts == pytest.approx(w / 0.98, rel=0.01, abs=1)  # at a power factor of 98 %
+    assert inverter.AphA.cvalue == amps  # one phase carries it all
     assert symbol(storage, "ChaSt") == charge_state and symbol(inverter, "St") == inverter_state
 
     ours = SiteAgent("127.0.0.1", port).read()  # our reader sees what SunSpec's does
@@ -281,8 +295,8 @@ def test_a_new_installation_reads_zero_watt_hours():
 
 
 @pytest.mark.parametrize("units, refusal", [
-    ({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE)))}, r"no battery model \(124, 802\) on the device \(unit 1: \[1, 103\]\)"),
-    ({1: (40000, device_image((1, COMMON_POINTS), (124, STORAGE_124)))}, r"no inverter model \(101, 102, 103, 111, 112, 113\)"),
+    ({1: (40000, device_image((1, COMMON_POINTS), (124, STORAGE_124)))},
+     r"no inverter model \(101, 102, 103, 111, 112, 113, 701\) on the device \(unit 1: \[1, 124\]\)"),
     ({1: (40000, [0x1234] * 10)}, "no SunSpec marker at 40000, 50000, 0 on unit id 1"),
     ({1: (40000, [0x5375, 0x6E53, 103, 40, *model_image(103, THREE_PHASE)[2:42], 0xFFFF, 0])},
      "model 103 on unit id 1 holds 40 registers; SunSpec defines 50"),
@@ -305,3 +319,161 @@ def test_lifetime_energy_that_goes_back_is_refused():
         writer.close()
         with pytest.raises(SunSpecError, match="lifetime energy went back from 12,345,678,900 Wh to 100,000 Wh"):
             agent.read()
+
+
+# ---- a site is what is connected to it ------------------------------------------------------------
+
+SHAPES = {  # simulator options: the models pysunspec2 finds, and how many of each
+    "PV only": (["--battery-wh", "0"], {1: 1, 101: 1}),
+    "two inverters and a production meter": (["--inverters", "2", "--meter"], {1: 1, 101: 2, 124: 1, 201: 1}),
+    "IEEE 1547-2018": (["--der-models"], {1: 1, 701: 1, 713: 1}),
+    "IEEE 1547-2018, three inverters, PV only": (["--der-models", "--inverters", "3", "--battery-wh", "0"], {1: 1, 701: 3}),
+}
+
+
+def scan_all(port: int) -> dict:
+    """pysunspec2's client on the device: {model id: [every instance, every point read]}."""
+    client = SunSpecModbusClientDeviceTCP(slave_id=1, ipaddr="127.0.0.1", ipport=port, timeout=5)
+    try:
+        client.scan()
+        return {model_id: models for model_id, models in client.models.items() if isinstance(model_id, int)}
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sunspecs_client_reads_every_shape_of_the_simulator_and_so_do_we(simulator, shape):
+    options, expected = SHAPES[shape]
+    port = simulator("--start-hour", "11", *options)
+    models = scan_all(port)
+    assert {model_id: len(instances) for model_id, instances in models.items()} == expected
+    for instances in models.values():
+        for instance in instances:
+            assert instance.error_info == "", (instance.model_id, instance.error_info)
+            assert all(p.value is not None for p in instance.points.values() if p.pdef.get("mandatory") == "M")
+    inverters = [m for model_id in (101, 701) for m in models.get(model_id, [])]
+    energy = "TotWhInj" if 701 in models else "WH"
+    meter = models.get(201, [None])[0]
+    ours = SiteAgent("127.0.0.1", port, meter_unit=1 if meter else None).read()
+    assert ours.pv_watts == pytest.approx(sum(m.W.cvalue for m in inverters))
+    assert ours.lifetime_wh == (meter.TotWhExp.cvalue if meter else sum(getattr(m, energy).cvalue for m in inverters))
+    if meter:
+        assert ours.inverters_wh == sum(m.WH.cvalue for m in inverters)
+    storage = models.get(124) or models.get(713)
+    assert ours.has_battery == bool(storage) and ours.missing == ()
+    if storage:
+        assert ours.battery_soc_pct == (storage[0].ChaState.cvalue if 124 in models else storage[0].SoC.cvalue)
+    else:
+        assert ours.battery_soc_pct is None and ours.battery_state == "no battery"
+
+
+SMA_COMMON = {"Mn": "SMA", "Md": "STP 10.0-3AV-40", "SN": "3012345678"}
+SOLAREDGE_COMMON = {"Mn": "SolarEdge", "Md": "SE10K", "SN": "7E123456"}
+METER_203 = {  # a three-phase production meter: 10,850 W, 12,000,000 Wh exported (scale factor 1)
+    "A": 157, "AphA": 52, "AphB": 52, "AphC": 53, "A_SF": -1, "PhV": 2302, "PhVphA": 2301, "PhVphB": 2302, "PhVphC": 2303,
+    "PPV": 3987, "PhVphAB": 3986, "PhVphBC": 3987, "PhVphCA": 3988, "V_SF": -1, "Hz": 5000, "Hz_SF": -2, "W": 1085, "W_SF": 1,
+    "TotWhExp": 1_200_000, "TotWhImp": 1234, "TotWh_SF": 1, "Evt": 0,
+}
+DER_MEASURE = {  # IEEE 1547-2018 model 701: 7,500 W, 5,000,000,000 Wh injected in a uint64 (scale factor 0)
+    "ACType": 2, "St": 1, "InvSt": 3, "ConnSt": 1, "W": 7500, "W_SF": 0, "A": 109, "A_SF": -1, "LNV": 2300, "V_SF": -1,
+    "Hz": 5000, "Hz_SF": -2, "TotWhInj": 5_000_000_000, "TotWhAbs": 12, "TotWh_SF": 0,
+}
+DER_STORAGE = {"WHRtg": 500, "WH_SF": 1, "SoC": 400, "Pct_SF": -1, "SoH": 980, "Sta": 0}  # 40 % of 5 kWh
+DER_CAPACITY = {"WMaxRtg": 100, "W_SF": 2}  # 10 kW rated: a model in the chain the reader passes over
+
+
+def read_site(units: dict, **agent) -> object:
+    with serving(units) as port:
+        return SiteAgent("127.0.0.1", port, **agent).read()
+
+
+def test_a_pv_only_sma_like_inverter_on_unit_126_reads_with_no_battery():
+    vendor = [model_id for model_id in (11, 12, 120, 121, 122, 123, 126, 127, 128, 131, 132)]
+    image = device_image((1, SMA_COMMON), *((model_id, {}) for model_id in vendor[:2]), (103, THREE_PHASE),
+                         *((model_id, {}) for model_id in vendor[2:]))
+    state = read_site({126: (40000, image)}, unit_ids=(126,))
+    assert (state.pv_watts, state.lifetime_wh) == (10_860, 12_345_678_900)
+    assert (state.has_battery, state.battery_soc_pct, state.battery_state, state.missing) == (False, None, "no battery", ())
+
+
+def test_a_solaredge_like_inverter_with_a_203_meter_in_its_chain():
+    image = device_image((1, SOLAREDGE_COMMON), (103, THREE_PHASE), (1, {**SOLAREDGE_COMMON, "Md": "WND-3Y"}), (203, METER_203))
+    units = {1: (40000, image)}
+    assert read_site(units).lifetime_wh == 12_345_678_900  # no meter configured: the inverter's register
+    metered = read_site(units, meter_unit=1)
+    assert (metered.lifetime_wh, metered.inverters_wh, metered.pv_watts) == (12_000_000, 12_345_678_900, 10_860)
+    assert not metered.has_battery
+
+
+def test_two_inverters_in_one_chain_and_on_two_units_are_summed():
+    other = {**THREE_PHASE, "W": 500, "W_SF": 1, "WH": 1_000_000, "WH_SF": 0, "St": 2}  # 5,000 W, 1,000,000 Wh, sleeping
+    one_chain = read_site({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (103, other), (124, STORAGE_124)))})
+    assert (one_chain.pv_watts, one_chain.lifetime_wh) == (15_860, 12_346_678_900)
+    assert one_chain.inverter_state == "mppt, sleeping"
+    two_units = read_site({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE))),
+                           2: (40000, device_image((1, {**COMMON_POINTS, "SN": "31234568"}), (113, FLOAT_THREE_PHASE)))},
+                          unit_ids=(1, 2))
+    assert (two_units.pv_watts, two_units.lifetime_wh) == (10_860 + 4321.5, 12_345_678_900 + 987_654)
+
+
+def test_a_device_answering_on_every_unit_id_is_counted_once():
+    image = device_image((1, COMMON_POINTS), (103, THREE_PHASE))
+    with serving({1: (40000, image), 2: (40000, image)}) as port:
+        agent = SiteAgent("127.0.0.1", port, unit_ids=(1, 2))
+        state = agent.read()
+    assert (state.pv_watts, state.lifetime_wh) == (10_860, 12_345_678_900)
+    assert agent.passed_over == ("unit id 2 answers with unit id 1's device: counted once",)
+
+
+def test_ieee_2018_models_701_702_713():
+    state = read_site({1: (40000, device_image((1, COMMON_POINTS), (701, DER_MEASURE), (702, DER_CAPACITY), (713, DER_STORAGE)))})
+    assert (state.pv_watts, state.lifetime_wh, state.battery_soc_pct) == (7500, 5_000_000_000, 40.0)
+    assert (state.inverter_state, state.has_battery, state.missing) == ("running", True, ())
+
+
+def test_a_103_inverter_with_713_storage():
+    state = read_site({1: (0, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (713, DER_STORAGE)))})
+    assert (state.pv_watts, state.battery_soc_pct, state.missing) == (10_860, 40.0, ())
+
+
+def test_batteries_are_weighted_by_capacity_or_averaged_when_one_has_none():
+    weighted = read_site({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (802, BATTERY_802), (713, DER_STORAGE)))})
+    assert weighted.battery_soc_pct == pytest.approx((73.4 * 10_240 + 40.0 * 5_000) / 15_240) and weighted.notes == ()
+    averaged = read_site({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (124, STORAGE_124), (802, BATTERY_802)))})
+    assert averaged.battery_soc_pct == pytest.approx((81.25 + 73.4) / 2)
+    assert averaged.notes == ("state of charge is the mean of 2 batteries: no capacity reported by model 124 on unit id 1 at 40122",)
+
+
+def test_a_production_meter_disagreeing_with_the_inverter_is_flagged():
+    image = device_image((1, COMMON_POINTS), (103, THREE_PHASE), (203, METER_203))
+    inverter_wh, meter_wh = 40000 + 2 + 68 + 24, 40000 + 2 + 68 + 52 + 2 + 36  # WH of 103, TotWhExp of 203
+    with serving({1: (40000, image)}, writable=True) as port:
+        agent = SiteAgent("127.0.0.1", port, meter_unit=1, meter_tolerance_pct=2.0)
+        first = agent.read()
+        assert agent.meter_check.last["agree"] and first.lifetime_wh == 12_000_000
+        writer = ModbusTcpClient("127.0.0.1", port=port)
+        writer.connect()
+        writer.write_registers(inverter_wh, list(divmod(123_456_789 + 100, 0x10000)), device_id=1)  # +10,000 Wh (sf 2)
+        writer.write_registers(meter_wh, list(divmod(1_200_000 + 500, 0x10000)), device_id=1)  # +5,000 Wh (sf 1)
+        writer.close()
+        later = agent.read()
+    assert later.lifetime_wh == 12_005_000 and later.inverters_wh == 12_345_688_900  # the samples carry the meter's
+    assert agent.meter_check.last == {"meter_wh": 5_000, "inverters_wh": 10_000, "difference_pct": 50.0,
+                                      "tolerance_pct": 2.0, "agree": False}
+
+
+def test_a_unit_with_several_meters_needs_the_production_meters_address():
+    image = device_image((1, SOLAREDGE_COMMON), (103, THREE_PHASE), (203, METER_203), (203, {**METER_203, "TotWhExp": 7}))
+    with pytest.raises(SunSpecError, match=r"unit id 1 holds 2 meters \(model 203 on unit id 1 at 40122, model 203 on unit id 1 "
+                                           r"at 40229\): name the production meter's address"):
+        read_site({1: (40000, image)}, meter_unit=1)
+    assert read_site({1: (40000, image)}, meter_unit=1, meter_address=40229).lifetime_wh == 70
+    with pytest.raises(SunSpecError, match=r"no meter model \(201, 202, 203, 204, 211, 212, 213, 214\) on unit id 2"):
+        read_site({1: (40000, image)}, meter_unit=2)
+
+
+def test_a_chain_that_breaks_part_way_names_where_not_a_missing_marker():
+    image = device_image((1, COMMON_POINTS), (103, THREE_PHASE))[:-2]  # the map stops after 103: no end model
+    with pytest.raises(SunSpecError, match=r"unit id 1: the SunSpec model chain from base 40000 breaks at register 40122 "
+                                           r"\(after model 103 on unit id 1 at 40070\): .*refused registers 40122\.\.40122"):
+        read_site({1: (40000, image)})

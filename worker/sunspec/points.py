@@ -4,7 +4,8 @@ decodes to None, never to 0.
 
 Accumulators (`acc16`, `acc32`: lifetime energy) are the one exception: SunSpec's "not
 implemented" value for them is 0, which is also what a new installation reports. We read 0
-as 0 Wh. A pad register holds nothing (written as 0)."""
+as 0 Wh. A pad register holds nothing: SunSpec's specification fills it with 0x8000, and
+pysunspec2 takes any value, so it reads as what it holds."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ TYPES: dict[str, tuple[int, int | None]] = {
     "bitfield16": (1, 0xFFFF), "pad": (1, None), "acc16": (1, None), "count": (1, 0xFFFF),
     "uint32": (2, 0xFFFFFFFF), "int32": (2, 0x80000000), "enum32": (2, 0xFFFFFFFF), "bitfield32": (2, 0xFFFFFFFF),
     "acc32": (2, None), "float32": (2, 0x7FC00000), "string": (1, None),
+    "uint64": (4, 0xFFFFFFFFFFFFFFFF), "int64": (4, 0x8000000000000000), "acc64": (4, None),
 }
-SIGNED = {"int16": 16, "sunssf": 16, "int32": 32}
+SIGNED = {"int16": 16, "sunssf": 16, "int32": 32, "int64": 64}
 SF_RANGE = range(-10, 11)  # the scale factors SunSpec allows
 
 
