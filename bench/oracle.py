@@ -63,7 +63,7 @@ def signed_samples(count: int, start: int) -> list[SignedSample]:
 
 
 def site_records() -> dict[int, SiteRecord]:
-    return {site + 1: SiteRecord(Account.from_key(bytes([site + 1]) * 32).address, 10_000, True) for site in range(SITES)}
+    return {site + 1: SiteRecord(Account.from_key(bytes([site + 1]) * 32).address, 10_000, True, 20_000) for site in range(SITES)}
 
 
 def post_all(url: str, payloads: list[dict], batch: int) -> float:

@@ -60,5 +60,8 @@ def save(deployment: Deployment, directory: Path = DEFAULT_DIR) -> Path:
 def load(network: str, directory: Path = DEFAULT_DIR) -> Deployment:
     path = file_for(network, directory)
     if not path.exists():
-        raise DeploymentNotFound(f"no deployment for {network} at {path}; run scripts/deploy.py on that network first")
+        raise DeploymentNotFound(
+            f"no deployment for {network} at {path}: the network's operator publishes its deployment file; put it there "
+            "(or name its folder: [chain] deployments, --deployments), or deploy your own (`ape run deploy`, README "
+            "'Deploying elsewhere')")
     return Deployment.model_validate_json(path.read_text())

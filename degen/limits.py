@@ -1,5 +1,6 @@
-"""Bounds the JobMarket enforces, mirrored so the SDK can refuse bad input before a
-transaction is sent. tests/sdk/test_limits.py checks each against the deployed contract."""
+"""Bounds the JobMarket and the SiteRegistry enforce, mirrored so the SDK can refuse bad input
+before a transaction is sent. tests/contracts/test_stake_offers.py and test_registry.py check
+them against the deployed contracts."""
 
 MAX_PROMPT_BYTES = 2048
 MIN_JOB_DURATION = 60
@@ -15,6 +16,9 @@ MAX_COLLATERAL = 2**96 - 1
 MAX_BASE_PRICE = 2**80 - 1
 MAX_PRICE_PER_KWH = 2**80 - 1
 MAX_FEE_BPS = 1000
+MAX_WATTS = 100_000_000  # a site's PV peak and GPU draw (SiteRegistry)
+MAX_BATTERY_WH = 1_000_000_000
+MAX_ENDPOINT_BYTES = 128
 
 UINT64_MAX = 2**64 - 1
 MWH_PER_KWH = 1_000_000

@@ -240,8 +240,8 @@ def _sentence(reason: str) -> str:
     return f"the pool refused: {reason}"
 
 
-DECIMALS = {"rec": 6, "akre": 18, "lp": 12}
-SYMBOLS = {"rec": "REC", "akre": "AKRE", "lp": "DGLP"}
+DECIMALS = {"rec": 6, "akre": 18, "lp": 12, "native": 18}
+SYMBOLS = {"rec": "REC", "akre": "AKRE", "lp": "DGLP", "native": "native"}  # native: the chain's own token, gas money
 
 
 def amount_text(amount: int, token: str) -> str:

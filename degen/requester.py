@@ -191,12 +191,17 @@ def default_shape(offer: Offer, speed: Speed | None, budget_s: float = DEFAULT_B
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a provider's worker says it is with a job; step and steps while generating."""
+    """Where a provider's worker says it is with a job; step and steps while generating, and
+    why it waits where it waits."""
 
     state: str
     step: int | None = None
     steps: int | None = None
     eta_s: float | None = None
+    waiting: str | None = None
+
+
+MAX_REASON = 300  # characters of a worker's reason shown to a requester
 
 
 def progress(endpoint: str, job_id: int) -> Progress | None:
@@ -207,8 +212,10 @@ def progress(endpoint: str, job_id: int) -> Progress | None:
         body = found.json() if found.status_code == 200 else None
         if not isinstance(body, dict) or not isinstance(body.get("state"), str) or len(body["state"]) > 20:
             return None
+        waiting = body.get("waiting")
+        waiting = waiting[:MAX_REASON] if isinstance(waiting, str) and waiting.isprintable() else None
         if body["state"] != "generating":
-            return Progress(body["state"])
+            return Progress(body["state"], waiting=waiting)
         step, steps, eta = int(body["step"]), int(body["steps"]), body.get("eta_s")
         eta = None if eta is None else float(eta)
     except (requests.RequestException, ValueError, KeyError, TypeError):
@@ -321,6 +328,22 @@ def sign_typed(account, typed: dict) -> bytes:
     if signed is None:
         raise RequesterError(f"the account {account.address} declined to sign")
     return signed.encode_rsv() if hasattr(signed, "encode_rsv") else bytes(signed.r) + bytes(signed.s) + bytes([signed.v])
+
+
+def send(deployed: Deployed, account, token: str, amount: int, to: str) -> str:
+    """Sends `amount` base units of "akre", "rec" or "native" (the chain's own token, wei) to
+    `to`, after checking the balance; what was sent, in words."""
+    from degen.pool import amount_text
+
+    contract = {"akre": deployed.token, "rec": deployed.rec}.get(token)
+    held = account.balance if contract is None else contract.balanceOf(account.address)
+    if held < amount:
+        raise RequesterError(f"{account.address} holds {amount_text(held, token)}, less than the {amount_text(amount, token)} to send")
+    if contract is None:
+        account.transfer(to, amount)
+    else:
+        _transact(contract.transfer, to, amount, sender=account)
+    return amount_text(amount, token)
 
 
 def _transact(function, *args, sender) -> Any:

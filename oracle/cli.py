@@ -115,3 +115,37 @@ def _issuance_of(rec, site_id: int, period_start: int) -> dict | None:
         if event["args"]["period_start"] == period_start:
             return {**event["args"], "evidence_root": bytes(event["args"]["evidence_root"])}
     return None
+
+
+@oracle.command()
+@config_option
+@click.argument("site_id", type=click.IntRange(1))
+@click.option("--suspend", is_flag=True, help="Suspend an active site instead (its accepts, deliveries and samples are refused).")
+def activate(config_path: Path, site_id: int, suspend: bool):
+    """Activate a pending (or suspended) site once its installation is checked: the registrar's
+    decision, with the oracle's account. Prints what the site declared first.
+
+    \b
+    Examples:
+      degen oracle activate --config oracle.toml 2
+      degen oracle activate --config oracle.toml 2 --suspend
+    """
+    from degen.chain.market import TxRejected
+    from degen.models import SiteStatus
+    from oracle import config as oracle_config
+
+    try:
+        client, _, _ = _connect(oracle_config.load(config_path))
+        site = client.site(site_id)
+        if int(site["owner"], 16) == 0:
+            raise click.ClickException(f"there is no site {site_id}")
+        battery = f"a {site['battery_wh']:,} Wh battery" if site["battery_wh"] else "no battery"
+        click.echo(f"site {site_id} of {site['owner']}: {site['pv_peak_watts']:,} W PV, {battery}, GPU up to "
+                   f"{site['max_gpu_watts']:,} W, {site['region']}, meter key {site['meter']}, "
+                   f"{SiteStatus(site['status']).name.lower()}")
+        client.send("suspend" if suspend else "activate", site_id, to=client.registry)
+    except TxRejected as exc:
+        raise click.ClickException(f"the registry refused: {exc.reason}") from None
+    except (DegenError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"site {site_id} {'suspended' if suspend else 'active'}")

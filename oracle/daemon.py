@@ -280,7 +280,8 @@ class Oracle:
 
     def _energy_check(self, job_id: int, data: dict) -> str:
         """Whether the receipt's energy fits what the site's telemetry says was available over
-        the job (PV at its highest sampled power, plus the battery's charge at the start)."""
+        the job (PV at its highest sampled power, plus the battery's charge at the start; none
+        where the site reported no battery)."""
         site = self.sites.lookup(data["site_id"])
         interval = 2 * telemetry.SAMPLE_INTERVAL_S
         samples = [s for s, _ in self.store.between(data["site_id"], data["started_at"] - interval, data["finished_at"] + interval)]
@@ -288,7 +289,7 @@ class Oracle:
             return "no-telemetry"
         before = [s for s in samples if s.timestamp <= data["started_at"]] or samples[:1]
         pv_wh = max(s.pv_watts for s in samples) * (data["finished_at"] - data["started_at"]) / 3600
-        battery_wh = site.battery_wh * before[-1].battery_soc_permille / 1000
+        battery_wh = site.battery_wh * before[-1].battery_soc_permille / 1000 if before[-1].has_battery else 0
         if data["energy_mwh"] > (pv_wh + battery_wh) * 1000:
             self.metrics.receipt_mismatches.inc()
             log.warning("receipt claims more energy than the site had", extra={

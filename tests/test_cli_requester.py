@@ -58,13 +58,21 @@ def test_offers_are_listed_with_the_battery_the_site_reported(cli, offer_id, sit
     assert re.search(rf"^\s+{offer_id}\s+0x\w+\s+\d+ BR\s+0x\w+\s+1024x1024\s+50\s+2 AKRE\s+30 AKRE\s+no$", listed.stdout, re.M)
 
     store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
-    site = SiteRecord(meter.address, 10_000, True)
-    with serving(store, SiteDirectory.of({site_id: site}), chain_id=chain.chain_id, registry=registry.address) as (url, _):
-        sample = MeterSample(site_id=site_id, timestamp=int(time.time()), pv_watts=3_200, register_wh=5_000, battery_soc_permille=655)
+    site = SiteRecord(meter.address, 10_000, True, 20_000)
+    now = int(time.time())
+
+    def report(timestamp: int, soc: int) -> None:
+        sample = MeterSample(site_id=site_id, timestamp=timestamp, pv_watts=3_200, register_wh=5_000, battery_soc_permille=soc)
         signature = telemetry.sign(sample, meter, chain.chain_id, registry.address)
         assert httpx.post(f"{url}/samples", json=telemetry.body(sample, signature)).status_code == 201
+
+    with serving(store, SiteDirectory.of({site_id: site}), chain_id=chain.chain_id, registry=registry.address) as (url, _):
+        report(now - 60, 655)
         listed = cli("offers", "--model", "tiny-sd", "--oracle", url)
-    assert re.search(rf"^\s+{offer_id}\s.* tiny-sd .* no\s+65.5%\s+3,200 W\s+\d+ min ago$", listed.stdout, re.M), listed.stdout
+        assert re.search(rf"^\s+{offer_id}\s.* tiny-sd .* no\s+65.5%\s+3,200 W\s+\d+ min ago$", listed.stdout, re.M), listed.stdout
+        report(now, telemetry.NO_BATTERY)  # the site's battery model is gone: it reports none
+        listed = cli("offers", "--model", "tiny-sd", "--oracle", url)
+    assert re.search(rf"^\s+{offer_id}\s.* tiny-sd .* no\s+no battery\s+3,200 W\s+\d+ min ago$", listed.stdout, re.M), listed.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,6 +1,6 @@
 """The DER owner's commands that run the worker or touch the site's hardware: `degen worker …`,
-and `degen site scan` and `simulate`, which the SDK's `degen site` group takes in
-(pyproject.toml, `degen.site_commands`)."""
+and `degen site scan`, `simulate` and `config` (which writes the worker's config), which the
+SDK's `degen site` group takes in (pyproject.toml, `degen.site_commands`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from degen.cli.common import SuggestingGroup
+from degen.cli.common import SuggestingGroup, chain_options, failures
+from degen.cli.site import key_file_option, provider_of
 from degen.daemon.run import connect, run_daemon
 
 
@@ -125,6 +126,69 @@ def scan(address: tuple[str, int], unit_ids: str, timeout: float):
             click.echo(line)
     except SunSpecError as exc:
         raise click.ClickException(f"{exc}. Is Modbus TCP enabled on the device, and is this its address and port?") from None
+
+
+class ModelSource(click.ParamType):
+    """NAME=SOURCE: a model's name (what requesters ask for) and where the worker loads it from."""
+
+    name = "name=source"
+
+    def convert(self, value, param, ctx):
+        name, _, source = value.partition("=")
+        if not name.strip() or not source.strip():
+            self.fail(f"{value!r} is not NAME=SOURCE (e.g. sd-turbo=stabilityai/sd-turbo, or tiny-sd=models/tiny-sd)", param, ctx)
+        return name.strip(), source.strip()
+
+
+@click.command()
+@click.argument("site_id", type=click.IntRange(1))
+@click.option("--model", "models", type=ModelSource(), multiple=True, required=True,
+              help="NAME=SOURCE for each model your offers serve: a local folder or a Hugging Face hub id (repeat it).")
+@click.option("--modbus", type=HostPort(), required=True, help="The inverter's Modbus TCP address, HOST[:PORT] (`degen site scan`).")
+@click.option("--unit-ids", default="1", show_default=True, help="Unit ids to read SunSpec models on (`degen site scan` lists them).")
+@click.option("--production-meter", type=click.IntRange(1, 247), help="The unit id of a production meter that supplies the energy.")
+@click.option("--oracle", "oracle_url", help="The operator's oracle API: the worker reports signed meter samples to it for RECs.")
+@click.option("--public-url", help="Where buyers reach this worker's server (published on chain at start).")
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535), help="The worker's server port.")
+@click.option("--allowed-origin", "origins", multiple=True, help="A web page (scheme://host:port) allowed to download (repeat it).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("worker.toml"), show_default=True)
+@click.option("--meter-key", type=click.Path(dir_okay=False, path_type=Path), default=Path("keys/meter.key"), show_default=True,
+              help="The meter key file.")
+@key_file_option
+@chain_options
+@failures
+def config(site_id, models, modbus, unit_ids, production_meter, oracle_url, public_url, port, origins, out, meter_key, key_file,
+           network, directory):
+    """Write a worker.toml that runs SITE_ID: its open offers, their models, the chain, the
+    keys, your inverter, the oracle and the endpoint, checked against the chain and validated
+    before it is written (an existing file is never overwritten).
+
+    \b
+    Example:
+      degen site config 1 --model sd-turbo=stabilityai/sd-turbo --modbus 192.168.1.20 --unit-ids 1 \\
+          --oracle https://oracle.example.org --public-url https://gpu.example.org:8700
+    """
+    from degen.cli.common import deployments_for, node_url
+    from degen.daemon.config import load_key
+    from worker.config import write_for_site
+    from worker.scan import parse_unit_ids
+
+    try:
+        units = parse_unit_ids(unit_ids)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--unit-ids") from None
+    provider = provider_of(network, directory, key_file)
+    meter = load_key(meter_key, "meter")
+    folder = next(path.parent for path, record in deployments_for(network, directory) if record == provider.deployment)
+    written = write_for_site(
+        out, provider, site_id, meter.address, models=dict(models), network=network, rpc_url=node_url(network),
+        deployments_dir=folder, key_files=(key_file, meter_key), modbus=modbus, unit_ids=units, production_meter=production_meter,
+        oracle_url=oracle_url, public_url=public_url, port=port, origins=list(origins))
+    click.echo(f"wrote {out}: site {site_id}, offers {written.offers}, models {', '.join(written.models)}, Modbus "
+               f"{written.site.modbus_host}:{written.site.modbus_port} unit ids {written.site.modbus_unit_ids}, "
+               f"{'telemetry to ' + oracle_url if oracle_url else 'no telemetry (no RECs for your site: --oracle)'}, "
+               f"{'endpoint ' + public_url if public_url else 'no public endpoint (--public-url)'}")
+    click.echo(f"Next: degen worker run --config {out}")
 
 
 @click.group(cls=SuggestingGroup)

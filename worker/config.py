@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from degen.daemon.config import ChainConfig, _Section, load_key, model_sources, read, resolver
+from degen.daemon.config import ChainConfig, _Section, load_key, model_sources, read, resolver, to_toml
+from degen.errors import InvalidInput
 from degen.models import MAX_BATCH, MAX_THREADS, model_id
 from worker.policy import Policy, RecBuying
 
@@ -159,3 +160,50 @@ def _relative_to(config: WorkerConfig, base: Path) -> WorkerConfig:
             meter_key_file=resolve(config.account.meter_key_file),
         ),
     })
+
+
+def write_for_site(path: Path, provider, site_id: int, meter: str, *, models: dict[str, str], network: str, rpc_url: str,
+                   deployments_dir: Path, key_files: tuple[Path, Path], modbus: tuple[str, int], unit_ids: tuple[int, ...],
+                   production_meter: int | None, oracle_url: str | None, public_url: str | None, port: int,
+                   origins: list[str]) -> WorkerConfig:
+    """Writes the config that runs `site_id` for `provider` (a degen.provider.Provider): its
+    open offers, whose models `models` ({name: folder or hub id}) must all name, checked
+    against the chain and validated before it is written. Paths are written relative to the
+    config's folder where they lie below it. Refuses to overwrite a file."""
+    if path.exists():
+        raise InvalidInput(f"{path} exists: a config is never overwritten; name another --out, or move it away first")
+    site = provider.site(site_id)
+    if site.owner != provider.address:
+        raise InvalidInput(f"site {site_id} is {site.owner}'s, not the provider key's account {provider.address}")
+    if site.meter.lower() != meter.lower():
+        raise InvalidInput(f"the meter key {meter} is not site {site_id}'s registered meter {site.meter}")
+    offers = [offer for offer in provider.offers(site_id) if offer.active and offer.provider == provider.address]
+    if not offers:
+        raise InvalidInput(f"site {site_id} has no open offer of yours: degen site offer create {site_id} --model NAME …")
+    named = {model_id(name): name for name in models}
+    unserved = [offer for offer in offers if offer.model_id not in named]
+    if unserved:
+        raise InvalidInput("; ".join(f"offer {offer.offer_id} serves model 0x{offer.model_id.hex()[:12]}…" for offer in unserved)
+                           + f", which no --model names ({', '.join(models)}): give the name it was created with")
+    base = path.resolve().parent
+
+    def written(where: Path | str) -> str:
+        where = Path(where).expanduser().resolve()
+        return str(where.relative_to(base)) if where.is_relative_to(base) else str(where)
+
+    local = any(host in rpc_url for host in ("://127.0.0.1", "://localhost", "://[::1]"))
+    config = WorkerConfig.model_validate({
+        "data_dir": "worker-data",
+        "offers": [offer.offer_id for offer in offers],
+        "models": {name: written(source) if Path(source).expanduser().exists() else source for name, source in models.items()},
+        "chain": {"rpc_url": rpc_url, "network": network, "deployments": written(deployments_dir), "confirmations": 0 if local else 5},
+        "account": {"provider_key_file": written(key_files[0]), "meter_key_file": written(key_files[1])},
+        "site": {"site_id": site_id, "modbus_host": modbus[0], "modbus_port": modbus[1], "modbus_unit_ids": list(unit_ids),
+                 "production_meter_unit_id": production_meter},
+        "policy": {"gpu_watts": float(site.max_gpu_watts)},
+        "server": {"port": port, "public_url": public_url, "allowed_origins": origins},
+        "telemetry": None if oracle_url is None else {"oracle_url": oracle_url},
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# Written by `degen site config {site_id}`; worker.example.toml explains every key.\n\n" + to_toml(config))
+    return load(path)

@@ -37,7 +37,7 @@ from degen.chain.recs import NoQuote, Purchase, RecMarketClient
 from degen.errors import InvalidInput
 from degen.http import ServerThread
 from degen.inference.pipelines import BatchQueue, Pipelines, Task
-from degen.models import EnergyReceipt, Job, JobState, Offer, Speed
+from degen.models import EnergyReceipt, Job, JobState, Offer, Speed, model_id
 from degen.pool import amount_text
 from worker.config import WorkerConfig, base_units
 from worker.journal import Entry, JobKey, Journal, Step
@@ -45,7 +45,7 @@ from worker.meter import Meter, measure, split_energy
 from worker.metrics import WorkerMetrics
 from worker.policy import RecPlan, SiteState, choose, plan_rec_purchase, premium_pct
 from worker.register import MeterRegister
-from worker.reporter import MissingPoints, TelemetryReporter
+from worker.reporter import MissingPoints, TelemetryReporter, oracle_problem
 from worker.results import ResultStore
 from worker.server import Result, create_app
 from worker.site_agent import SiteAgent
@@ -538,9 +538,14 @@ class Worker:
             raise WorkerSetupError(f"cannot load the configured models: {failure[0]}") from failure[0]
 
     def _start_reporter(self) -> None:
-        """Starts the thread that posts the site's signed meter samples to the oracle."""
+        """Starts the thread that posts the site's signed meter samples to the oracle (saying
+        at once when the oracle does not answer: the samples wait in the outbox meanwhile)."""
         if self.config.telemetry is None or self.site_agent is None:
             return
+        problem = oracle_problem(self.config.telemetry.oracle_url)
+        if problem:
+            log.warning("the oracle does not answer; meter samples wait in the outbox until it does",
+                        extra={"url": self.config.telemetry.oracle_url, "error": problem})
         self.reporter = TelemetryReporter(
             self.config.telemetry.oracle_url, self.config.data_dir / "telemetry.sqlite", site_id=self.config.site.site_id,
             meter_key=self.meter_key, chain_id=self.client.chain_id, registry=self.client.registry.address,
@@ -610,7 +615,8 @@ class Worker:
         return _StepProgress(self.metrics, self.progress, f"jobs {', '.join(map(str, job_ids))}", steps, on_step)
 
     def _progress_of(self, job_id: int) -> dict | None:
-        """/progress/{job_id}: the journal's step, and the denoising step while it generates."""
+        """/progress/{job_id}: the journal's step, the denoising step while it generates, and
+        why it waits where it does (a green delivery short of RECs)."""
         entry = self._entry(job_id)
         if entry is None or entry.step == Step.SEEN:
             return None
@@ -619,7 +625,9 @@ class Worker:
             return {"job_id": job_id, "state": "generating", "step": running.step, "steps": running.steps,
                     "eta_s": running.seconds_left()}
         state = "queued" if entry.step == Step.ACCEPTED else entry.step.name.lower()
-        return {"job_id": job_id, "state": state} | ({"reason": entry.reason} if entry.reason else {})
+        waiting = self._waiting.get(entry.key)
+        return ({"job_id": job_id, "state": state} | ({"reason": entry.reason} if entry.reason else {})
+                | ({"waiting": waiting} if waiting else {}))
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -654,13 +662,24 @@ class Worker:
             if not offer.active:
                 log.warning("offer is closed; it takes no jobs", extra={"offer_id": offer_id})
             offers[offer_id] = offer
+        unserved = {offer_id: offer.model_id for offer_id, offer in offers.items()
+                    if offer.active and offer.model_id not in self.config.model_sources()}
+        if unserved:
+            named = ", ".join(f"{name} (0x{model_id(name).hex()[:12]}…)" for name in self.config.models)
+            raise WorkerSetupError(
+                "; ".join(f"offer {offer_id} serves model 0x{model.hex()[:12]}…" for offer_id, model in unserved.items())
+                + f", which [models] does not name (it names {named}): add the offer's model name to [models], or drop the offer")
         return offers
 
     def _publish_endpoint(self) -> None:
         """Makes the SiteRegistry name `[server] public_url` as the site's result endpoint (the
         requesters' CLI and the oracle download from there); needs the site owner's account."""
         url, site_id = self.config.server.public_url, self.config.site.site_id
-        if url is None or self.client.registry.functions.endpoint_of(site_id).call() == url:
+        published = self.client.registry.functions.endpoint_of(site_id).call()
+        if url is None and not published:
+            log.warning("the site publishes no result endpoint: buyers cannot follow or download its jobs; set [server] "
+                        "public_url to the address they reach this worker at", extra={"site": site_id})
+        if url is None or published == url:
             return
         try:
             self.client.send("set_endpoint", site_id, url, to=self.client.registry)

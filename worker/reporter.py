@@ -80,7 +80,8 @@ class TelemetryReporter:
             try:
                 response = requests.post(self.url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
             except requests.RequestException as exc:
-                log.warning("oracle unreachable; samples kept for later", extra={"url": self.url, "pending": len(rows) - sent, "error": str(exc)})
+                log.warning("oracle unreachable; samples kept for later", extra={"url": self.url, "pending": len(rows) - sent,
+                                                                                 "error": unreachable(exc, self.url)})
                 break
             if response.status_code != 200:
                 log.warning("oracle failed; samples kept for later", extra={"status": response.status_code, "pending": len(rows) - sent,
@@ -106,6 +107,23 @@ class TelemetryReporter:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def oracle_problem(oracle_url: str, timeout_s: float = 5.0) -> str | None:
+    """Why the oracle at `oracle_url` is not taking samples (its /health does not answer 200),
+    in a few words; None when it is."""
+    try:
+        response = requests.get(oracle_url.rstrip("/") + "/health", timeout=timeout_s)
+    except requests.RequestException as exc:
+        return unreachable(exc, oracle_url)
+    return None if response.status_code == 200 else f"/health answered {response.status_code}"
+
+
+def unreachable(exc: requests.RequestException, url: str) -> str:
+    """A failed request in a few words (requests' own message is a page of urllib3's)."""
+    kind = "timed out" if isinstance(exc, requests.Timeout) else "refused or unreachable" if isinstance(
+        exc, requests.ConnectionError) else type(exc).__name__
+    return f"{url}: {kind}"
 
 
 def _detail(response) -> str:

@@ -4,6 +4,7 @@ energy and times are printed."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import click
 
 from degen import deployments
 from degen.errors import DegenError
+from degen.pool import DECIMALS, SYMBOLS, amount_text
 
 MWH_PER_REC = 1_000_000  # 1 REC = 1 kWh = 10^6 mWh (6 decimals)
 
@@ -196,6 +198,23 @@ def failures(function):
             raise click.ClickException(str(exc)) from None
 
     return wrapped
+
+
+def base_units(text: str, token: str, *, zero: bool = False) -> int:
+    """"12.5" RECs or AKRE as base units, exactly (no binary float on the way); more than 0
+    unless `zero` allows it."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise click.BadParameter(f"{text!r} is not a number") from None
+    decimals, symbol = DECIMALS[token], SYMBOLS[token]
+    units = value.scaleb(decimals)
+    if not value.is_finite() or value < 0 or (value == 0 and not zero):
+        raise click.BadParameter(f"{text} {symbol}: the amount must be {'0 or ' if zero else ''}more than 0")
+    if units != units.to_integral_value():
+        smallest = amount_text(1, token)
+        raise click.BadParameter(f"{text} {symbol} has more than {decimals} decimals (the smallest amount is {smallest})")
+    return int(units)
 
 
 def energy_text(mwh: int) -> str:

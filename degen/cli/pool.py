@@ -3,13 +3,12 @@ Amounts are in RECs (1 REC = 1 kWh) and AKRE; accounts as for the requester's co
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
 
 from degen import pool
-from degen.cli.common import SuggestingGroup, chain_options, connected, energy_text, failures, time_text
+from degen.cli.common import SuggestingGroup, base_units, chain_options, connected, energy_text, failures, time_text
 from degen.cli.requester import account_option, load_account
 from degen.pool_model import MWH_PER_REC, monthly_loss
 
@@ -17,22 +16,6 @@ slippage_option = click.option(
     "--slippage", default=1.0, show_default=True, type=float,
     help="Largest accepted price move, in percent of the quote (0 to 50).",
 )
-
-
-def base_units(text: str, token: str) -> int:
-    """"12.5" RECs or AKRE as base units, exactly (no binary float on the way)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise click.BadParameter(f"{text!r} is not a number") from None
-    decimals, symbol = pool.DECIMALS[token], pool.SYMBOLS[token]
-    units = value.scaleb(decimals)
-    if value <= 0:
-        raise click.BadParameter(f"{text} {symbol}: the amount must be more than 0")
-    if units != units.to_integral_value():
-        smallest = pool.amount_text(1, token)
-        raise click.BadParameter(f"{text} {symbol} has more than {decimals} decimals (the smallest amount is {smallest})")
-    return int(units)
 
 
 # Commands whose positional arguments are numbers: a negative one ("-10") is read as a number

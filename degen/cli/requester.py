@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
-from degen import contracts, limits, requester
-from degen.cli.common import ADDRESS, Interrupted, SuggestingGroup, chain_options, connected, energy_text, failures, time_text
+from degen import contracts, limits, requester, telemetry
+from degen.cli.common import (ADDRESS, Interrupted, SuggestingGroup, base_units, chain_options, connected, energy_text, failures,
+                              time_text)
 from degen.models import GenerationParams, Job, JobState, JobTerms, model_id
 from degen.pool import amount_text
 from degen.requester import akre
@@ -73,7 +74,7 @@ def offers(model: str | None, oracle_url: str | None, network: str, directory: P
             click.echo("no active offers" + (f" for {model}" if model else ""))
             return
         click.echo(f"{'offer':>5}  {'provider':<42}  {'site':>4} {'region':<6} {'model':<14} {'max size':>9} {'steps':>5} "
-                   f"{'base':>12} {'per kWh':>12}  green" + ("  battery    PV       reported" if oracle_url else ""))
+                   f"{'base':>12} {'per kWh':>12}  green" + ("     battery  PV       reported" if oracle_url else ""))
         for o in rows:
             site = deployed.registry.site(o.site_id)
             name = model if model else "0x" + o.model_id.hex()[:12]
@@ -97,7 +98,9 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
         return "not reported"
     latest = response.json()["latest"]
     minutes = max(0, now - latest["timestamp"]) // 60
-    return f"{latest['battery_soc_permille'] / 10:>5.1f}%  {latest['pv_watts']:>5,} W  {minutes} min ago"
+    soc = latest["battery_soc_permille"]
+    battery = "no battery" if soc == telemetry.NO_BATTERY else f"{soc / 10:>5.1f}%"
+    return f"{battery:>10}  {latest['pv_watts']:>5,} W  {minutes} min ago"
 
 
 @click.command()
@@ -213,22 +216,36 @@ def _check_estimate(guess: requester.Estimate | None, offer, params: GenerationP
 
 class _StepPrinter:
     """While a job is accepted: prints each new denoising step its provider's worker reports
-    at the site's published endpoint."""
+    at the site's published endpoint, why it waits where it does, and once, why no progress
+    can be shown (no endpoint published, or none answering)."""
 
     def __init__(self, deployed, job_id: int):
         self.deployed, self.job_id = deployed, job_id
         self.endpoint: str | None = None
         self.step = None
+        self.said: set[str] = set()
 
     def __call__(self, job: Job) -> None:
         if self.endpoint is None:
             self.endpoint = self.deployed.registry.endpoint_of(contracts.offer(self.deployed.market, job.offer_id).site_id)
-        found = requester.progress(self.endpoint, self.job_id) if self.endpoint else None
-        if found is None or found.state != "generating" or found.step in (0, self.step):
+        if not self.endpoint:
+            return self._once("    the provider's site publishes no result endpoint: its progress cannot be shown, nor the image "
+                              "downloaded, until it does")
+        found = requester.progress(self.endpoint, self.job_id)
+        if found is None:
+            return self._once(f"    the provider's endpoint {self.endpoint} does not answer about this job (yet)")
+        if found.waiting:
+            return self._once(f"    waiting: {found.waiting}")
+        if found.state != "generating" or found.step in (0, self.step):
             return
         self.step = found.step
         left = f", ~{duration_text(found.eta_s)} left" if found.eta_s is not None else ""
         click.echo(f"    step {found.step}/{found.steps}{left}")
+
+    def _once(self, line: str) -> None:
+        if line not in self.said:
+            self.said.add(line)
+            click.echo(line)
 
 
 def duration_text(seconds: float) -> str:
@@ -444,4 +461,27 @@ def describe_job(job: Job, history: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = [offers, generate, jobs, job, fetch, balance, cancel, dispute]
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("amount")
+@click.argument("token", type=click.Choice(["akre", "rec", "native"], case_sensitive=False))
+@click.argument("to", type=ADDRESS)
+@account_option
+@chain_options
+@failures
+def send(amount, token, to, alias, network, directory):
+    """Send AMOUNT of AKRE, RECs or the chain's native token (what gas is paid in) to TO.
+
+    \b
+    Examples:
+      degen send 200 akre 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --account TEST::0
+      degen send 1 native 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --account TEST::0
+    """
+    token = token.lower()
+    units = base_units(amount, token)
+    with connected(network, directory) as deployed:
+        account = load_account(alias)
+        sent = requester.send(deployed, account, token, units, to)
+        click.echo(f"sent {sent} to {to}")
+
+
+COMMANDS = [offers, generate, jobs, job, fetch, balance, send, cancel, dispute]

@@ -3,6 +3,7 @@ ways, registrar-only transitions and owner-only meter rotation."""
 
 import pytest
 
+from degen import limits
 from degen.models import SiteStatus
 
 METER = "0x" + "11" * 20
@@ -42,6 +43,12 @@ def test_register_records_a_pending_site(registry, provider):
 def test_register_refuses_bad_input(args, message, registry, provider, reverts):
     with reverts(message):
         registry.register_site(*args, sender=provider)
+
+
+def test_the_sdk_mirrors_the_registrys_bounds(registry):
+    """`degen site register` refuses out-of-range input before sending, by these."""
+    assert (limits.MAX_WATTS, limits.MAX_BATTERY_WH, limits.MAX_ENDPOINT_BYTES) == (
+        registry.MAX_WATTS(), registry.MAX_BATTERY_WH(), registry.MAX_ENDPOINT_BYTES())
 
 
 def test_status_moves_both_ways(registry, deployer, pending_site, reverts):

@@ -25,7 +25,7 @@ from oracle.store import SampleStore, engine_for
 CHAIN_ID, REGISTRY = 31337, "0x" + "ab" * 20
 METER = Account.from_key(b"\x11" * 32)
 NOW = 1_800_000_000
-SITES = {1: SiteRecord(METER.address, 6_000, True), 2: SiteRecord(METER.address, 6_000, False)}
+SITES = {1: SiteRecord(METER.address, 6_000, True, 13_500), 2: SiteRecord(METER.address, 6_000, False, 13_500)}
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
 
 EDGES = [0, 1, -1, 255, 1_000, 2**16, 2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**256 - 1, 2**256,

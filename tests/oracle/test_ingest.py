@@ -16,7 +16,7 @@ CHAIN_ID = 31337
 REGISTRY = "0x" + "ab" * 20
 METER = Account.from_key(b"\x11" * 32)
 NOW = 1_800_000_000
-SITES = {1: SiteRecord(METER.address, 6_000, True), 2: SiteRecord(METER.address, 6_000, False)}
+SITES = {1: SiteRecord(METER.address, 6_000, True, 13_500), 2: SiteRecord(METER.address, 6_000, False, 13_500)}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from oracle.rules import MAX_AGE_S, MAX_FUTURE_S, SampleRejected, SiteRecord, ch
 
 METER = Account.from_key(b"\x11" * 32)
 REGISTRY = "0x" + "ab" * 20
-SITE = SiteRecord(meter=METER.address, pv_peak_watts=6_000, active=True)
+SITE = SiteRecord(meter=METER.address, pv_peak_watts=6_000, active=True, battery_wh=13_500)
 NOW = 1_800_000_000
 PREVIOUS = MeterSample(site_id=1, timestamp=NOW - 300, pv_watts=4_000, register_wh=1_000_000, battery_soc_permille=500)
 
@@ -31,7 +31,7 @@ def test_sites_that_take_no_samples_are_refused_first():
         check_site(1, None)
     assert refused.value.status == 404
     with pytest.raises(SampleRejected, match="site 1 is not active") as refused:
-        check_site(1, SiteRecord(METER.address, 6_000, active=False))
+        check_site(1, SiteRecord(METER.address, 6_000, active=False, battery_wh=13_500))
     assert refused.value.status == 403
 
 
@@ -44,7 +44,9 @@ def test_sites_that_take_no_samples_are_refused_first():
         ({"sample": sample(pv_watts=6_001)}, 422, "6001 W is above the site's PV peak of 6000 W"),
         ({"sample": sample(timestamp=NOW - 300)}, 409, "is not after the site's last sample"),
         ({"sample": sample(register_wh=999_999)}, 409, "the register went backwards: 999999 Wh after 1000000 Wh"),
-        ({"sample": sample(register_wh=1_000_000 + 439)}, 422, "the register gained 439 Wh in 300 s, impossible at 4000..4200 W"),
+        ({"sample": sample(register_wh=1_000_000 + 442)}, 422, "the register gained 442 Wh in 300 s, impossible at 4000..4200 W"),
+        ({"site": SiteRecord(METER.address, 6_000, active=True, battery_wh=0)}, 422,
+         "site 1 is registered without a battery and reports a state of charge (510 per mille; a PV-only site reports 65535)"),
     ],
 )
 def test_every_rejection_says_why(kwargs, status, reason):
@@ -55,9 +57,26 @@ def test_every_rejection_says_why(kwargs, status, reason):
 
 
 def test_the_register_jump_bound():
-    assert max_gain_wh(4_000, 4_200, 6_000, 300) == 438  # 4200 W x 1.25 x 300 s = 437.5 Wh, + 1 Wh slack
+    assert max_gain_wh(4_000, 4_200, 6_000, 300) == 441  # 4200 W x 1.25 x (300 + 2) s = 440.4 Wh, + 1 Wh slack
     assert max_gain_wh(0, 0, 6_000, 300) == 63  # night: 10% of the peak, for a sample at sunrise
-    assert max_gain_wh(5_900, 6_000, 6_000, 3_600) == 6_001  # never above the peak
+    assert max_gain_wh(5_900, 6_000, 6_000, 3_600) == 6_004  # never above the peak (over 3,602 s)
+
+
+def test_a_site_at_its_peak_with_whole_second_timestamps_is_accepted():
+    """Seen from outside: 122 Wh in 87 s at 4,999 W on a 5 kW site was refused. Readings taken
+    up to a second before their whole-second timestamps, and a register counting whole Wh,
+    make that honest: 5 kW over 89 s is 123.6 Wh."""
+    site = SiteRecord(METER.address, 5_000, active=True, battery_wh=13_500)
+    before = MeterSample(site_id=1, timestamp=NOW - 87, pv_watts=4_999, register_wh=1_000_000, battery_soc_permille=500)
+    check(sample(pv_watts=4_999, register_wh=1_000_122), METER.address, site, before, NOW)
+
+
+def test_a_pv_only_site_signs_no_battery_and_a_site_with_one_may_too():
+    pv_only = SiteRecord(METER.address, 6_000, active=True, battery_wh=0)
+    check(sample(battery_soc_permille=telemetry.NO_BATTERY), METER.address, pv_only, PREVIOUS, NOW)
+    check(sample(battery_soc_permille=telemetry.NO_BATTERY), METER.address, SITE, PREVIOUS, NOW)
+    with pytest.raises(ValueError, match="0..1000 per mille, or 65535 for a site without a battery"):
+        sample(battery_soc_permille=1001)
 
 
 def test_samples_are_signed_by_the_meter_key_for_one_chain_and_registry():

@@ -18,7 +18,7 @@ from oracle.sites import SiteDirectory
 from oracle.store import SampleStore, engine_for
 
 METER = Account.from_key(b"\x11" * 32)
-SITE = SiteRecord(METER.address, 6_000, True)
+SITE = SiteRecord(METER.address, 6_000, True, 13_500)
 
 
 class Clock:

@@ -66,7 +66,18 @@ def test_the_example_config_in_the_repository_is_valid():
     assert config.offers == [1] and config.site.modbus_port == 5020
     assert config.compute == WorkerConfig.model_fields["compute"].default  # the file shows the defaults
     assert config.policy == WorkerConfig.model_fields["policy"].default
-    assert config.green == GreenConfig() and config.telemetry.interval_s == 300  # the optional sections, at their defaults
+    assert config.telemetry is None and config.green is None and config.server.public_url is None  # safe to copy: off
+
+
+def test_the_example_configs_optional_sections_uncommented_are_the_defaults(tmp_path):
+    from degen.processes import ROOT
+
+    text = (ROOT / "worker.example.toml").read_text()
+    head, tail = text.split("# Uncomment to report", 1)
+    tail = re.sub(r"^# (\[\w+\]|\w+ = )", r"\1", tail, flags=re.M)
+    (tmp_path / "worker.toml").write_text(head + tail)
+    config = load(tmp_path / "worker.toml")
+    assert config.green == GreenConfig() and config.telemetry.interval_s == 300
 
 
 def test_the_oracle_example_config_in_the_repository_is_valid():

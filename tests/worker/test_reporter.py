@@ -29,7 +29,7 @@ def test_samples_wait_in_the_outbox_while_the_oracle_is_down(tmp_path):
     assert reporter.flush() == 0 and reporter.pending() == 3  # nobody listens yet
 
     store = SampleStore(engine_for(f"sqlite:///{tmp_path / 'oracle.sqlite'}"))
-    with serving(store, SiteDirectory.of({1: SiteRecord(METER.address, 6_000, True)}), chain_id=CHAIN_ID, registry=REGISTRY, port=port):
+    with serving(store, SiteDirectory.of({1: SiteRecord(METER.address, 6_000, True, 13_500)}), chain_id=CHAIN_ID, registry=REGISTRY, port=port):
         assert reporter.flush() == 3 and reporter.pending() == 0
         stored = [sample for sample, _ in store.between(1, 0, now)]
         assert [s.register_wh for s in stored] == [5_000, 5_090, 5_180] and stored[0].battery_soc_permille == 613

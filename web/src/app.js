@@ -132,12 +132,21 @@ async function siteReading(siteId) {
   }
 }
 
+// A PV-only site's samples carry this state of charge (SunSpec's "not implemented" for a uint16).
+const NO_BATTERY = 0xffff;
+
+function batteryText(reading) {
+  if (!reading) return "–";
+  return reading.battery_soc_permille === NO_BATTERY ? "no battery" : `${(reading.battery_soc_permille / 10).toFixed(1)}%`;
+}
+
 async function offersView() {
   const offers = await state.market.offers();
   const readings = await Promise.all(offers.map((o) => siteReading(o.site_id)));
   offers.forEach((o, i) => { o.reading = readings[i]; });
   const sort = (sessionStorage.getItem("sort") ?? "price");
-  const key = { price: (o) => Number(o.base_price), battery: (o) => -(o.reading?.battery_soc_permille ?? -1), pv: (o) => -(o.reading?.pv_watts ?? -1) }[sort];
+  const soc = (o) => (o.reading && o.reading.battery_soc_permille !== NO_BATTERY ? o.reading.battery_soc_permille : -1);
+  const key = { price: (o) => Number(o.base_price), battery: (o) => -soc(o), pv: (o) => -(o.reading?.pv_watts ?? -1) }[sort];
   offers.sort((a, b) => key(a) - key(b));
   const sortBy = (name) => () => { sessionStorage.setItem("sort", name); offersView(); };
   const table = h("table", { "data-testid": "offers" },
@@ -150,7 +159,7 @@ async function offersView() {
       h("td", {}, `#${o.id}`), h("td", { title: o.provider }, short(o.provider)), h("td", {}, `${o.site_id} ${o.site.region}`),
       h("td", { title: o.model_id }, modelName(o.model_id)), h("td", {}, `${o.max_width}×${o.max_height} / ${o.max_steps}`),
       h("td", {}, akre(o.base_price)), h("td", {}, akre(o.price_per_kwh)), h("td", {}, o.green ? "yes" : "no"),
-      h("td", { "data-testid": "battery" }, o.reading ? `${(o.reading.battery_soc_permille / 10).toFixed(1)}%` : "–"),
+      h("td", { "data-testid": "battery" }, batteryText(o.reading)),
       h("td", {}, o.reading ? `${o.reading.pv_watts.toLocaleString("en-US")} W` : "–"),
       h("td", {}, h("button", { onclick: () => postForm(o), "data-testid": `choose-${o.id}` }, "Choose"))))));
   replace(main, h("h2", {}, "Offers"),
@@ -279,6 +288,8 @@ function describeState(name, progress, job, now) {
   if (name === "accepted") {
     if (progress?.state === "generating") return `Generating: step ${progress.step}/${progress.steps}${progress.eta_s != null ? `, ~${Math.round(progress.eta_s)} s left` : ""}`;
     if (now > job.deadline) return "Its deadline passed undelivered: anyone may expire it, which refunds you and slashes the provider's collateral.";
+    if (typeof progress?.waiting === "string") return `Accepted, waiting: ${progress.waiting.slice(0, 300)}`;
+    if (progress?.problem) return `Accepted, but ${progress.problem}.`;
     return "Accepted: the provider is working on it…";
   }
   return { delivered: "Delivered.", settled: "Settled.", cancelled: "Cancelled: the escrow came back.", expired: "Expired: refunded.",
@@ -297,14 +308,22 @@ function endpointOf(job) {
   return endpoints.get(job.id);
 }
 
+// What the provider's worker says of an accepted job, or why nothing can be said (`problem`).
 async function workerProgress(job) {
+  let endpoint;
   try {
-    const { endpoint } = await endpointOf(job);
-    const answer = await fetch(`${endpoint}/progress/${job.id}`);
-    return answer.ok ? await answer.json() : null;
+    ({ endpoint } = await endpointOf(job));
   } catch {
     return null;
   }
+  if (!endpoint) return { problem: "the provider's site publishes no result endpoint: its progress cannot be shown, nor the image downloaded, until it does" };
+  try {
+    const answer = await fetch(`${endpoint}/progress/${job.id}`);
+    if (answer.ok) return await answer.json();
+  } catch {
+    // unreachable: said below
+  }
+  return { problem: `the provider's endpoint ${endpoint} does not answer about this job (yet)` };
 }
 
 async function sha256Hex(bytes) {
@@ -542,10 +561,11 @@ async function siteChart(site) {
   const body = await answer.json().catch(() => ({}));
   if (!answer.ok) { replace(box, h("p", { class: "hint" }, body.detail ?? "The oracle has no readings.")); return; }
   if (body.samples.length === 0) { replace(box, h("p", { class: "hint" }, "The site reported no readings in the last day.")); return; }
-  replace(box, h("p", {}, `The last day: ${body.samples.length} signed readings`), lineChart([
-    { name: "PV", points: body.samples.map((s) => [s.timestamp, s.pv_watts]), format: (w) => `${w.toLocaleString("en-US")} W` },
-    { name: "Battery", points: body.samples.map((s) => [s.timestamp, s.battery_soc_permille / 10]), format: (p) => `${p.toFixed(1)}%` },
-  ], { label: `PV power and battery state of charge of site ${site.id}` }));
+  const charged = body.samples.filter((s) => s.battery_soc_permille !== NO_BATTERY);
+  const series = [{ name: "PV", points: body.samples.map((s) => [s.timestamp, s.pv_watts]), format: (w) => `${w.toLocaleString("en-US")} W` }];
+  if (charged.length) series.push({ name: "Battery", points: charged.map((s) => [s.timestamp, s.battery_soc_permille / 10]), format: (p) => `${p.toFixed(1)}%` });
+  replace(box, h("p", {}, `The last day: ${body.samples.length} signed readings${charged.length ? "" : " (no battery)"}`),
+    lineChart(series, { label: `PV power${charged.length ? " and battery state of charge" : ""} of site ${site.id}` }));
 }
 
 // ---- the pool -----------------------------------------------------------------------------
