@@ -154,9 +154,13 @@ class Provider:
             needs.append("stake: deposit AKRE to cover your offers' collateral (`degen site stake AMOUNT`)")
         if not open_offers:
             needs.append(f"an offer: what you sell and at what price (`degen site offer create {site.site_id} --model NAME …`)")
-        if any(offer.green for offer in open_offers) and self.rec_allowance() == 0:
-            needs.append("RECs approved to the market: a green delivery retires them (`degen site offer create … --green` "
-                         "approves them)")
+        if any(offer.green for offer in open_offers):
+            if self.rec_allowance() == 0:
+                needs.append("RECs approved to the market: a green delivery retires them (`degen site offer create … --green` "
+                             "approves them)")
+            if self.rec_balance() == 0:
+                needs.append("RECs for green jobs: your telemetry earns them hour by hour ([telemetry] oracle_url), or the "
+                             "worker buys a job's from the EnergyPool ([green] section); until then green jobs wait")
         if not self.endpoint(site.site_id):
             needs.append("an endpoint where buyers download results: the worker's [server] public_url publishes it at start "
                          f"(or `degen site endpoint {site.site_id} URL`)")

@@ -50,6 +50,7 @@ LIQUIDITY = dict(rec=50 * 10**6, akre=50 * AKRE)  # 50 REC at 1 AKRE each
 GREEN = dict(max_premium_pct=5.0, twap_window_s=15, max_akre_per_job=1.0, router_allowance_akre=5.0)
 STEPS = 8
 WEB_PORT = 8600  # `degen web`'s default, so the page keeps its origin (and the wallet's permission) between runs
+ORACLE_PORT = 8800  # the oracle's default: docs/der-owners.md points a new DER owner's worker at it
 
 
 def step(number: int, text: str) -> None:
@@ -224,7 +225,7 @@ def write_oracle_config(workdir: Path, rpc_url: str, model_name: str, model: str
 
     return write_config(workdir / "oracle.toml", OracleConfig, {
         "data_dir": "oracle-data", "chain": chain_section(rpc_url), "account": {"key_file": "oracle.key"},
-        "ingest": {"port": 0}, "issuance": {"interval_s": 1.0}, "models": {model_name: model},
+        "ingest": {"port": free_port(preferred=ORACLE_PORT)}, "issuance": {"interval_s": 1.0}, "models": {model_name: model},
     })
 
 

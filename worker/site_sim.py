@@ -108,12 +108,13 @@ class SiteSimulator:
 
 
 def signed_day(site_id: int, day: int, meter, chain_id: int, registry: str, *, pv_peak_watts: float = 6_000,
-               battery_wh: float = 13_500) -> list[tuple[MeterSample, bytes]]:
+               battery_wh: float = 13_500, lifetime_wh: float = 1_000_000) -> list[tuple[MeterSample, bytes]]:
     """A clear day at a simulated site as its agent reports it: a MeterSample every 5 minutes
     from midnight (`day`, unix s) to the next midnight, signed with the meter key (`battery_wh`
-    0: a PV-only site)."""
+    0: a PV-only site; `lifetime_wh`: the register at midnight)."""
     seconds = [0.0]
-    site = SiteSimulator(pv_peak_watts=pv_peak_watts, battery_wh=battery_wh, start_hour=0, clock=lambda: seconds[0])
+    site = SiteSimulator(pv_peak_watts=pv_peak_watts, battery_wh=battery_wh, start_hour=0, lifetime_wh=lifetime_wh,
+                         clock=lambda: seconds[0])
     samples = []
     for t in range(0, 86_400 + 1, telemetry.SAMPLE_INTERVAL_S):
         seconds[0] = t

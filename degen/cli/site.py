@@ -82,6 +82,25 @@ def keys(directory: Path):
 
 
 @site.command()
+@click.option("--meter", "meter_key", type=click.Path(dir_okay=False, path_type=Path),
+              help="Print the address of this meter key file instead.")
+@key_file_option
+@failures
+def address(meter_key, key_file):
+    """Print the provider account's address (or with --meter, the meter key's): what to send
+    gas money and AKRE to.
+
+    \b
+    Examples:
+      degen site address
+      degen send 200 akre $(degen site address) --account TEST::0
+    """
+    from degen.daemon.config import load_key
+
+    click.echo(load_key(meter_key, "meter").address if meter_key else load_key(key_file, "provider").address)
+
+
+@site.command()
 @click.option("--pv-kw", type=float, required=True, help="The PV's peak power, kW (the inverters' AC rating, e.g. 10).")
 @click.option("--battery-kwh", type=float, required=True, help="The battery's capacity, kWh (0: none, a PV-only site).")
 @click.option("--gpu-watts", type=float, required=True, help="The most the GPU draws, W (e.g. 450): receipts may not claim more.")
