@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,8 +19,8 @@ from eth_account import Account
 
 from degen import downloads, receipts
 from degen.models import ComputeSetup, EnergyReceipt, JobState
-from degen.processes import Process, degen, free_port, running
-from tests.conftest import MODEL_ID
+from degen.processes import ROOT, Process, degen, free_port, running
+from tests.conftest import MODEL_ID, MODEL_NAME
 from oracle.ingest import serving
 from tests.daemons import MODEL_WATTS, server_url
 from worker.journal import JobKey, Journal, Step
@@ -254,6 +255,57 @@ def test_a_worker_that_does_not_fit_the_chain_stops_with_the_reason(worker_confi
     worker = start_worker(config, wait_ready=False)
     assert worker.popen.wait(120) == 1
     assert message in worker.output and "Traceback" not in worker.output
+
+
+def test_a_worker_whose_models_miss_an_offers_model_stops_at_start(worker_config, start_worker):
+    """Before: it said "worker ready" and then skipped every job of that offer."""
+    config = Path(worker_config())
+    config.write_text(config.read_text().replace(f"{MODEL_NAME} = ", "other-sd = "))
+    worker = start_worker(str(config), wait_ready=False)
+    assert worker.popen.wait(120) == 1 and "Traceback" not in worker.output
+    assert re.search(r"offer 1 serves model 0x[0-9a-f]{12}…, which \[models\] does not name \(it names other-sd \(0x", worker.output)
+
+
+def test_a_worker_without_the_deployment_file_names_the_operators(worker_config, start_worker, tmp_path):
+    worker = start_worker(worker_config(chain={"deployments": str(tmp_path / "nothing-here")}), wait_ready=False)
+    assert worker.popen.wait(120) == 1 and "Traceback" not in worker.output
+    assert "the network's operator publishes its deployment file; put it there" in worker.output
+
+
+def test_a_worker_says_at_start_that_its_oracle_does_not_answer_and_its_site_has_no_endpoint(
+    worker_config, start_worker, registry, provider, site_id,
+):
+    registry.set_endpoint(site_id, "", sender=provider)  # none published
+    worker = start_worker(worker_config(telemetry={"oracle_url": f"http://127.0.0.1:{free_port()}", "interval_s": 300}))
+    worker.wait_for(r"the oracle does not answer; meter samples wait in the outbox until it does url=\S+ "
+                    r"error=.http://127.0.0.1:\d+: refused or unreachable.")
+    assert "the site publishes no result endpoint: buyers cannot follow or download its jobs" in worker.output
+    assert worker.popen.poll() is None and "Traceback" not in worker.output and "urllib3" not in worker.output
+
+
+def test_the_example_config_copied_as_it_is_starts_cleanly(tmp_path, deployment_dir, provider, meter, offer_id, tiny_model,
+                                                          chain, site_port, processes):
+    """worker.example.toml in a DER owner's folder with their keys, model and the operator's
+    deployment file; only what names this machine differs (the node, the inverter, a port)."""
+    site = tmp_path / "site"
+    (site / "keys").mkdir(parents=True)
+    (site / "keys" / "provider.key").write_text(provider.private_key)
+    (site / "keys" / "meter.key").write_text(meter.key.hex())
+    (site / "models").mkdir()
+    (site / "models" / "tiny-sd").symlink_to(tiny_model)
+    (site / "deployments").symlink_to(deployment_dir)
+    example = (ROOT / "worker.example.toml").read_text()
+    for old, new in (('rpc_url = "http://127.0.0.1:8545"', f'rpc_url = "{chain.provider.uri}"'), ("modbus_port = 5020", f"modbus_port = {site_port}"),
+                     ("port = 8700", "port = 0"), ("offers = [1]", f"offers = [{offer_id}]")):
+        assert example.count(old) == 1, old
+        example = example.replace(old, new)
+    (site / "worker.toml").write_text(example)
+    worker = processes(degen("worker", "run", "--config", str(site / "worker.toml")))
+    worker.wait_for("worker ready", timeout=120)
+    worker.wait_for("site found site='1 inverter", timeout=30)
+    trouble = [line for line in worker.output.splitlines() if " ERROR " in line or ("WARNING" in line and not any(
+        expected in line for expected in ("no hardware energy counter", "the site publishes no result endpoint")))]
+    assert not trouble and "Traceback" not in worker.output, trouble
 
 
 def test_a_missing_config_is_a_clear_error(tmp_path):

@@ -137,6 +137,8 @@ def test_above_the_cap_the_worker_waits_and_buys_once_the_price_is_back(
                     r"\(\+\d+\.\d+ % against the TWAP\), above the cap", timeout=120)
     health = httpx.get(f"{server_url(worker)}/health", timeout=10).json()
     assert "above the cap" in health["waiting"][str(job_id)]
+    progress = httpx.get(f"{server_url(worker)}/progress/{job_id}", timeout=10).json()  # what the requester is shown
+    assert progress["state"] == "generated" and progress["waiting"] == health["waiting"][str(job_id)]
     time.sleep(1.5)  # several rounds: still waiting, said once
     assert worker.output.count(f"delivery waits for RECs job_id={job_id} ") == 1
     assert market.job(job_id).state == JobState.ACCEPTED and not events(router.ShortfallBought, job_id, chain, since)
@@ -147,6 +149,7 @@ def test_above_the_cap_the_worker_waits_and_buys_once_the_price_is_back(
     bought, = events(router.ShortfallBought, job_id, chain, since)
     assert market.job(job_id).state == JobState.DELIVERED and bought.akre_amount <= AKRE
     assert httpx.get(f"{server_url(worker)}/health", timeout=10).json()["waiting"] == {}
+    assert "waiting" not in httpx.get(f"{server_url(worker)}/progress/{job_id}", timeout=10).json()
 
 
 def test_a_job_short_of_recs_is_given_up_near_its_deadline_when_the_pool_cannot_sell(

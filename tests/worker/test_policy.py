@@ -63,6 +63,15 @@ def test_a_point_the_site_does_not_report_counts_for_nothing():
     assert dark.reason == "the battery's state of charge is not reported and PV 100 W does not cover the GPU's 450 W"
 
 
+def test_a_pv_only_site_runs_green_jobs_while_pv_covers_the_gpu():
+    noon = SiteState(pv_watts=600, battery_soc_pct=None, has_battery=False, battery_state="no battery")
+    assert energy_allows(POLICY, noon).reason == "PV 600 W covers the GPU's 450 W"
+    dusk = SiteState(pv_watts=200, battery_soc_pct=None, has_battery=False, battery_state="no battery")
+    refused = energy_allows(POLICY, dusk)
+    assert not refused.accept and refused.for_now
+    assert refused.reason == "the site has no battery and PV 200 W does not cover the GPU's 450 W"
+
+
 def test_policy_bounds():
     with pytest.raises(ValueError):
         Policy(battery_reserve_pct=101)

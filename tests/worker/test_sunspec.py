@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import struct
+import subprocess
 import time
 
 import pytest
@@ -477,3 +478,51 @@ def test_a_chain_that_breaks_part_way_names_where_not_a_missing_marker():
     with pytest.raises(SunSpecError, match=r"unit id 1: the SunSpec model chain from base 40000 breaks at register 40122 "
                                            r"\(after model 103 on unit id 1 at 40070\): .*refused registers 40122\.\.40122"):
         read_site({1: (40000, image)})
+
+
+# ---- degen site scan: what a DER owner sees first ---------------------------------------------------
+
+def scan_cli(port: int, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run(degen("site", "scan", f"127.0.0.1:{port}", *options), capture_output=True, text=True, timeout=120)
+
+
+def test_scan_shows_an_sma_like_pv_only_inverter_on_unit_126():
+    image = device_image((1, SMA_COMMON), (11, {}), (12, {}), (103, THREE_PHASE), (120, {}), (160, {}))
+    with serving({126: (40000, image)}) as port:
+        shown = scan_cli(port, "--unit-ids", "1,126")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout
+    assert "unit id 126:\n  model 1 common at 40002 (66 registers): SMA STP 10.0-3AV-40, serial 3012345678\n" in lines
+    assert "model 103 inverter_three_phase at 40185 (50 registers): inverter, 10,860 W, 12,345,678,900 Wh, mppt" in lines
+    assert "model 160 mppt at" in lines and "not read by the worker" in lines
+    assert "unit id 1 does not answer" in lines or "no SunSpec marker at 40000, 50000, 0 on unit id 1" in lines
+    assert "  state of charge  no battery: a PV-only site, whose samples say so" in lines
+    assert lines.rstrip().endswith('modbus_host = "127.0.0.1"\nmodbus_port = ' + str(port) + "\nmodbus_unit_ids = [126]")
+
+
+def test_scan_offers_a_solaredge_like_meter_and_reads_ieee_2018_models_on_two_units():
+    solaredge = device_image((1, SOLAREDGE_COMMON), (103, THREE_PHASE), (1, {**SOLAREDGE_COMMON, "Md": "WND-3Y"}), (203, METER_203))
+    der = device_image((1, {**COMMON_POINTS, "SN": "2018"}), (701, DER_MEASURE), (702, DER_CAPACITY), (713, DER_STORAGE))
+    with serving({1: (40000, solaredge), 2: (0, der)}) as port:
+        shown = scan_cli(port, "--unit-ids", "1-2")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout
+    assert "model 203 ac_meter_abcn at 40190 (105 registers): meter, 10,850 W, 12,000,000 Wh" in lines
+    assert "model 701 DERMeasureAC at 70 (153 registers): inverter, 7,500 W, 5,000,000,000 Wh, running" in lines
+    assert "model 713 DERStorageCapacity at" in lines and "battery, 40.0 %, 5,000 Wh capacity" in lines
+    assert "  PV power         18,360 W (2 inverters)" in lines and "  lifetime energy  17,345,678,900 Wh" in lines
+    assert "  state of charge  40.0 % (1 battery)" in lines and "modbus_unit_ids = [1, 2]" in lines
+    assert "# production_meter_unit_id = 1   # model 203 on unit id 1 at 40190" in lines
+
+
+def test_scan_says_why_nothing_was_found():
+    with serving({1: (40000, [0x1234] * 10)}) as port:
+        refused = scan_cli(port, "--unit-ids", "1")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "no SunSpec marker at 40000, 50000, 0 on unit id 1. Is Modbus TCP enabled on the device" in refused.stderr
+    inverterless = device_image((1, COMMON_POINTS), (124, STORAGE_124))
+    with serving({1: (40000, inverterless)}) as port:
+        shown = scan_cli(port, "--unit-ids", "1")
+    assert shown.returncode == 0 and "The worker cannot use this device: no inverter model" in shown.stdout
+    bad = scan_cli(1, "--unit-ids", "0-3")
+    assert bad.returncode == 2 and "Modbus unit ids run from 1 to 247" in bad.stderr
