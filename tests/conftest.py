@@ -262,6 +262,7 @@ class ProviderEndpoint:
         self.url = ""
         self.results: dict[int, tuple[str, bytes]] = {}  # job id -> (requester, PNG)
         self.computations: dict[int, dict] = {}  # job id -> the /receipts metadata it publishes
+        self.progress: dict[int, dict] = {}  # job id -> what /progress answers
 
     def serve(self, job_id: int, requester: str, png: bytes, computation=None) -> None:
         self.results[job_id] = (requester, png)
@@ -303,7 +304,8 @@ def provider_endpoint(market, chain, endpoint_origins):
         return {"metadata": endpoint.computations[job_id]} if job_id in endpoint.computations else None
 
     app = create_app(lookup, pngs.get, chain_id=chain.chain_id, market=market.address, health=dict,
-                     metrics_registry=None, is_arbiter=client.is_arbiter, receipts=receipts, allowed_origins=endpoint_origins)
+                     metrics_registry=None, is_arbiter=client.is_arbiter, receipts=receipts, allowed_origins=endpoint_origins,
+                     progress=endpoint.progress.get)
     server = ServerThread(app, "127.0.0.1", 0)
     endpoint.url = f"http://127.0.0.1:{server.start()}"
     yield endpoint
