@@ -526,3 +526,19 @@ def test_scan_says_why_nothing_was_found():
     assert shown.returncode == 0 and "The worker cannot use this device: no inverter model" in shown.stdout
     bad = scan_cli(1, "--unit-ids", "0-3")
     assert bad.returncode == 2 and "Modbus unit ids run from 1 to 247" in bad.stderr
+
+
+@pytest.mark.parametrize("units, agent", [
+    ({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (103, {**THREE_PHASE, "W": 500, "WH": 1_000}), (124, STORAGE_124)))}, {}),
+    ({1: (0, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (713, DER_STORAGE)))}, {}),
+    ({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (802, BATTERY_802), (713, DER_STORAGE)))}, {}),
+    ({1: (40000, device_image((1, COMMON_POINTS), (103, THREE_PHASE), (203, METER_203), (124, STORAGE_124)))}, {"meter_unit": 1}),
+], ids=["two inverters in a chain", "103 and 713", "two batteries weighted", "a production meter"])
+def test_scan_shows_what_the_worker_reads(units, agent):
+    with serving(units) as port:
+        state = SiteAgent("127.0.0.1", port, **agent).read()
+        shown = scan_cli(port, "--unit-ids", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert f"  PV power         {state.pv_watts:,.0f} W" in shown.stdout
+    assert f"  lifetime energy  {state.inverters_wh or state.lifetime_wh:,} Wh" in shown.stdout  # scan shows the inverters'
+    assert f"  state of charge  {state.battery_soc_pct:,.1f} %" in shown.stdout
