@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from degen.cli.common import SuggestingGroup, chain_options, failures
-from degen.cli.site import key_file_option, provider_of
+from degen.cli.common import SuggestingGroup
+from degen.cli.site import owner_options, provider_of
 from degen.daemon.run import connect, run_daemon
 
 
@@ -154,9 +154,7 @@ class ModelSource(click.ParamType):
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("worker.toml"), show_default=True)
 @click.option("--meter-key", type=click.Path(dir_okay=False, path_type=Path), default=Path("keys/meter.key"), show_default=True,
               help="The meter key file.")
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def config(site_id, models, modbus, unit_ids, production_meter, oracle_url, public_url, port, origins, out, meter_key, key_file,
            network, directory):
     """Write a worker.toml that runs SITE_ID: its open offers, their models, the chain, the

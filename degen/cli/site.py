@@ -19,6 +19,12 @@ key_file_option = click.option(
                                       "Env: DEGEN_PROVIDER_KEY.")
 
 
+def owner_options(command):
+    """--key-file, --network and --deployments, and SDK errors as one sentence: what every
+    command that signs as the DER owner takes."""
+    return key_file_option(chain_options(failures(command)))
+
+
 def provider_of(network: str, directory: Path | None, key_file: Path):
     """The DER owner's account on the deployment whose contracts are on the node `network` names."""
     from web3 import HTTPProvider, Web3
@@ -108,9 +114,7 @@ def address(meter_key, key_file):
 @click.option("--meter-key", type=click.Path(dir_okay=False, path_type=Path), default=Path("keys/meter.key"), show_default=True,
               help="The meter key file (the worker's [account] meter_key_file); its address is registered.")
 @click.option("--endpoint", help="Where buyers download results: your worker's public URL (the worker can publish it at start).")
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def register(pv_kw, battery_kwh, gpu_watts, country, meter_key, endpoint, key_file, network, directory):
     """Register your site: its PV, battery, GPU and country, and the meter key that signs for it.
 
@@ -138,9 +142,7 @@ def register(pv_kw, battery_kwh, gpu_watts, country, meter_key, endpoint, key_fi
 
 @site.command()
 @click.argument("site_id", type=click.IntRange(1), required=False)
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def status(site_id, key_file, network, directory):
     """Show your site (or every site of the account): its record, your balances, stake and
     offers, and what it still needs before the worker can serve a job.
@@ -184,9 +186,7 @@ def status(site_id, key_file, network, directory):
 @site.command()
 @click.argument("site_id", type=click.IntRange(1))
 @click.argument("url")
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def endpoint(site_id, url, key_file, network, directory):
     """Publish where buyers download your site's results (your worker's public URL).
 
@@ -202,9 +202,7 @@ def endpoint(site_id, url, key_file, network, directory):
 
 @site.command(context_settings={"ignore_unknown_options": True})
 @click.argument("amount")
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def stake(amount, key_file, network, directory):
     """Deposit AMOUNT AKRE of stake (approving the market for it first, never more).
 
@@ -223,9 +221,7 @@ def stake(amount, key_file, network, directory):
 
 @site.command(context_settings={"ignore_unknown_options": True})
 @click.argument("amount")
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def unstake(amount, key_file, network, directory):
     """Withdraw AMOUNT AKRE of your free stake (collateral locked by accepted jobs stays).
 
@@ -261,9 +257,7 @@ def offer():
 @click.option("--green", is_flag=True, help="Serve green jobs: each delivery retires RECs equal to its energy.")
 @click.option("--rec-allowance", default="1000", show_default=True,
               help="With --green: the most REC (kWh) the market may retire from your account.")
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def create(site_id, model_name, max_size, max_steps, base_price, per_kwh, collateral, green, rec_allowance, key_file, network,
            directory):
     """Open an offer on your active site.
@@ -287,9 +281,7 @@ def create(site_id, model_name, max_size, max_steps, base_price, per_kwh, collat
 
 @offer.command()
 @click.argument("offer_id", type=click.IntRange(1))
-@key_file_option
-@chain_options
-@failures
+@owner_options
 def close(offer_id, key_file, network, directory):
     """Close an offer: no new job can name it (jobs accepted on it finish).
 
