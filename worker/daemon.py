@@ -466,10 +466,12 @@ class Worker:
             return
         self.metrics.pv_watts.set(_gauge(self._site.pv_watts))
         self.metrics.battery_soc.set(_gauge(self._site.battery_soc_pct))
-        self._say_once("layout", self._site_layout())
+        layout = self._site_layout()
+        self._say_once("layout", layout, logging.WARNING if "registered" in layout[1] else logging.INFO)
         self._say_once("missing", self._site.missing and ("the site does not report some points; they count for nothing", {
             "missing": ", ".join(self._site.missing), "inverter": self._site.inverter_state, "battery": self._site.battery_state}))
-        self._say_once("notes", self._site.notes and ("how the site's readings are combined", {"notes": "; ".join(self._site.notes)}))
+        self._say_once("notes", self._site.notes and ("how the site's readings are combined", {"notes": "; ".join(self._site.notes)}),
+                       logging.INFO)
         check = self.site_agent.meter_check.last if self.site_agent.meter_check is not None else None
         self._say_once("meter", check is not None and not check["agree"] and (
             "the production meter and the inverters disagree", {k: check[k] for k in ("meter_wh", "inverters_wh", "difference_pct",
@@ -485,15 +487,15 @@ class Worker:
                                     else "no battery") + ": the registry and the device disagree"
         return "site found", fields
 
-    def _say_once(self, topic: str, said) -> None:
-        """Logs `said` ((message, fields), or nothing) when it differs from what was last said
-        on `topic`: a change of the site's layout, of its missing points, …"""
+    def _say_once(self, topic: str, said, level: int = logging.WARNING) -> None:
+        """Logs `said` ((message, fields), or nothing) at `level` when it differs from what was
+        last said on `topic`: a change of the site's layout, of its missing points, …"""
         if said == self._site_said.get(topic):
             return
         self._site_said[topic] = said
         if said:
             message, fields = said
-            (log.info if topic in ("layout", "notes") and "registered" not in fields else log.warning)(message, extra=fields)
+            log.log(level, message, extra=fields)
 
     # ---- compute loop --------------------------------------------------------------------
 
