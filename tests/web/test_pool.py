@@ -4,6 +4,8 @@ is mined (another trader's swap lands first), done when it does not."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from degen.deploy import AKRE
@@ -24,7 +26,8 @@ def test_a_swap_past_its_slippage_bound_is_refused_and_one_within_it_is_done(
 
     page, wallet = open_page(f"{plain_page}/#pool", requester)
     connect(page)
-    expect(page.get_by_test_id("pool")).to_contain_text("Reserves: 5 REC and 5 AKRE")
+    # the REC reserve dissipates (2 % a month): a micro-REC is gone after about 26 s on a loaded machine
+    expect(page.get_by_test_id("pool")).to_contain_text(re.compile(r"Reserves: (5|4\.99999\d*) REC and 5 AKRE"))
     expect(page.get_by_test_id("spot")).to_have_text("Spot: 1 AKRE per REC")
     expect(page.locator("#pool-chart svg.chart")).to_have_attribute("aria-label", "The pool's price and REC reserve over time")
     form = page.get_by_test_id("swap-form")
