@@ -24,6 +24,9 @@ implements: ISiteRegistry
 from snekmate.auth import access_control
 initializes: access_control
 
+# @dev What an endpoint may be.
+from .modules import web_urls
+
 exports: access_control.__interface__
 
 
@@ -196,7 +199,7 @@ def set_endpoint(site_id: uint256, endpoint: String[MAX_ENDPOINT_BYTES]):
     """
     assert self._info[site_id].owner == msg.sender, "registry: not site owner"
     if len(endpoint) > 0:
-        assert self._is_web_url(endpoint), "registry: endpoint not http(s)"
+        assert web_urls._is_web_url(endpoint), "registry: endpoint not http(s)"
     self.endpoint_of[site_id] = endpoint
     log EndpointSet(site_id=site_id, endpoint=endpoint)
 
@@ -290,19 +293,6 @@ def _set_status(site_id: uint256, allowed_from: ISiteRegistry.SiteStatus, to: IS
     assert status in allowed_from, "registry: bad site status"
     self._meter_word[site_id] = self._pack(meter, gpu, to)
     log SiteStatusChanged(site_id=site_id, status=to, registrar=msg.sender)
-
-
-@pure
-@internal
-def _is_web_url(url: String[MAX_ENDPOINT_BYTES]) -> bool:
-    """
-    @dev Whether `url` starts with "http://" or "https://" and has a host after it.
-    """
-    if len(url) > 7 and slice(url, 0, 7) == "http://":
-        return True
-    if len(url) > 8:
-        return slice(url, 0, 8) == "https://"
-    return False
 
 
 @view

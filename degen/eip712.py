@@ -25,11 +25,13 @@ DOMAIN_FIELDS = [
 
 
 def message(
-    primary_type: str, fields: list[dict], values: dict, *, name: str, version: str, chain_id: int, contract: str
+    primary_type: str, fields: list[dict], values: dict, *, name: str, version: str, chain_id: int, contract: str,
+    types: dict[str, list[dict]] | None = None,
 ) -> dict:
-    """A full typed-data message, as `eth_signTypedData_v4` and eth-account take it."""
+    """A full typed-data message, as `eth_signTypedData_v4` and eth-account take it (`types`:
+    the structs its fields refer to)."""
     return {
-        "types": {"EIP712Domain": DOMAIN_FIELDS, primary_type: fields},
+        "types": {"EIP712Domain": DOMAIN_FIELDS, primary_type: fields, **(types or {})},
         "primaryType": primary_type,
         "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": str(contract)},
         "message": values,
