@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 NETWORK ?= ethereum:local:foundry
 
-.PHONY: setup stale-build web chromium run deploy test test-long bench bench-worker bench-cli bench-oracle bench-web compile abi lock clean
+.PHONY: setup stale-build web chromium run deploy test test-long bench bench-worker bench-cli bench-oracle bench-committee bench-web compile abi lock clean
 
 ## setup: create .venv, install the Python stack and anvil, build the web page (skipped when up to date)
 setup: $(VENV)/.installed node_modules/.installed stale-build web/dist/.built
@@ -94,6 +94,10 @@ bench-cli: setup
 ## bench-oracle: oracle ingest rate and REC issuance gas per site-period -> docs/performance.md
 bench-oracle: setup
 	python bench/oracle.py --network $(NETWORK)
+
+## bench-committee: gas of the oracle committee's reports (issuance per site-period, site, verdict, equivocation) -> docs/performance.md
+bench-committee: setup
+	python bench/committee.py --network $(NETWORK)
 
 ## bench-web: bundle size, page load to offers and the market's overhead felt in Chromium -> docs/performance.md
 bench-web: setup chromium

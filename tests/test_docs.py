@@ -46,6 +46,14 @@ def test_performance_has_the_oracle_benchmark():
         assert re.search(rf"^\| issue_batch of {size}: gas per site-period \| [\d,]+ \|", performance, flags=re.M), size
 
 
+def test_performance_has_the_committee_benchmark():
+    section = (ROOT / "docs/performance.md").read_text().split("## Oracle committee", 1)[1]
+    assert "`bench/committee.py` (`make bench-committee`)" in section
+    assert re.search(r"^\| issuance report of 100 site-periods: gas per site-period \| [\d,]+ \| ≤ 50,000 met \|$", section, flags=re.M)
+    for report in ("site activation report", "dispute verdict report", "equivocation proof"):
+        assert re.search(rf"^\| {report} .* \| [\d,]+ \| \|$", section, flags=re.M), report
+
+
 def test_performance_has_the_web_page_benchmark():
     performance = (ROOT / "docs/performance.md").read_text()
     section = performance.split("## Web page", 1)[1]
