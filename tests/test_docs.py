@@ -41,7 +41,7 @@ def test_performance_table_comes_from_the_worker_benchmark():
 
 def test_performance_has_the_oracle_benchmark():
     performance = (ROOT / "docs/performance.md").read_text()
-    assert "Produced by `bench/oracle.py`" in performance and performance.count("Produced by") == 2
+    assert "Produced by `bench/oracle.py`" in performance and performance.count("Produced by") == 3
     for size in (1, 10, 100):
         assert re.search(rf"^\| issue_batch of {size}: gas per site-period \| [\d,]+ \|", performance, flags=re.M), size
 
