@@ -122,9 +122,10 @@ event EndpointSet:
     member: indexed(address)
     endpoint: String[MAX_ENDPOINT_BYTES]
 
-# @dev Bonds moved in and out.
+# @dev Bonds moved in (paid by the member or a sponsor) and out.
 event BondPosted:
     member: indexed(address)
+    payer: indexed(address)
     amount: uint256
 
 event BondWithdrawn:
@@ -315,10 +316,20 @@ def post_bond(amount: uint256):
     @notice Adds `amount` AKRE (approved to the committee) to the caller's bond.
     @param amount AKRE base units.
     """
-    assert amount > 0, "committee: zero amount"
-    self.bond_of[msg.sender] += amount
-    assert extcall BOND_TOKEN.transferFrom(msg.sender, self, amount, default_return_value=True), "committee: transfer failed"
-    log BondPosted(member=msg.sender, amount=amount)
+    self._post_bond(msg.sender, amount)
+
+
+@external
+def post_bond_for(member: address, amount: uint256):
+    """
+    @notice Adds `amount` of the caller's AKRE (approved to the committee) to
+            `member`'s bond: a sponsor (the operator deploying a committee)
+            bonds a member. The bond is the member's: only it withdraws it.
+    @param member Whose bond grows.
+    @param amount AKRE base units.
+    """
+    assert member != empty(address), "committee: zero address"
+    self._post_bond(member, amount)
 
 
 @external
@@ -473,6 +484,14 @@ def verdict_digest(report: IOracleCommittee.VerdictReport) -> bytes32:
 
 
 # ---- internal -----------------------------------------------------------------------------
+
+@internal
+def _post_bond(member: address, amount: uint256):
+    assert amount > 0, "committee: zero amount"
+    self.bond_of[member] += amount
+    assert extcall BOND_TOKEN.transferFrom(msg.sender, self, amount, default_return_value=True), "committee: transfer failed"
+    log BondPosted(member=member, payer=msg.sender, amount=amount)
+
 
 @internal
 def _only_admin():

@@ -254,6 +254,10 @@ def test_bonds_stay_locked_while_a_member_serves_and_for_a_while_after(committee
     poor = new_member(bond=BOND - 1)
     with reverts("committee: bond too small"):
         committee.add_member(poor, "https://poor.example.org", 2, sender=deployer)
+    token.approve(committee, 1, sender=deployer)
+    sponsored = committee.post_bond_for(poor, 1, sender=deployer)  # a sponsor tops it up: the bond stays the member's
+    assert sponsored.decode_logs(committee.BondPosted)[0].payer == deployer.address and committee.bond_of(poor) == BOND
+    committee.add_member(poor, "https://poor.example.org", 2, sender=deployer)
 
 
 @pytest.mark.parametrize("call, reason", [

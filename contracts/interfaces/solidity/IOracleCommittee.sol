@@ -46,7 +46,7 @@ interface IOracleCommittee {
     event ReportAccepted(uint8 indexed kind, uint256 indexed subject, bytes32 digest, uint256 config, address[] signers);
     event ConfigChanged(uint256 indexed config, address[] members, uint256 threshold);
     event EndpointSet(address indexed member, string endpoint);
-    event BondPosted(address indexed member, uint256 amount);
+    event BondPosted(address indexed member, address indexed payer, uint256 amount);
     event BondWithdrawn(address indexed member, uint256 amount);
     event Equivocated(address indexed member, address indexed prover, uint8 indexed kind, uint256 subject, uint256 to_prover, uint256 to_treasury);
     event MinBondSet(uint256 min_bond);
@@ -60,6 +60,7 @@ interface IOracleCommittee {
     function prove_site_equivocation(SiteReport calldata first, bytes calldata first_signature, SiteReport calldata second, bytes calldata second_signature) external;
     function prove_verdict_equivocation(VerdictReport calldata first, bytes calldata first_signature, VerdictReport calldata second, bytes calldata second_signature) external;
     function post_bond(uint256 amount) external;
+    function post_bond_for(address member, uint256 amount) external;
     function withdraw_bond(uint256 amount) external;
     function set_endpoint(string calldata endpoint) external;
     function add_member(address member, string calldata endpoint, uint256 threshold) external;
