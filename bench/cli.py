@@ -23,7 +23,7 @@ from ape import accounts, chain, networks, project  # noqa: E402
 
 from bench.report import arguments, replace_section  # noqa: E402
 from degen import deployments  # noqa: E402
-from degen.deploy import AKRE, deploy_all, record_of  # noqa: E402
+from degen.deploy import AKRE, deploy_all, grant_operator_roles, record_of  # noqa: E402
 from degen.models import JobTerms, GenerationParams, model_id  # noqa: E402
 from degen.processes import degen  # noqa: E402
 
@@ -42,7 +42,8 @@ def stage(directory: Path) -> None:
     """A deployment with Bob's site, an offer and one open job, its file in `directory`."""
     deployer, alice, bob = accounts.test_accounts[:3]
     first = chain.blocks.height
-    c = deploy_all(project, deployer)
+    c = deploy_all(project, deployer, admin_delay=0)  # a development deployment: the deployer registers through the timelock
+    grant_operator_roles(c, deployer, registrar=deployer.address)
     site = c.registry.register_site(deployer.address, 10_000, 20_000, 450, "BR", sender=bob).return_value
     c.registry.activate(site, sender=deployer)
     c.token.transfer(bob, 200 * AKRE, sender=deployer)

@@ -31,16 +31,16 @@ def measure(network: str) -> dict[str, int]:
     from degen import committee as reports
     from degen import eip712, receipts
     from degen.committee import IssuanceRequest
-    from degen.deploy import AKRE, deploy_all
+    from degen.deploy import AKRE, deploy_all, grant_operator_roles, through_timelock
     from degen.models import EnergyReceipt, GenerationParams, JobTerms, model_id
 
     with networks.parse_network_choice(network):
         deployer = accounts.test_accounts[0]
-        c = deploy_all(project, deployer, treasury=deployer.address)
+        c = deploy_all(project, deployer, treasury=deployer.address, admin_delay=0)
         committee = deployer.deploy(project.OracleCommittee, c.rec, c.registry, c.market, c.token, deployer, deployer, BOND, 86_400)
-        c.rec.grantRole(c.rec.ISSUER_ROLE(), committee, sender=deployer)
-        c.registry.grantRole(c.registry.REGISTRAR_ROLE(), committee, sender=deployer)
-        c.market.grantRole(c.market.ARBITER_ROLE(), committee, sender=deployer)
+        through_timelock(c, deployer, [(contract, contract.grantRole.encode_input(role, committee)) for contract, role in (
+            (c.rec, c.rec.ISSUER_ROLE()), (c.registry, c.registry.REGISTRAR_ROLE()), (c.market, c.market.ARBITER_ROLE()))])
+        grant_operator_roles(c, deployer, registrar=deployer.address, issuer=deployer.address, salt=b"\x01" * 32)
         members = []
         for count in range(1, MEMBERS + 1):
             member = accounts.test_accounts.generate_test_account()  # bonded: it posts its own bond

@@ -20,7 +20,7 @@ from ape import accounts, chain, networks, project
 from eth_account import Account
 
 from degen import receipts
-from degen.deploy import AKRE, deploy_all
+from degen.deploy import AKRE, deploy_all, grant_operator_roles
 from degen.models import EnergyReceipt, GenerationParams, JobTerms
 from degen.permit import sign_permit
 
@@ -43,7 +43,9 @@ class Bench:
     def __init__(self):
         self.deployer, self.requester, self.provider, self.treasury = accounts.test_accounts[:4]
         self.meter = Account.from_key(b"\x11" * 32)
-        self.c = deploy_all(project, self.deployer, treasury=self.treasury.address)
+        self.c = deploy_all(project, self.deployer, treasury=self.treasury.address, admin_delay=0)
+        grant_operator_roles(self.c, self.deployer, registrar=self.deployer.address, issuer=self.deployer.address,
+                             arbiter=self.deployer.address)  # the operator's roles, measured directly
         token, market, registry = self.c.token, self.c.market, self.c.registry
         for who in (self.requester, self.provider):
             token.transfer(who, 10_000 * AKRE, sender=self.deployer)

@@ -175,11 +175,12 @@ def measure_gas(network: str) -> dict[int, int]:
     """{batch size: receipt gas per site-period}."""
     from ape import accounts, chain, networks, project
 
-    from degen.deploy import deploy_all
+    from degen.deploy import deploy_all, grant_operator_roles
 
     with networks.parse_network_choice(network):
         deployer = accounts.test_accounts[0]
-        contracts = deploy_all(project, deployer, treasury=deployer.address)
+        contracts = deploy_all(project, deployer, treasury=deployer.address, admin_delay=0)
+        grant_operator_roles(contracts, deployer, registrar=deployer.address, issuer=deployer.address)  # issue_batch measured directly
         registry, rec = contracts.registry, contracts.rec
         sites = []
         for i in range(max(BATCHES)):

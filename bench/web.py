@@ -38,7 +38,7 @@ from eth_account import Account  # noqa: E402
 from bench.report import arguments, replace_section  # noqa: E402
 from degen import deployments  # noqa: E402
 from degen.daemon.config import to_toml  # noqa: E402
-from degen.deploy import AKRE, deploy_all, record_of  # noqa: E402
+from degen.deploy import AKRE, deploy_all, grant_operator_roles, record_of  # noqa: E402
 from degen.inference.tiny_model import write_tiny_pipeline  # noqa: E402
 from degen.models import model_id  # noqa: E402
 from degen.processes import ROOT, degen, free_port, running  # noqa: E402
@@ -70,7 +70,8 @@ class Story:
         deployer, self.alice, bob, _, operator = (accounts.test_accounts[i] for i in range(5))
         meter = Account.create()
         first = chain.blocks.height
-        c = deploy_all(project, deployer, oracle=operator.address)
+        c = deploy_all(project, deployer, oracles=[(operator.address, "http://127.0.0.1:8800")], admin_delay=0)
+        grant_operator_roles(c, deployer, registrar=operator.address)  # the operator activates Bob's site directly
         site = c.registry.register_site(meter.address, 10_000, 20_000, 450, "BR", sender=bob).return_value
         c.registry.activate(site, sender=operator)
         c.token.transfer(bob, 200 * AKRE, sender=deployer)
@@ -103,7 +104,7 @@ class Story:
             "site": {"site_id": site, "modbus_port": site_port, "read_interval_s": 1.0},
             "compute": {"device": "cpu", "meter": "model", "model_watts": 60},
             "server": {"port": worker_port, "public_url": f"http://127.0.0.1:{worker_port}", "allowed_origins": [self.web_url]},
-            "telemetry": {"oracle_url": self.oracle_url, "interval_s": 300}})))
+            "telemetry": {"oracle_url": self.oracle_url, "committee": False, "interval_s": 300}})))
         self.worker = processes.enter_context(running(degen("worker", "run", "--config", str(work / "worker.toml")),
                                                       ready="worker ready", timeout=300))
         processes.enter_context(running(degen("web", "--port", str(web_port), "--oracle", self.oracle_url,

@@ -7,6 +7,8 @@ takes `threshold` signatures ordered by signer address, strictly ascending (`ord
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 from degen import eip712
@@ -87,3 +89,92 @@ def as_arguments(typed: dict) -> tuple:
 def ordered(signatures: dict[str, bytes]) -> list[bytes]:
     """{signer address: signature} as the contract takes them: by signer, strictly ascending."""
     return [signatures[signer] for signer in sorted(signatures, key=lambda address: int(address, 16))]
+
+
+@dataclass(frozen=True)
+class CommitteeState:
+    config: int
+    threshold: int
+    members: tuple[str, ...]
+    endpoints: dict[str, str]
+
+
+class CommitteeView:
+    """The committee contract's current configuration (a web3 contract), re-read at most every
+    `ttl_s`: what members check signatures against and where site agents send samples."""
+
+    def __init__(self, contract, retry, ttl_s: float = 5.0):
+        self.contract, self.retry, self.ttl_s = contract, retry, ttl_s
+        self.address = contract.address
+        self._state: CommitteeState | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def state(self) -> CommitteeState:
+        with self._lock:
+            if self._state is None or time.monotonic() - self._read_at > self.ttl_s:
+                functions = self.contract.functions
+                members = tuple(self.retry(lambda: functions.members().call()))
+                self._state = CommitteeState(
+                    config=self.retry(lambda: functions.config_count().call()),
+                    threshold=self.retry(lambda: functions.threshold().call()),
+                    members=members,
+                    endpoints={m: self.retry(lambda m=m: functions.endpoint_of(m).call()).rstrip("/") for m in members},
+                )
+                self._read_at = time.monotonic()
+            return self._state
+
+
+def pending_changes(deployed, abis: dict[str, list], from_block: int) -> list[dict]:
+    """The operations waiting in the deployment's AdminTimelock (scheduled, neither executed nor
+    cancelled): for each, its target contract, the call decoded against that contract's ABI
+    (`abis` by contract name) and when it may execute. Read-only contracts (degen.chain.readonly)."""
+    from web3 import Web3
+
+    names = {getattr(deployed, field).address: name for field, name in (
+        ("committee", "OracleCommittee"), ("market", "JobMarket"), ("registry", "SiteRegistry"), ("rec", "RECToken"),
+        ("timelock", "AdminTimelock"))}
+    decoders = {address: Web3().eth.contract(abi=abis[name]) for address, name in names.items()}
+    timelock = deployed.timelock
+    pending = []
+    for scheduled in timelock.CallScheduled.range(from_block, timelock.chain_manager.blocks.height + 1):
+        operation = bytes(scheduled.id)
+        if not timelock.is_operation_pending(operation):
+            continue
+        target = scheduled.target
+        try:
+            function, arguments = decoders[target].decode_function_input(bytes(scheduled.payload))
+            call = f"{function.fn_name}({', '.join(_shown(value) for value in arguments.values())})"
+        except (KeyError, ValueError):
+            call = f"0x{bytes(scheduled.payload).hex()[:16]}… (not decoded)"
+        pending.append({"id": "0x" + operation.hex(), "target": names.get(target, target), "call": call,
+                        "ready_at": timelock.get_timestamp(operation)})
+    return pending
+
+
+def _shown(value) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
+
+
+KIND_IDS = {name: kind for kind, name in REPORT_KINDS.items()}
+
+
+def attesters(committee, kind: str, subject: int) -> list[str] | None:
+    """The members who signed the committee's accepted report of `kind` (site, verdict) about
+    `subject` (a site id, a job id); None when no such report was accepted."""
+    found = committee.ReportAccepted.range(0, committee.chain_manager.blocks.height + 1,
+                                           search_topics={"kind": KIND_IDS[kind], "subject": subject})
+    return list(found[-1].signers) if found else None
+
+
+def issuance_attesters(committee, rec, issuance_id: int) -> list[str] | None:
+    """The members who signed the issuance report that issued `issuance_id`: the accepted
+    report in the same block whose first issuance id is the nearest at or below it; None when
+    the issuance came from another issuer."""
+    issued = rec.Issued.range(0, rec.chain_manager.blocks.height + 1, search_topics={"issuance_id": issuance_id})
+    if not issued:
+        return None
+    block = issued[0].block_number
+    reports = [r for r in committee.ReportAccepted.range(block, block + 1, search_topics={"kind": KIND_IDS["issuance"]})
+               if r.subject <= issuance_id]
+    return list(max(reports, key=lambda r: r.subject).signers) if reports else None

@@ -27,6 +27,8 @@ class Deployed(NamedTuple):
     certificate: Any
     pool: Any
     router: Any
+    committee: Any
+    timelock: Any
 
 
 def at(project: Any, deployment: Deployment) -> Deployed:
@@ -39,6 +41,8 @@ def at(project: Any, deployment: Deployment) -> Deployed:
         project.RetirementCertificate.at(deployment.certificate),
         project.EnergyPool.at(deployment.pool),
         project.GreenRouter.at(deployment.router),
+        project.OracleCommittee.at(deployment.committee),
+        project.AdminTimelock.at(deployment.timelock),
     )
 
 

@@ -30,6 +30,8 @@ class Deployment(BaseModel):
     certificate: str
     pool: str
     router: str
+    committee: str  # the OracleCommittee: issuer, registrar and arbiter
+    timelock: str  # the AdminTimelock: admin of every role and of the committee
     treasury: str
     fee_bps: int
     dispute_bond: int

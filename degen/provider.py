@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from eth_account import Account
 
-from degen import limits
+from degen import eip712, limits
 from degen.chain.market import MarketClient
+from degen.committee import CommitteeView, site_report
 from degen.deployments import Deployment
-from degen.errors import DegenError
+from degen.errors import DegenError, InvalidSignature
 from degen.models import Offer, Site, SiteStatus, model_id
 from degen.pool import amount_text
 
@@ -93,6 +95,7 @@ class Provider:
         self.registry, self.market = self.client.registry, self.client.market
         self.token = web3.eth.contract(address=deployment.token, abi=abis["AkreToken"])
         self.rec = web3.eth.contract(address=deployment.rec_token, abi=abis["RECToken"])
+        self.committee = CommitteeView(web3.eth.contract(address=deployment.committee, abi=abis["OracleCommittee"]), self.client.retry)
         self.address = account.address
 
     # ---- reads ---------------------------------------------------------------------------
@@ -135,6 +138,33 @@ class Provider:
         offers = (self.client.offer(offer_id) for offer_id in range(1, count + 1))
         return [offer for offer in offers if offer.site_id == site_id]
 
+    def attested(self, site_id: int) -> list[str]:
+        """The committee members that signed the activation of the site exactly as registered
+        (its meter key and limits, current nonce and configuration): each signature the members'
+        APIs hold for that report, recovered here, so neither a member that does not answer nor
+        one that lies about its peers counts."""
+        state, site = self.committee.state(), self.site(site_id)
+        nonce = self.client.call(self.committee.contract.functions.site_nonce(site_id))
+        wanted = site_report(state.config, site_id, nonce, True, meter=site.meter, pv_peak_watts=site.pv_peak_watts,
+                                       battery_wh=site.battery_wh, max_gpu_watts=site.max_gpu_watts,
+                                       chain_id=self.client.chain_id, committee=self.committee.address)
+        signed = set()
+        for endpoint in {state.endpoints[member] for member in state.members if state.endpoints[member]}:
+            try:
+                answer = requests.get(f"{endpoint}/committee/reports", params={"kind": "site", "subject": site_id}, timeout=5)
+                held = answer.json()["reports"] if answer.status_code == 200 else []
+                signatures = [signature for report in held for signature in report["signatures"].values()]
+            except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
+                continue
+            for signature in signatures:
+                try:
+                    signer = eip712.recover(wanted, bytes.fromhex(str(signature).removeprefix("0x")))
+                except (InvalidSignature, ValueError):
+                    continue
+                if signer in state.members:
+                    signed.add(signer)
+        return sorted(signed)
+
     def needs(self, site: Site) -> list[str]:
         """What the site still needs before its worker can serve a job, each with the command
         that gives it (empty: ready)."""
@@ -143,8 +173,10 @@ class Provider:
             needs.append(f"gas money: the account {self.address} holds no native token on chain {self.client.chain_id} "
                          "to pay for transactions")
         if site.status == SiteStatus.PENDING:
-            needs.append(f"activation: the operator checks the installation and activates site {site.site_id}; send them "
-                         f"its id, your meter key's address {site.meter} and evidence of the installation")
+            signed, threshold = self.attested(site.site_id), self.committee.state().threshold
+            so_far = f"{len(signed)} of the {threshold} needed so far ({', '.join(signed)})" if signed else f"none of the {threshold} needed yet"
+            needs.append(f"activation: members of the oracle committee check the installation (meter key {site.meter}, PV peak, "
+                         f"battery, GPU bound: send them the site id and evidence of the installation) and attest it; {so_far}")
         elif site.status == SiteStatus.SUSPENDED:
             needs.append(f"reactivation: the operator suspended site {site.site_id}; ask them why")
         open_offers = [offer for offer in self.offers(site.site_id) if offer.active]

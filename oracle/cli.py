@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
 
-from degen.cli.common import SuggestingGroup
+from degen.cli.common import SuggestingGroup, chain_options, connected, time_text
 from degen.errors import DegenError
 
 config_option = click.option(
@@ -51,17 +52,20 @@ def build_oracle(config_path: Path):
     from oracle.daemon import Oracle
 
     config = oracle_config.load(config_path)
-    client, deployment, rec = _connect(config)
-    return Oracle(config, client, rec, start_block=deployment.block)
+    client, deployment, rec, committee = _connect(config)
+    return Oracle(config, client, rec, committee, start_block=deployment.block)
 
 
 def _connect(config):
+    """The oracle's MarketClient, its deployment, and web3 contracts of RECToken and the
+    OracleCommittee."""
     from degen.daemon.run import connect
     from degen.contracts import abi_of
 
     client, deployment, project = connect(config.chain, config.account_key())
     rec = client.web3.eth.contract(address=deployment.rec_token, abi=abi_of(project.RECToken.contract_type))
-    return client, deployment, rec
+    committee = client.web3.eth.contract(address=deployment.committee, abi=abi_of(project.OracleCommittee.contract_type))
+    return client, deployment, rec, committee
 
 
 @oracle.command()
@@ -86,7 +90,7 @@ def proof(config_path: Path, site_id: int, period_start: int, index: int):
 
     try:
         config = oracle_config.load(config_path)
-        client, _, rec = _connect(config)
+        client, _, rec, _ = _connect(config)
         issued = _issuance_of(rec, site_id, period_start)
         if issued is None:
             raise click.ClickException(f"site {site_id} has no issuance for a period starting at {period_start}")
@@ -120,22 +124,27 @@ def _issuance_of(rec, site_id: int, period_start: int) -> dict | None:
 @oracle.command()
 @config_option
 @click.argument("site_id", type=click.IntRange(1))
-@click.option("--suspend", is_flag=True, help="Suspend an active site instead (its accepts, deliveries and samples are refused).")
+@click.option("--suspend", is_flag=True, help="Attest a suspension instead (its accepts, deliveries and samples are refused).")
 def activate(config_path: Path, site_id: int, suspend: bool):
-    """Activate a pending (or suspended) site once its installation is checked: the registrar's
-    decision, with the oracle's account. Prints what the site declared first.
+    """Attest, as this committee member, that a site may be activated (or must be suspended)
+    after checking its installation: signs the committee's site report with exactly the meter
+    key and limits the registry holds, keeps it and sends it to every other member. The site
+    changes once `threshold` members attested; their daemons transmit it.
 
     \b
     Examples:
       degen oracle activate --config oracle.toml 2
       degen oracle activate --config oracle.toml 2 --suspend
     """
-    from degen.chain.market import TxRejected
     from degen.models import SiteStatus
     from oracle import config as oracle_config
+    from degen.committee import CommitteeView
+    from oracle.committee import Member, send_signature
+    from oracle.store import engine_for
 
     try:
-        client, _, _ = _connect(oracle_config.load(config_path))
+        config = oracle_config.load(config_path)
+        client, _, _, committee = _connect(config)
         site = client.site(site_id)
         if int(site["owner"], 16) == 0:
             raise click.ClickException(f"there is no site {site_id}")
@@ -143,9 +152,73 @@ def activate(config_path: Path, site_id: int, suspend: bool):
         click.echo(f"site {site_id} of {site['owner']}: {site['pv_peak_watts']:,} W PV, {battery}, GPU up to "
                    f"{site['max_gpu_watts']:,} W, {site['region']}, meter key {site['meter']}, "
                    f"{SiteStatus(site['status']).name.lower()}")
-        client.send("suspend" if suspend else "activate", site_id, to=client.registry)
-    except TxRejected as exc:
-        raise click.ClickException(f"the registry refused: {exc.reason}") from None
+        view = CommitteeView(committee, client.retry)
+        state = view.state()
+        if client.account.address not in state.members:
+            raise click.ClickException(f"{client.account.address} is not a member of the committee {committee.address}")
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        member = Member(engine_for(config.database_url()), view, client.account, chain_id=client.chain_id)
+        report = member.report("site", {
+            "config": state.config, "site_id": site_id, "nonce": client.call(committee.functions.site_nonce(site_id)),
+            "active": not suspend, "meter": site["meter"], "pv_peak_watts": site["pv_peak_watts"],
+            "battery_wh": site["battery_wh"], "max_gpu_watts": site["max_gpu_watts"]})
+        member.sign(report)
+        signature = member.signatures("0x" + report.digest.hex())[client.account.address]
+        answers = {peer: send_signature(state.endpoints.get(peer), report, signature, config.committee.peer_timeout_s)
+                   for peer in state.members if peer != client.account.address}
     except (DegenError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"site {site_id} {'suspended' if suspend else 'active'}")
+    what = "suspension" if suspend else "activation"
+    held = member.signatures("0x" + report.digest.hex())
+    click.echo(f"signed the {what} of site {site_id} (configuration {state.config}); the committee needs {state.threshold} "
+               f"of its {len(state.members)} members, this one holds {len(held)}: {', '.join(sorted(held))}")
+    for peer, answer in answers.items():
+        click.echo(f"  sent to {peer}: {answer}")
+    if len(held) < state.threshold:
+        click.echo("The members' daemons transmit the report once enough members attested it.")
+        return
+    wanted = SiteStatus.SUSPENDED if suspend else SiteStatus.ACTIVE
+    deadline = time.monotonic() + 60
+    while client.site(site_id)["status"] != wanted:  # a member's daemon transmits it (by the schedule)
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"enough members attested site {site_id}, but no daemon transmitted the report in 60 s: "
+                                       "are the members' daemons running?")
+        time.sleep(0.5)
+    click.echo(f"site {site_id} is {'suspended' if suspend else 'active'}")
+
+
+@oracle.command()
+@chain_options
+def committee(network: str, directory: Path):
+    """Show the oracle committee: its members with their bonds and endpoints, the threshold,
+    the configuration count, and the changes waiting in the timelock with when each may run.
+
+    \b
+    Example:
+      degen oracle committee
+    """
+    from degen.chain.readonly import published_abis
+    from degen.committee import pending_changes
+    from degen.requester import akre
+
+    with connected(network, directory, read_only=True) as deployed:
+        c, timelock = deployed.committee, deployed.timelock
+        members = c.members()
+        click.echo(f"OracleCommittee {c.address}: {c.threshold()} of {len(members)} members sign each report "
+                   f"(configuration {c.config_count()}); bonds of at least {akre(c.min_bond())}, locked "
+                   f"{c.BOND_LOCK() // 86_400} days after a member leaves")
+        for member in members:
+            click.echo(f"  {member}  bond {akre(c.bond_of(member))}  {c.endpoint_of(member) or '(no endpoint)'}")
+        click.echo(f"admin: the AdminTimelock {timelock.address}, delay {timelock.get_minimum_delay():,} s")
+        waiting = pending_changes(deployed, published_abis(), _deployment_block(network, directory, c.address))
+        if not waiting:
+            click.echo("  no change is waiting")
+        for change in waiting:
+            click.echo(f"  waiting: {change['target']}.{change['call']}, may run from {time_text(change['ready_at'])}")
+
+
+def _deployment_block(network: str, directory: Path | None, committee: str) -> int:
+    """The block the deployment whose committee this is began at (its logs start there)."""
+    from degen.cli.common import deployments_for
+
+    return next(record.block for _, record in deployments_for(network, directory) if record.committee == committee)

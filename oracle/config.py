@@ -14,7 +14,7 @@ from degen.daemon.config import ChainConfig, _Section, load_key, model_sources, 
 
 
 class AccountConfig(_Section):
-    key_file: Path  # hex private key of the account holding ISSUER_ROLE and ARBITER_ROLE
+    key_file: Path  # hex private key of this oracle's member of the OracleCommittee
 
 
 class IngestConfig(_Section):
@@ -32,6 +32,14 @@ class IssuanceConfig(_Section):
 
     def rules(self) -> Rules:
         return Rules(self.period_s, self.grace_s, self.min_samples)
+
+
+class CommitteeConfig(_Section):
+    # where the other members and the site agents reach this oracle's API; published as this
+    # member's endpoint in the OracleCommittee at start (a member's own transaction)
+    public_url: str | None = Field(None, pattern=r"^https?://.+", max_length=128)
+    transmit_delay_s: float = Field(10.0, ge=0, le=3600)  # the next member in turn sends a complete report after this
+    peer_timeout_s: float = Field(5.0, gt=0, le=60)  # a peer that answers slower is tried again next round
 
 
 class KeeperConfig(_Section):
@@ -52,6 +60,7 @@ class OracleConfig(_Section):
     account: AccountConfig
     ingest: IngestConfig = IngestConfig()
     issuance: IssuanceConfig = IssuanceConfig()
+    committee: CommitteeConfig = CommitteeConfig()
     keeper: KeeperConfig = KeeperConfig()
     verify: VerifyConfig = VerifyConfig()
     endpoints: dict[str, str] = {}  # site id -> worker URL, overriding the one the site published on chain

@@ -11,8 +11,13 @@ Two threads share one database (SQLite or PostgreSQL):
      telemetry;
   4. decide each dispute: the result must be served and match its hash, and the oracle's own
      re-run of the batch the worker declares it computed the job in must give the same image
-     (exactly on the declared setup, perceptually otherwise; `oracle.disputes`); then `resolve`;
-  5. every `issuance.interval_s`: issue RECs for closed site-periods (`oracle.issuance`).
+     (exactly on the declared setup, perceptually otherwise; `oracle.disputes`); then sign that
+     verdict as the committee's report;
+  5. every `issuance.interval_s`: sign the committee's issuance reports for closed
+     site-periods (`oracle.issuance`);
+  6. as a member of the OracleCommittee (`oracle.committee`): send its signatures to the
+     other members, and transmit each report that holds the threshold's signatures when the
+     schedule says it is its turn.
 
 Nothing is sent without reading the chain first: each transaction is simulated, and RECs are
 issued only from a site's on-chain high-water mark on, so a restart after `kill -9` (even
@@ -28,14 +33,17 @@ import threading
 import time
 
 import requests
+from pydantic import ValidationError
 from web3.exceptions import Web3RPCError
 
 from degen import downloads, telemetry
 from degen.http import ServerThread
 from degen.models import Computation, JobState, SiteStatus
-from oracle import disputes, issuance
+from oracle import disputes, issuance, rules
+from degen.committee import CommitteeView
+from oracle.committee import Member
 from oracle.config import OracleConfig
-from oracle.ingest import Ingest, create_app
+from oracle.ingest import Ingest, SignedSample, create_app
 from oracle.journal import OracleJournal, Phase, Watched
 from oracle.metrics import OracleMetrics
 from oracle.rules import SiteRecord
@@ -61,7 +69,7 @@ def _kill_point(name: str) -> None:
 
 
 class OracleSetupError(ValueError):
-    """The oracle's account lacks a role it needs."""
+    """The oracle's key is not a member of the committee."""
 
 
 class MarketEvents(Follower):
@@ -88,13 +96,33 @@ class MarketEvents(Follower):
             )
         if event.name == "JobDisputed":
             return journal.record(args["job_id"], Phase.DISPUTED)
+        if event.name == "JobResolved":
+            return self._resolved(args["job_id"], args["provider_wins"])
         journal.finish(args["job_id"], FINAL_EVENTS[event.name])
         return False
 
+    def _resolved(self, job_id: int, provider_wins: bool) -> bool:
+        """The committee's verdict landed (whoever transmitted it): the job is done here, with
+        this member's own reasons when it signed that verdict."""
+        watched = self.journal.get(job_id)
+        ours = {} if watched is None else watched.data.get("verdict", {})
+        winner = "provider" if provider_wins else "requester"
+        why = ours.get("why") if ours.get("winner") == winner else "the committee's verdict"
+        self.journal.finish(job_id, f"resolved: {winner} wins ({why})")
+        log.info("dispute resolved", extra={"job_id": job_id, "winner": winner, "why": why})
+        return False
+
+
+REPORT_FUNCTIONS = {"issuance": "issue", "site": "decide_site", "verdict": "resolve"}
+# The contracts' answer to a report whose effect is on chain already (another member sent it).
+ALREADY_DONE = ("rec: period overlaps", "market: job not disputed", "committee: stale site nonce")
+
 
 class Oracle:
-    def __init__(self, config: OracleConfig, client: MarketClient, rec, *, start_block: int, pipelines: Pipelines | None = None):
+    def __init__(self, config: OracleConfig, client: MarketClient, rec, committee, *, start_block: int,
+                 pipelines: Pipelines | None = None):
         self.config, self.client, self.rec, self.start_block = config, client, rec, start_block
+        self.committee = committee
         self.pipelines = pipelines or Pipelines(config.model_sources(), device=None if config.verify.device == "auto" else config.verify.device)
         self.metrics = OracleMetrics()
         self._stop = threading.Event()
@@ -118,9 +146,14 @@ class Oracle:
             max_range=chain.max_block_range,
         )
         self.ingest = Ingest(self.store, chain_id=self.client.chain_id, registry=self.client.registry.address)
-        app = create_app(self.ingest, self.sites, health=self.health, metrics=self.metrics)
+        self.member = Member(self.engine, CommitteeView(self.committee, self.client.retry), self.client.account,
+                             chain_id=self.client.chain_id, transmit_delay_s=self.config.committee.transmit_delay_s,
+                             timeout_s=self.config.committee.peer_timeout_s, metrics=self.metrics)
+        app = create_app(self.ingest, self.sites, health=self.health, metrics=self.metrics, committee=self.member)
         self._server = ServerThread(app, self.config.ingest.host, self.config.ingest.port)
         self.server_port = self._server.start()
+        self._publish_endpoint()
+        self._catch_up()
         log.info("oracle ready", extra={
             "account": self.client.account.address, "api": f"http://{self.config.ingest.host}:{self.server_port}",
             "database": self.engine.url.render_as_string(hide_password=True), "from_block": self.follower.last_processed + 1,
@@ -128,11 +161,22 @@ class Oracle:
 
     def _check_roles(self) -> None:
         account = self.client.account.address
-        issuer = self.rec.functions.ISSUER_ROLE().call()
-        if not self.rec.functions.hasRole(issuer, account).call():
-            raise OracleSetupError(f"{account} lacks ISSUER_ROLE on RECToken {self.rec.address}: it cannot issue RECs")
-        if not self.client.is_arbiter(account):
-            raise OracleSetupError(f"{account} lacks ARBITER_ROLE on JobMarket {self.client.address}: it cannot resolve disputes")
+        if not self.client.call(self.committee.functions.is_member(account)):
+            raise OracleSetupError(f"{account} is not a member of the OracleCommittee {self.committee.address}: it cannot "
+                                   "sign reports (the committee's admin, a timelock, adds members)")
+
+    def _publish_endpoint(self) -> None:
+        """Makes the committee name `[committee] public_url` as this member's endpoint, where
+        its peers send their signatures and site agents their samples."""
+        url = self.config.committee.public_url
+        if url is None or self.client.call(self.committee.functions.endpoint_of(self.client.account.address)) == url:
+            return
+        try:
+            self.client.send("set_endpoint", url, to=self.committee)
+        except TxRejected as exc:
+            log.warning("cannot publish this member's endpoint", extra={"url": url, "reason": exc.reason})
+            return
+        log.info("member endpoint published", extra={"url": url})
 
     def run_forever(self) -> None:
         while not self._stop.is_set():
@@ -169,6 +213,8 @@ class Oracle:
         if time.monotonic() - self._issued_at >= self.config.issuance.interval_s:
             self.issue(now)
             self._issued_at = time.monotonic()
+        self.member.push()
+        self._transmit()
 
     def _follow(self) -> None:
         while True:
@@ -305,19 +351,18 @@ class Oracle:
         job = self.client.job(job_id)
         if job.state != JobState.DISPUTED:
             return self._finish_from_chain(job_id, job.state)
+        config = self.member.view.state().config
+        if data.get("verdict", {}).get("config") == config:
+            return  # signed for this configuration: the committee's report resolves it
         provider_wins, why = self._judge(job_id, data, job)
         if provider_wins is None:
             return  # cannot decide yet (logged); asked again next round
-        try:
-            self.client.send("resolve", job_id, provider_wins)
-        except TxRejected as exc:
-            log.warning("resolve refused", extra={"job_id": job_id, "reason": exc.reason})
-            return
-        _kill_point("resolve-sent")
+        self.member.sign(self.member.report("verdict", {"config": config, "job_id": job_id, "provider_wins": provider_wins}))
+        self.metrics.reports.labels(kind="verdict", step="signed").inc()
         winner = "provider" if provider_wins else "requester"
-        self.journal.finish(job_id, f"resolved: {winner} wins ({why})")
+        self.journal.note(job_id, verdict={"config": config, "winner": winner, "why": why})
         self.metrics.disputes.labels(winner=winner).inc()
-        log.info("dispute resolved", extra={"job_id": job_id, "winner": winner, "why": why})
+        log.info("verdict signed", extra={"job_id": job_id, "winner": winner, "why": why})
 
     def _judge(self, job_id: int, data: dict, job) -> tuple[bool | None, str]:
         png = self._download(job_id, data["site_id"])
@@ -395,7 +440,12 @@ class Oracle:
     # ---- issuance ------------------------------------------------------------------------
 
     def issue(self, now: int) -> list[issuance.SitePeriod]:
-        """Issues RECs for every site-period that is ready, batched across sites."""
+        """Signs the committee's issuance reports for every site-period that is ready,
+        batched across sites. Every member computes the same batches: what is ready is judged
+        at `now` aligned down to the period grid (less the grace), so members polling a few
+        seconds apart see the same periods, and sorted by start and site."""
+        rules = self.config.issuance.rules()
+        aligned = (now - rules.grace_s) // rules.period_s * rules.period_s + rules.grace_s
         ready = []
         for site_id in self.store.site_ids():
             site = self.sites.lookup(site_id)
@@ -404,40 +454,108 @@ class Oracle:
             mark = self.rec.functions.high_water_mark(site_id).call()
             samples = self.store.between(site_id, mark, now)
             ready += issuance.ready_periods(
-                site_id, samples, high_water_mark=mark, pv_peak_watts=site.pv_peak_watts, now=now,
-                rules=self.config.issuance.rules(), chain_id=self.client.chain_id, registry=self.client.registry.address,
+                site_id, samples, high_water_mark=mark, pv_peak_watts=site.pv_peak_watts, now=aligned,
+                rules=rules, chain_id=self.client.chain_id, registry=self.client.registry.address,
             )
         ready.sort(key=lambda period: (period.start, period.site_id))  # a site's periods in order, across batches
-        issued = []
-        size = self.config.issuance.max_batch
+        size, config = self.config.issuance.max_batch, self.member.view.state().config
         for first in range(0, len(ready), size):
-            issued += self._issue_batch(ready[first:first + size])
-        return issued
+            batch = ready[first:first + size]
+            report = self.member.report("issuance", {"config": config, "requests": [
+                {"site_id": p.site_id, "period_start": p.start, "period_end": p.end, "energy_mwh": p.energy_mwh,
+                 "evidence_root": "0x" + p.evidence_root.hex()} for p in batch]})
+            if self.member.sign(report):
+                self.metrics.reports.labels(kind="issuance", step="signed").inc()
+                log.info("issuance signed", extra={"periods": len(batch), "digest": "0x" + report.digest.hex()[:16],
+                                                   "first": f"site {batch[0].site_id} {batch[0].start}..{batch[0].end}"})
+        return ready
 
-    def _issue_batch(self, batch: list[issuance.SitePeriod]) -> list[issuance.SitePeriod]:
-        try:
-            receipt = self.client.send("issue_batch", [period.request() for period in batch], to=self.rec)
-        except TxRejected as exc:
-            if len(batch) == 1:
-                log.warning("issuance refused", extra={"site": batch[0].site_id, "period": batch[0].start, "reason": exc.reason})
-                return []
-            log.warning("batch issuance refused; issuing one by one", extra={"periods": len(batch), "reason": exc.reason})
-            return [period for one in batch for period in self._issue_batch([one])]
-        _kill_point("issue-sent")
-        for period in batch:
-            self.metrics.site_periods.inc()
-            self.metrics.issued_mwh.inc(period.energy_mwh)
-            log.info("RECs issued", extra={
-                "site": period.site_id, "period": f"{period.start}..{period.end}", "energy_mwh": period.energy_mwh,
-                "samples": len(period.samples), "root": "0x" + period.evidence_root.hex()[:16],
-            })
-        log.info("issuance batch mined", extra={"periods": len(batch), "gas": receipt["gasUsed"],
-                                                  "tx": receipt["transactionHash"].to_0x_hex()})
-        return batch
+    # ---- the committee -------------------------------------------------------------------
+
+    def _catch_up(self) -> int:
+        """Copies from the other members the samples of active sites newer than this store's
+        newest (within the age the rules take), a day at a time, each through the same checks
+        as a site agent's (its meter signature included): a member started with an empty store,
+        or back after an outage, signs the same reports as its peers. Returns how many it took."""
+        state = self.member.view.state()
+        peers = [state.endpoints[m] for m in state.members if m != self.client.account.address and state.endpoints.get(m)]
+        now, taken = int(time.time()), 0
+        for site_id in range(1, self.client.site_count() + 1) if peers else ():
+            site = self.sites.lookup(site_id)
+            if site is None or not site.active:
+                continue
+            latest = self.store.latest(site_id)
+            since = max(now - rules.MAX_AGE_S, self.rec.functions.high_water_mark(site_id).call(),
+                        0 if latest is None else latest[0].timestamp + 1)
+            for peer in peers:
+                taken += self._copy_from(peer, site_id, site, since, now)
+        if taken:
+            log.info("caught up from the other members", extra={"samples": taken})
+        return taken
+
+    def _copy_from(self, peer: str, site_id: int, site, since: int, now: int) -> int:
+        taken = 0
+        for start in range(since, now + 1, 86_400):
+            try:
+                answer = requests.get(f"{peer}/sites/{site_id}/samples", params={"since": start, "until": min(start + 86_399, now)},
+                                      timeout=self.config.committee.peer_timeout_s)
+                bodies = answer.json()["samples"] if answer.status_code == 200 else []
+            except (requests.RequestException, ValueError, KeyError, TypeError):
+                return taken  # that peer is down or answers nonsense: the others may do
+            for body in bodies if isinstance(bodies, list) else []:
+                try:
+                    taken += self.ingest(SignedSample.model_validate(body), site)
+                except (rules.SampleRejected, ValidationError):
+                    continue  # what the rules refuse is never taken, whoever sends it
+        return taken
+
+
+    def _transmit(self) -> None:
+        """Sends each complete report whose turn is this member's (see `oracle.committee`),
+        unless its effect is on chain already."""
+        for report, signatures in self.member.ready(time.time()):
+            digest = "0x" + report.digest.hex()
+            if self._done_on_chain(report):
+                self.member.finish(digest, "on chain")
+                continue
+            _kill_point(f"{REPORT_FUNCTIONS[report.kind]}-before-send")
+            try:
+                receipt = self.client.send(REPORT_FUNCTIONS[report.kind], report.arguments(), signatures, to=self.committee)
+            except TxRejected as exc:
+                if exc.reason.startswith(ALREADY_DONE) or exc.reason == "committee: stale config":
+                    self.member.finish(digest, exc.reason)
+                else:
+                    log.warning("report refused", extra={"kind": report.kind, "digest": digest[:18], "reason": exc.reason})
+                continue
+            _kill_point(f"{REPORT_FUNCTIONS[report.kind]}-sent")
+            self.member.finish(digest, receipt["transactionHash"].to_0x_hex())
+            self.metrics.reports.labels(kind=report.kind, step="transmitted").inc()
+            self._count(report)
+            log.info("report transmitted", extra={"kind": report.kind, "subject": report.subject, "signers": len(signatures),
+                                                  "gas": receipt["gasUsed"], "tx": receipt["transactionHash"].to_0x_hex()})
+
+    def _done_on_chain(self, report) -> bool:
+        message = report.message
+        if report.kind == "issuance":
+            return all(self.rec.functions.high_water_mark(r["site_id"]).call() >= r["period_end"] for r in message["requests"])
+        if report.kind == "verdict":
+            return self.client.job(message["job_id"]).state != JobState.DISPUTED
+        return self.client.call(self.committee.functions.site_nonce(message["site_id"])) > message["nonce"]
+
+    def _count(self, report) -> None:
+        if report.kind == "issuance":
+            for request in report.message["requests"]:
+                self.metrics.site_periods.inc()
+                self.metrics.issued_mwh.inc(request["energy_mwh"])
+                log.info("RECs issued", extra={"site": request["site_id"], "period": f"{request['period_start']}..{request['period_end']}",
+                                               "energy_mwh": request["energy_mwh"], "root": "0x" + request["evidence_root"].hex()[:16]})
 
     def health(self) -> dict:
+        state = self.member.view.state()
         return {
             "status": "ok", "chain_id": self.client.chain_id, "market": self.client.address,
             "account": self.client.account.address, "processed_block": self.follower.last_processed,
             "jobs": self.journal.counts(), "sites": len(self.store.site_ids()),
+            "committee": {"address": self.committee.address, "config": state.config, "threshold": state.threshold,
+                          "members": list(state.members)},
         }

@@ -136,9 +136,11 @@ ANSWERS = {201: b'{"stored":true,"duplicate":false}', 200: b'{"stored":false,"du
 
 
 def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dict] = lambda: {"status": "ok"},
-               metrics: OracleMetrics | None = None):
+               metrics: OracleMetrics | None = None, committee=None):
     """The API over `ingest` (its owner closes it) and the registry's `sites`: `POST
-    /samples` handled directly, everything else by a plain Starlette app."""
+    /samples` handled directly, everything else by a plain Starlette app; with `committee`
+    (an `oracle.committee.Member`), the routes where the other members send their signatures
+    and anyone reads what this member holds of a site's or a job's reports."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -173,7 +175,8 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
 
     def site_samples(request: Request):
         """A site's accepted samples over a window (`since`, `until`: unix seconds; default the
-        last day), oldest first, at most MAX_HISTORY: what the web page charts."""
+        last day), oldest first, at most MAX_HISTORY, each with its meter signature: what the
+        web page charts, and what another committee member copies (and checks) to catch up."""
         site_id = request.path_params["site_id"]
         now = int(time.time())
         try:
@@ -185,7 +188,7 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
             raise HTTPException(422, "since and until must satisfy 0 <= since <= until < 2^63")
         found = store.between(site_id, since, until)[-MAX_HISTORY:]
         return JSONResponse({"site_id": site_id, "since": since, "until": until,
-                             "samples": [sample.model_dump() for sample, _ in found]})
+                             "samples": [telemetry.body(sample, signature) for sample, signature in found]})
 
     async def site_of(site_id: int) -> SiteRecord | None:
         known, record = sites.cached(site_id)
@@ -259,13 +262,51 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
             results.append({"status": status, "detail": detail})
         return JSONResponse({"results": results})
 
-    app = Starlette(routes=[
+    async def committee_signature(request: Request):
+        """A member's signature over a report: kept (201; 200 a retry) or refused with why.
+        The check reads the committee from the chain: it runs in the thread pool."""
+        from oracle.committee import MAX_REPORT_BYTES, ReportRefused
+
+        body = await request.body()
+        if len(body) > MAX_REPORT_BYTES:
+            raise HTTPException(413, f"a report is at most {MAX_REPORT_BYTES} bytes")
+        try:
+            document = json.loads(body)
+            if not isinstance(document, dict):
+                raise ValueError("a JSON object")
+            status, detail = await run_in_threadpool(committee.receive, document.get("kind"), document.get("message"),
+                                                     document.get("signature"))
+        except ReportRefused as exc:
+            metrics.signatures_received.labels(status=str(exc.status)).inc()
+            raise HTTPException(exc.status, exc.reason) from None
+        except (ValueError, TypeError) as exc:
+            raise HTTPException(422, f"the body must be {{kind, message, signature}}: {str(exc)[:200]}") from None
+        metrics.signatures_received.labels(status=str(status)).inc()
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    def committee_reports(request: Request):
+        """The reports of a `kind` (site, verdict, issuance) about a `subject` (site id, job id,
+        first site of a batch) this member holds, with their signers."""
+        kind = request.query_params.get("kind", "")
+        try:
+            subject = int(request.query_params.get("subject", ""))
+        except ValueError:
+            raise HTTPException(422, "subject must be an integer (a site or job id)") from None
+        if kind not in ("issuance", "site", "verdict") or not 0 < subject < 2**63:
+            raise HTTPException(422, "kind is issuance, site or verdict; subject a site or job id")
+        return JSONResponse({"kind": kind, "subject": subject, "reports": committee.attestations(kind, subject)})
+
+    routes = [
         Route("/health", healthz),
         Route("/metrics", metrics_page),
         Route("/sites/{site_id:int}", site_state),
         Route("/sites/{site_id:int}/samples", site_samples),
         Route("/samples/batch", post_batch, methods=["POST"]),
-    ])
+    ]
+    if committee is not None:
+        routes += [Route("/committee/signatures", committee_signature, methods=["POST"]),
+                   Route("/committee/reports", committee_reports)]
+    app = Starlette(routes=routes)
     json_errors(app, counted)
 
     async def route(scope, receive, send):

@@ -20,5 +20,13 @@ class OracleMetrics:
         self.receipt_mismatches = Counter(
             "degen_oracle_receipt_telemetry_mismatches", "Receipts claiming more energy than the site's telemetry allows", registry=r,
         )
+        self.signatures_sent = Counter("degen_oracle_committee_signatures_sent", "This member's signatures sent to its peers, "
+                                       "by how the peer answered", ["answer"], registry=r)
+        self.signature_bytes = Counter("degen_oracle_committee_signature_bytes_sent", "Bytes of the signature requests sent to peers",
+                                       registry=r)
+        self.signatures_received = Counter("degen_oracle_committee_signatures_received", "Signatures peers sent, by the status "
+                                           "answered", ["status"], registry=r)
+        self.reports = Counter("degen_oracle_committee_reports", "Reports this member signed and transmitted, by kind and step",
+                               ["kind", "step"], registry=r)
         self.head = Gauge("degen_oracle_chain_head", "Latest block seen", registry=r)
         self.processed_block = Gauge("degen_oracle_processed_block", "Last block whose events were processed", registry=r)

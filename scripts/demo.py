@@ -5,9 +5,10 @@ whose new site has no RECs yet, so his worker buys them from the pool Carol seed
     ape run demo --network ethereum:local:foundry --keep-running   # then explore with the degen CLI
     ape run demo --network ethereum:local:foundry --model stabilityai/sd-turbo --size 512 --steps 1
 
-Deploys the contracts (the oracle's account gets the registrar, issuer and arbiter roles),
-registers and activates Bob's site and a green offer, starts the oracle, reports yesterday's
-solar day from Carol's solar farm so the oracle issues her RECs, has Carol seed the EnergyPool
+Deploys the contracts with a committee of three oracles (two of three sign every report; it
+holds the registrar, issuer and arbiter roles), starts the three oracles, registers Bob's site
+(two oracles attest it) and a green offer, reports yesterday's solar day from Carol's solar farm
+to every oracle so the committee issues her RECs, has Carol seed the EnergyPool
 with them, starts Bob's site simulator and his worker (which buys missing RECs through the
 GreenRouter within its caps), funds Alice, and runs `degen generate ... --green` as Alice.
 Every process it started is stopped at the end (with --keep-running, on Ctrl-C). Its files
@@ -50,7 +51,9 @@ LIQUIDITY = dict(rec=50 * 10**6, akre=50 * AKRE)  # 50 REC at 1 AKRE each
 GREEN = dict(max_premium_pct=5.0, twap_window_s=15, max_akre_per_job=1.0, router_allowance_akre=5.0)
 STEPS = 8
 WEB_PORT = 8600  # `degen web`'s default, so the page keeps its origin (and the wallet's permission) between runs
-ORACLE_PORT = 8800  # the oracle's default: docs/der-owners.md points a new DER owner's worker at it
+ORACLE_PORT = 8800  # the oracles' ports from the default on: docs/der-owners.md points a new DER owner's worker at them
+MEMBERS = (1, 2, 3)  # the committee's oracles
+THRESHOLD = 2
 
 
 def step(number: int, text: str) -> None:
@@ -71,50 +74,63 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         raise click.UsageError("the demo runs on a local development network (ethereum:local:foundry)")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    for state in ("deployments", "oracle-data", "worker-data"):  # a previous run's, for contracts that are gone
+    for state in ("deployments", "worker-data", *(f"oracle-{n}-data" for n in MEMBERS)):  # a previous run's, for gone contracts
         shutil.rmtree(workdir / state, ignore_errors=True)
-    deployer, alice, bob, carol, operator = (accounts.test_accounts[i] for i in (0, 1, 2, 3, 5))
+    deployer, alice, bob, carol = (accounts.test_accounts[i] for i in (0, 1, 2, 3))
+    operators = {n: accounts.test_accounts[4 + n] for n in MEMBERS}  # the committee's three oracle operators
     meter, farm_meter = Account.create(), Account.create()
     (workdir / "meter.key").write_text(meter.key.hex())
     (workdir / "bob.key").write_text(bob.private_key)
-    (workdir / "oracle.key").write_text(operator.private_key)
+    ports = {n: free_port(preferred=ORACLE_PORT + n - 1) for n in MEMBERS}
+    urls = {n: f"http://127.0.0.1:{port}" for n, port in ports.items()}
 
-    step(1, "Deploying the contracts")
+    step(1, "Deploying the contracts, with a committee of three oracles (2 of 3 sign every report)")
     first_block = chain.blocks.height
-    c = deploy_all(project, deployer, oracle=operator.address)
+    c = deploy_all(project, deployer, oracles=[(operators[n].address, urls[n]) for n in MEMBERS], threshold=THRESHOLD)
     record = record_of(c, network=f"{ecosystem.name}:local", chain_id=chain.chain_id, block=first_block + 1, deployer=deployer.address)
     deployments.save(record, workdir / "deployments")
     click.echo(f"  market {c.market.address}, RECs {c.rec.address}, pool {c.pool.address}, router {c.router.address}")
-
-    step(2, "Bob (Brazil) registers his site (10 kW rooftop PV, a 20 kWh battery, an RTX 4090-class GPU declared at 450 W) "
-            "and a green offer")
-    c.token.transfer(bob, FUNDS["bob"], sender=deployer)
-    site_id = register(c, bob, operator, meter, SITE)
-    c.token.approve(c.market, 2**256 - 1, sender=bob)
-    c.market.deposit_stake(FUNDS["stake"], sender=bob)
-    model_name = TINY_MODEL if model_source is None else Path(model_source.rstrip("/")).name  # e.g. sd-turbo
-    offer_id = c.market.create_offer(site_id, model_id(model_name), OFFER["max_size"], OFFER["max_size"], OFFER["max_steps"],
-                                     OFFER["base_price"], OFFER["price_per_kwh"], OFFER["collateral"], True, sender=bob).return_value
-    c.rec.approve(c.market, 2**256 - 1, sender=bob)  # delivering a green job retires his RECs
-    click.echo(f"  site {site_id} active; offer {offer_id}: {akre(OFFER['base_price'])} + {akre(OFFER['price_per_kwh'])}/kWh, green; "
-               f"the site is new: Bob holds {rec_text(c.rec.balanceOf(bob))}")
+    click.echo(f"  committee {c.committee.address}: {', '.join(o.address for o in operators.values())}, each bonded "
+               f"{akre(c.committee.bond_of(operators[1]))}; changes wait {c.timelock.get_minimum_delay() // 3600} h in the "
+               f"timelock {c.timelock.address}")
 
     with ExitStack() as processes:
-        step(3, "Starting the oracle; Carol's 100 kW solar farm in Kenya reports yesterday's solar day and the oracle "
-                "issues her RECs")
+        step(2, "Starting the three oracles; Bob (Brazil) registers his site (10 kW rooftop PV, a 20 kWh battery, an RTX "
+                "4090-class GPU declared at 450 W), two of them attest it, and he opens a green offer")
+        model_name = TINY_MODEL if model_source is None else Path(model_source.rstrip("/")).name  # e.g. sd-turbo
         model = model_source or str(tiny_model(workdir / "models" / TINY_MODEL))
-        oracle = processes.enter_context(running(
-            degen("oracle", "run", "--config", write_oracle_config(workdir, chain.provider.uri, model_name, model)), ready="oracle ready",
-            timeout=120, log=workdir / "oracle.log"))
-        oracle_url = oracle.wait_for(r"api=(\S+)").group(1)
-        farm_id = register(c, carol, operator, farm_meter, FARM)
-        report_yesterday(oracle_url, farm_id, farm_meter, record, FARM)
+        oracles = {}
+        for n in MEMBERS:
+            (workdir / f"oracle-{n}.key").write_text(operators[n].private_key)
+            config = write_oracle_config(workdir, n, chain.provider.uri, model_name, model, ports[n])
+            oracles[n] = processes.enter_context(running(degen("oracle", "run", "--config", config), ready="oracle ready",
+                                                         timeout=120, log=workdir / f"oracle-{n}.log"))
+        c.token.transfer(bob, FUNDS["bob"], sender=deployer)
+        site_id = register(c, bob, meter, SITE, workdir, (1, 2))
+        c.token.approve(c.market, 2**256 - 1, sender=bob)
+        c.market.deposit_stake(FUNDS["stake"], sender=bob)
+        offer_id = c.market.create_offer(site_id, model_id(model_name), OFFER["max_size"], OFFER["max_size"], OFFER["max_steps"],
+                                         OFFER["base_price"], OFFER["price_per_kwh"], OFFER["collateral"], True, sender=bob).return_value
+        c.rec.approve(c.market, 2**256 - 1, sender=bob)  # delivering a green job retires his RECs
+        click.echo(f"  site {site_id} active, attested by {attesters(c, 2, site_id, operators)}; offer {offer_id}: "
+                   f"{akre(OFFER['base_price'])} + {akre(OFFER['price_per_kwh'])}/kWh, green; the site is new: Bob holds "
+                   f"{rec_text(c.rec.balanceOf(bob))}")
+
+        step(3, "Carol's 100 kW solar farm in Kenya (attested by the other two) reports yesterday's solar day to every "
+                "oracle, and they issue her RECs")
+        farm_id = register(c, carol, farm_meter, FARM, workdir, (2, 3))
+        report_yesterday(list(urls.values()), farm_id, farm_meter, record, FARM)
         deadline = time.monotonic() + 120
         while c.rec.high_water_mark(farm_id) < (int(time.time()) // 86_400 - 1) * 86_400 + 18 * 3600:  # the day's last sunny hour
             if time.monotonic() > deadline:
-                raise click.ClickException(f"the oracle did not issue yesterday's RECs in 2 minutes:\n{oracle.output[-2000:]}")
+                raise click.ClickException("the oracles did not issue yesterday's RECs in 2 minutes:\n"
+                                           + "\n".join(oracle.output[-1500:] for oracle in oracles.values()))
             time.sleep(0.5)
-        click.echo(f"  Carol holds {rec_text(c.rec.balanceOf(carol))} (kWh), issued for {c.rec.issuance_count()} hourly periods")
+        issued = list(c.committee.ReportAccepted.range(first_block, chain.blocks.height + 1, search_topics={"kind": 1}))
+        click.echo(f"  Carol holds {rec_text(c.rec.balanceOf(carol))} (kWh), issued for {c.rec.issuance_count()} hourly periods "
+                   f"in {len(issued)} committee report{'s' if len(issued) != 1 else ''}, each signed by 2 of the 3: "
+                   f"{'; '.join(names(report.signers, operators) for report in issued)}")
+        oracle_url = urls[1]
 
         step(4, f"Carol seeds the EnergyPool with {rec_text(LIQUIDITY['rec'])} and {akre(LIQUIDITY['akre'])}")
         c.token.transfer(carol, FUNDS["carol"], sender=deployer)
@@ -132,7 +148,7 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             ready="SunSpec site simulator on", log=workdir / "site.log"))
         worker = processes.enter_context(running(
             degen("worker", "run", "--config", write_worker_config(workdir, chain.provider.uri, model_name, model, offer_id, site_id, site_port,
-                                                                 worker_port, oracle_url, web_url)),
+                                                                 worker_port, web_url)),
             ready="worker ready", timeout=300, log=workdir / "worker.log"))
         processes.enter_context(running(
             degen("web", "--port", str(web_port), "--oracle", oracle_url, "--network", "ethereum:local:foundry",
@@ -180,7 +196,8 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             click.secho(f"\nOr play Alice in your browser: open {web_url}", bold=True)
             click.echo(f"  with a browser wallet holding Alice's key {alice.private_key} (a public test key: never fund it "
                        f"elsewhere), on the network {chain.provider.uri}, chain id {chain.chain_id} (the page offers to add it).")
-            click.echo(f"The daemons' logs: {workdir / 'worker.log'}, {workdir / 'oracle.log'}, {workdir / 'site.log'}, "
+            click.echo(f"The daemons' logs: {workdir / 'worker.log'}, {', '.join(str(workdir / f'oracle-{n}.log') for n in MEMBERS)}, "
+                       f"{workdir / 'site.log'}, "
                        f"{workdir / 'web.log'}. Ctrl-C stops it all.")
             ape_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ape's exits at once, saying nothing
             try:
@@ -189,15 +206,36 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
                 pass
             finally:
                 signal.signal(signal.SIGINT, ape_handler)
-        click.echo("\nstopping the worker, the oracle, the site simulator and the web page")
+        click.echo("\nstopping the worker, the oracles, the site simulator and the web page")
 
 
-def register(c, owner, registrar, meter, site: dict) -> int:
-    """Registers `owner`'s site with `meter` as its meter key; the oracle's registrar activates it."""
+def register(c, owner, meter, site: dict, workdir: Path, members: tuple[int, ...]) -> int:
+    """Registers `owner`'s site with `meter` as its meter key; `members` of the committee
+    attest it (`degen oracle activate`), and their daemons transmit the report."""
     site_id = c.registry.register_site(meter.address, site["pv_peak_watts"], site["battery_wh"], site["max_gpu_watts"],
                                        site["region"], sender=owner).return_value
-    c.registry.activate(site_id, sender=registrar)
+    for n in members:
+        attested = Process(degen("oracle", "activate", "--config", str(workdir / f"oracle-{n}.toml"), str(site_id)))
+        if attested.popen.wait(120) != 0:
+            raise click.ClickException(f"oracle {n} could not attest site {site_id}:\n{attested.output[-2000:]}")
+    deadline = time.monotonic() + 60
+    while not c.registry.is_active(site_id):
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the committee did not activate site {site_id} in 60 s")
+        time.sleep(0.3)
     return site_id
+
+
+def names(addresses, operators: dict) -> str:
+    """'oracle 1 and oracle 2' for the committee members' addresses."""
+    numbers = {account.address: n for n, account in operators.items()}
+    return " and ".join(f"oracle {numbers[address]}" for address in sorted(addresses, key=lambda a: numbers.get(a, 0)))
+
+
+def attesters(c, kind: int, subject: int, operators: dict) -> str:
+    """Who signed the committee's accepted report of `kind` about `subject`."""
+    accepted = list(c.committee.ReportAccepted.range(0, chain.blocks.height + 1, search_topics={"kind": kind, "subject": subject}))
+    return names(accepted[-1].signers, operators)
 
 
 def tiny_model(directory: Path) -> Path:
@@ -220,17 +258,18 @@ def chain_section(rpc_url: str) -> dict:
     return {"rpc_url": rpc_url, "network": "ethereum:local", "deployments": "deployments", "poll_interval_s": 0.5}
 
 
-def write_oracle_config(workdir: Path, rpc_url: str, model_name: str, model: str) -> str:
+def write_oracle_config(workdir: Path, n: int, rpc_url: str, model_name: str, model: str, port: int) -> str:
     from oracle.config import OracleConfig
 
-    return write_config(workdir / "oracle.toml", OracleConfig, {
-        "data_dir": "oracle-data", "chain": chain_section(rpc_url), "account": {"key_file": "oracle.key"},
-        "ingest": {"port": free_port(preferred=ORACLE_PORT)}, "issuance": {"interval_s": 1.0}, "models": {model_name: model},
+    return write_config(workdir / f"oracle-{n}.toml", OracleConfig, {
+        "data_dir": f"oracle-{n}-data", "chain": chain_section(rpc_url), "account": {"key_file": f"oracle-{n}.key"},
+        "ingest": {"port": port}, "issuance": {"interval_s": 1.0}, "models": {model_name: model},
+        "committee": {"public_url": f"http://127.0.0.1:{port}", "transmit_delay_s": 2.0},
     })
 
 
 def write_worker_config(workdir: Path, rpc_url: str, model_name: str, model: str, offer_id: int, site_id: int, site_port: int,
-                        port: int, oracle_url: str, web_url: str) -> str:
+                        port: int, web_url: str) -> str:
     from worker.config import WorkerConfig
 
     return write_config(workdir / "worker.toml", WorkerConfig, {
@@ -238,25 +277,27 @@ def write_worker_config(workdir: Path, rpc_url: str, model_name: str, model: str
         "account": {"provider_key_file": "bob.key", "meter_key_file": "meter.key"},
         "site": {"site_id": site_id, "modbus_port": site_port, "read_interval_s": 1.0},
         "server": {"port": port, "public_url": f"http://127.0.0.1:{port}", "allowed_origins": [web_url]},  # the page downloads
-        "telemetry": {"oracle_url": oracle_url, "interval_s": 300},
+        "telemetry": {"interval_s": 300},  # to every member of the committee
         "green": GREEN,
     })
 
 
-def report_yesterday(oracle_url: str, site_id: int, meter, record, site: dict) -> None:
+def report_yesterday(oracle_urls: list[str], site_id: int, meter, record, site: dict) -> None:
     """Yesterday's clear day at a site, as its site agent would have reported it: a signed
-    sample every 5 minutes from the simulator's physics, posted in batches."""
+    sample every 5 minutes from the simulator's physics, posted in batches to every oracle."""
     day = (int(time.time()) // 86_400 - 1) * 86_400
     bodies = [telemetry.body(*signed) for signed in signed_day(
         site_id, day, meter, record.chain_id, record.registry, pv_peak_watts=site["pv_peak_watts"], battery_wh=site["battery_wh"])]
-    for first in range(0, len(bodies), 100):
-        response = requests.post(f"{oracle_url}/samples/batch", json={"samples": bodies[first:first + 100]}, timeout=30)
-        response.raise_for_status()
-        refused = [r for r in response.json()["results"] if r["status"] >= 400]
-        if refused:
-            raise click.ClickException(f"the oracle refused {len(refused)} of yesterday's samples, the first with "
-                                       f"{refused[0]['status']}: {refused[0]['detail']}")
-    click.echo(f"  {len(bodies)} signed samples, {bodies[-1]['register_wh'] - bodies[0]['register_wh']:,} Wh generated")
+    for oracle_url in oracle_urls:
+        for first in range(0, len(bodies), 100):
+            response = requests.post(f"{oracle_url}/samples/batch", json={"samples": bodies[first:first + 100]}, timeout=30)
+            response.raise_for_status()
+            refused = [r for r in response.json()["results"] if r["status"] >= 400]
+            if refused:
+                raise click.ClickException(f"the oracle at {oracle_url} refused {len(refused)} of yesterday's samples, the first "
+                                           f"with {refused[0]['status']}: {refused[0]['detail']}")
+    click.echo(f"  {len(bodies)} signed samples to each of the {len(oracle_urls)} oracles, "
+               f"{bodies[-1]['register_wh'] - bodies[0]['register_wh']:,} Wh generated")
 
 
 def print_summary(image: Path, receipt: dict, settled, c, alice, bob, certificate_id) -> None:

@@ -2,7 +2,8 @@
 
     ape run deploy --network ethereum:local:foundry            # a local anvil of its own (started, then stopped), test account 0
     ape run deploy --network http://127.0.0.1:8545 --account TEST::0   # a node already running at that URL
-    ape run deploy --network ethereum:sepolia:node --account deployer --yes --treasury 0x... --oracle 0x...
+    ape run deploy --network ethereum:sepolia:node --account deployer --yes --treasury 0x... \
+        --oracle 0x...=https://oracle-1.example.org --oracle 0x...=https://oracle-2.example.org --oracle 0x...=https://oracle-3.example.org
 """
 
 from pathlib import Path
@@ -13,7 +14,25 @@ from ape import accounts, chain, networks, project
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 
 from degen import deployments
-from degen.deploy import DEFAULT_DISPUTE_BOND, DEFAULT_FEE_BPS, AKRE, deploy_all, record_of
+from degen.deploy import (DEFAULT_ADMIN_DELAY, DEFAULT_DISPUTE_BOND, DEFAULT_FEE_BPS, DEFAULT_MIN_BOND, DEFAULT_ORACLE_ENDPOINT,
+                          AKRE, deploy_all, record_of)
+
+
+class OracleMember(click.ParamType):
+    """ADDRESS or ADDRESS=URL: a committee member and where it serves its API."""
+
+    name = "address[=url]"
+
+    def convert(self, value, param, ctx):
+        from eth_utils import is_address, to_checksum_address
+
+        address, _, url = value.partition("=")
+        if not is_address(address):
+            self.fail(f"{address!r} is not an address", param, ctx)
+        url = url or DEFAULT_ORACLE_ENDPOINT
+        if not url.startswith(("http://", "https://")) or len(url) > 128:
+            self.fail(f"{url!r} is not an http(s) URL of at most 128 characters", param, ctx)
+        return to_checksum_address(address), url
 
 
 def _deployer(account):
@@ -42,7 +61,11 @@ def _refuse_someone_elses_chain(network):
 @network_option()
 @account_option(prompt=False)
 @click.option("--treasury", default=None, help="Address that receives protocol fees (default: the deployer).")
-@click.option("--oracle", default=None, help="Address made registrar, issuer and arbiter (the operator's oracle).")
+@click.option("--oracle", "oracles", multiple=True, type=OracleMember(),
+              help="A member of the oracle committee (repeat it): ADDRESS=URL of its API. Default: the deployer alone.")
+@click.option("--threshold", type=click.IntRange(1), help="Signatures a committee report needs [default: a majority].")
+@click.option("--admin-delay", default=DEFAULT_ADMIN_DELAY, show_default=True, type=click.IntRange(0),
+              help="Seconds a change of roles or of the committee waits in the timelock.")
 @click.option("--fee-bps", default=DEFAULT_FEE_BPS, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--dispute-bond", default=DEFAULT_DISPUTE_BOND, show_default=True, type=click.IntRange(0))
 @click.option("--yes", "autosign", is_flag=True,
@@ -50,15 +73,18 @@ def _refuse_someone_elses_chain(network):
                    "with the passphrase in APE_ACCOUNTS_<alias>_PASSPHRASE when set.")
 @click.option("--deployments", "directory", type=click.Path(path_type=Path), default=deployments.DEFAULT_DIR,
               show_default=True, help="Folder the deployment file is written to.")
-def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond, autosign, directory):
+def cli(ecosystem, network, account, treasury, oracles, threshold, admin_delay, fee_bps, dispute_bond, autosign, directory):
     """Deploy DeGEN's contracts, wire roles and record the addresses."""
     _refuse_someone_elses_chain(network)
     deployer = _deployer(account)
     if autosign and hasattr(deployer, "set_autosign"):  # test accounts never ask
         deployer.set_autosign(True)
     first_block = chain.blocks.height
+    if threshold is not None and not len(oracles or [None]) / 2 < threshold <= len(oracles or [None]):
+        raise click.BadParameter(f"{threshold} of {len(oracles or [None])} members is not a majority", param_hint="--threshold")
     contracts = deploy_all(
-        project, deployer, treasury=treasury, fee_bps=fee_bps, dispute_bond=dispute_bond, oracle=oracle
+        project, deployer, treasury=treasury, fee_bps=fee_bps, dispute_bond=dispute_bond, oracles=list(oracles) or None,
+        threshold=threshold, admin_delay=admin_delay,
     )
     record = record_of(
         contracts, network=f"{ecosystem.name}:{network.name}", chain_id=chain.chain_id, block=chain.blocks.height,
@@ -75,9 +101,13 @@ def cli(ecosystem, network, account, treasury, oracle, fee_bps, dispute_bond, au
     click.echo(f"  Certificates  {record.certificate}")
     click.echo(f"  EnergyPool    {record.pool}  REC half-life {contracts.pool.HALF_LIFE() / 86400:,.0f} days")
     click.echo(f"  GreenRouter   {record.router}")
+    committee = contracts.committee
+    click.echo(f"  Committee     {record.committee}  {committee.threshold()} of {len(committee.members())}: "
+               f"{', '.join(committee.members())}; bonds of {DEFAULT_MIN_BOND // AKRE:,} AKRE each")
+    click.echo(f"  Timelock      {record.timelock}  delay {admin_delay:,} s")
     click.echo(f"  fee           {record.fee_bps} bps to {record.treasury}")
     click.echo(f"  dispute bond  {record.dispute_bond / AKRE:g} AKRE")
-    click.echo(f"  roles         all to the deployer{f'; registrar, issuer and arbiter to {oracle}' if oracle else ''}")
+    click.echo("  roles         issuer, registrar and arbiter: the committee; every admin role: the timelock; pausing: the deployer")
     click.echo(f"  gas used      {gas:,} in {chain.blocks.height - first_block} transactions")
     click.echo(f"  written to    {path}")
     if getattr(networks.provider, "process", None) is not None:

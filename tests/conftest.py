@@ -12,7 +12,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, settings
 
 from degen import receipts
-from degen.deploy import AKRE, deploy_all
+from degen.deploy import AKRE, deploy_all, grant_operator_roles, through_timelock
 from degen.models import EnergyReceipt, GenerationParams, JobTerms, model_id
 
 pytest_plugins = ["tests.daemons"]  # the daemons as processes: worker, oracle, site simulator
@@ -87,11 +87,27 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def contracts(project, deployer, treasury, arbiter, requester, provider, attacker):
-    deployed = deploy_all(project, deployer, treasury=treasury.address, fee_bps=FEE_BPS)
-    deployed.market.grantRole(deployed.market.ARBITER_ROLE(), arbiter, sender=deployer)
+    deployed = deploy_all(project, deployer, treasury=treasury.address, fee_bps=FEE_BPS, admin_delay=0)
+    # The contracts' own tests act as registrar and issuer (the deployer) and arbiter directly,
+    # beside the committee: roles granted through the timelock, as governance would.
+    grant_operator_roles(deployed, deployer, registrar=deployer.address, issuer=deployer.address, arbiter=arbiter.address)
     for account in (requester, provider, attacker):
         deployed.token.transfer(account, 1_000 * AKRE, sender=deployer)
     return deployed
+
+
+@pytest.fixture(scope="session")
+def govern(contracts, deployer):
+    """Runs admin calls ((contract, calldata) each) through the deployment's AdminTimelock, as
+    governance does (its delay is 0 here): the deployer holds no admin role itself."""
+    from itertools import count
+
+    salts = count(1)
+
+    def run(*calls):
+        through_timelock(contracts, deployer, calls, salt=next(salts).to_bytes(32, "big"))
+
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -277,7 +293,7 @@ def endpoint_origins() -> list[str]:
 
 
 @pytest.fixture
-def provider_endpoint(market, chain, endpoint_origins):
+def provider_endpoint(market, contracts, chain, endpoint_origins):
     """Bob's result server (the worker's FastAPI app) serving whatever a test stages in it,
     with the same arbiter check the worker uses."""
     from web3 import HTTPProvider, Web3
@@ -288,8 +304,10 @@ def provider_endpoint(market, chain, endpoint_origins):
     from worker.server import Result, create_app
 
     endpoint = ProviderEndpoint()
-    client = MarketClient(Web3(HTTPProvider(chain.provider.uri)), market.address, abi_of(market.contract_type),
-                          market.address, abi_of(market.contract_type), None)
+    web3 = Web3(HTTPProvider(chain.provider.uri))
+    committee = contracts.committee
+    client = MarketClient(web3, market.address, abi_of(market.contract_type), market.address, abi_of(market.contract_type), None,
+                          committee=web3.eth.contract(address=committee.address, abi=abi_of(committee.contract_type)))
     pngs = {}
 
     def lookup(job_id):

@@ -65,13 +65,37 @@ def server_url(worker: Process) -> str:
     return worker.wait_for(r"result server listening url=(\S+)").group(1)
 
 
+def seat_committee(contracts, deployer, govern, members: list[tuple[str, str]], threshold: int) -> None:
+    """Makes `members` ((address, endpoint) each, bonded by the deployer) the committee with
+    `threshold`, through the timelock: newcomers added and the others removed, the threshold a
+    majority at every step."""
+    committee = contracts.committee
+    size, calls = len(committee.members()), []
+    for address, endpoint in members:
+        if committee.bond_of(address) < committee.min_bond():
+            contracts.token.approve(committee, committee.min_bond(), sender=deployer)
+            committee.post_bond_for(address, committee.min_bond(), sender=deployer)
+        if not committee.is_member(address):
+            size += 1
+            calls.append((committee, committee.add_member.encode_input(address, endpoint, size // 2 + 1)))
+    wanted = {address for address, _ in members}
+    for member in committee.members():
+        if member not in wanted:
+            size -= 1
+            calls.append((committee, committee.remove_member.encode_input(member, size // 2 + 1)))
+    if calls:
+        govern(*calls)
+    if committee.threshold() != threshold:
+        govern((committee, committee.set_threshold.encode_input(threshold)))
+
+
 @pytest.fixture
-def oracle_key(contracts, deployer):
-    """The operator's key, funded and holding the issuer and arbiter roles."""
+def oracle_key(contracts, deployer, govern):
+    """The operator's key, funded, bonded and the committee's only member (1 of 1): its
+    oracle signs every report alone."""
     key = Account.from_key(b"\x33" * 32)
     deployer.transfer(key.address, 10**20)
-    contracts.rec.grantRole(contracts.rec.ISSUER_ROLE(), key.address, sender=deployer)
-    contracts.market.grantRole(contracts.market.ARBITER_ROLE(), key.address, sender=deployer)
+    seat_committee(contracts, deployer, govern, [(key.address, "http://127.0.0.1:8800")], 1)
     return key
 
 
@@ -89,6 +113,7 @@ def oracle_config(tmp_path, deployment_dir, chain, oracle_key, tiny_model):
             "account": {"key_file": "oracle.key"},
             "ingest": {"port": 0, "site_cache_s": 0},
             "issuance": {"interval_s": 0.5},
+            "committee": {"transmit_delay_s": 0},
             "keeper": {},
             "verify": {"device": "cpu", "attempts": 2},
         }

@@ -43,14 +43,16 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
         second.kill(signal.SIGINT)
         assert second.popen.wait(60) == 0, second.output[-4000:]
     output = second.output
-    assert "[8/8] What happened" in output and "stopping the worker, the oracle, the site simulator and the web page" in output
+    assert "[8/8] What happened" in output and "stopping the worker, the oracles, the site simulator and the web page" in output
     assert "10 kW rooftop PV, a 20 kWh battery" in output and "Alice (Singapore)" in output
     assert "Carol seeds the EnergyPool" in output and "RECs bought" in output
     noise = [line for line in (first.stdout + first.stderr + output).splitlines()
              if line.startswith(("INFO:", "SUCCESS:")) or "Warning" in line]
     assert not noise, f"library log lines interleave with the story: {noise}"
 
-    assert "worker ready" in (tmp_path / "worker.log").read_text() and "oracle ready" in (tmp_path / "oracle.log").read_text()
+    assert "worker ready" in (tmp_path / "worker.log").read_text()
+    assert all("oracle ready" in (tmp_path / f"oracle-{n}.log").read_text() for n in (1, 2, 3))
+    assert "site 1 active, attested by oracle 1 and oracle 2" in output and "each signed by 2 of the 3" in output
     for command in (["offers"], ["jobs", "--account", "TEST::1"], ["job", "show", "1"], ["pool", "show"],
                     ["balance", "--account", "TEST::2"], ["rec", "show", "1"]):  # the README's, on the story's chain
         shown = subprocess.run(degen(*command, "--deployments", str(tmp_path / "deployments")), capture_output=True,
@@ -111,7 +113,7 @@ def the_der_owners_path_serves_a_green_job(story_dir: Path, workdir: Path, outpu
         ran = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
                              timeout=600)
         assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
-        for said in ("site 3 registered (pending): 5,000 W of PV, no battery", "site 3 active", "deposited 100 AKRE",
+        for said in ("site 3 registered (pending): 5,000 W of PV, no battery", "site 3 is active", "deposited 100 AKRE",
                      "opened offer 2", "state of charge  no battery", "wrote worker.toml: site 3, offers [2]"):
             assert said in ran.stdout, (said, ran.stdout)
         site = workdir / "my-site"
@@ -129,9 +131,12 @@ def the_der_owners_path_serves_a_green_job(story_dir: Path, workdir: Path, outpu
         bodies = yesterday()
         assert bodies[-1]["register_wh"] == 1_000_000
         assert all(body["battery_soc_permille"] == telemetry.NO_BATTERY for body in bodies)
-        for first in range(0, len(bodies), 100):
-            answered = requests.post(f"{oracle}/samples/batch", json={"samples": bodies[first:first + 100]}, timeout=30).json()
-            assert all(result["status"] == 201 for result in answered["results"]), answered
+        committee = project.OracleCommittee.at(record.committee)
+        for member in committee.members():  # as the site agent does: to every member of the committee
+            for first in range(0, len(bodies), 100):
+                answered = requests.post(f"{committee.endpoint_of(member)}/samples/batch", json={"samples": bodies[first:first + 100]},
+                                         timeout=30).json()
+                assert all(result["status"] == 201 for result in answered["results"]), answered
         rec = project.RECToken.at(record.rec_token)
         deadline = time.monotonic() + 120
         while rec.high_water_mark(3) < day + 18 * 3600:  # yesterday's last sunny hour, issued to Dana
@@ -144,8 +149,9 @@ def the_der_owners_path_serves_a_green_job(story_dir: Path, workdir: Path, outpu
                                           "--steps", "4", "--account", "TEST::1", "--out", str(workdir / "roof.png"),
                                           "--deployments", str(site / "deployments")), capture_output=True, text=True, timeout=300)
             assert bought.returncode == 0 and "certificate  #" in bought.stdout, bought.stdout + bought.stderr
-            latest = requests.get(f"{oracle}/sites/3", timeout=10).json()["latest"]
-            assert latest["timestamp"] > day + 86_400 and latest["battery_soc_permille"] == telemetry.NO_BATTERY
+            for member in committee.members():  # the worker's live sample reached every member
+                latest = requests.get(f"{committee.endpoint_of(member)}/sites/3", timeout=10).json()["latest"]
+                assert latest["timestamp"] > day + 86_400 and latest["battery_soc_permille"] == telemetry.NO_BATTERY
     job = project.JobMarket.at(record.market).job(2)
     assert job.state == JobState.SETTLED and rec.balanceOf(dana) == earned - job.energy_mwh  # its own RECs retired
 

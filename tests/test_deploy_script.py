@@ -45,10 +45,17 @@ def deploy(node, env, out, *extra):
     )
 
 
+ORACLES = [Account.from_key(bytes([n]) * 32).address for n in (7, 8, 9)]
+
+
 def test_a_scripted_deploy_to_a_running_node_signs_without_asking(node, keyfile_account, tmp_path):
     env, address = keyfile_account
-    done = deploy(node, env | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}, tmp_path / "out", "--yes")
+    members = [arg for n, oracle in enumerate(ORACLES, start=1) for arg in ("--oracle", f"{oracle}=https://oracle-{n}.example.org")]
+    done = deploy(node, env | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}, tmp_path / "out", "--yes", *members,
+                  "--threshold", "2", "--admin-delay", "3600")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"2 of 3: {', '.join(ORACLES)}; bonds of 1,000 AKRE each" in done.stdout and "delay 3,600 s" in done.stdout
+    assert "issuer, registrar and arbiter: the committee; every admin role: the timelock" in done.stdout
     assert "stops now" not in done.stdout  # a node it did not start keeps running, and says nothing of stopping
     record = json.loads((tmp_path / "out" / "ethereum-custom.json").read_text())
     assert (record["network"], record["chain_id"], record["deployer"]) == ("ethereum:custom", 31337, address)
@@ -60,4 +67,13 @@ def test_without_yes_a_keyfile_account_asks_before_signing(node, keyfile_account
     env, _ = keyfile_account
     refused = deploy(node, env | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}, tmp_path / "out")
     assert refused.returncode != 0 and "Sign" in refused.stdout + refused.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_committee_threshold_that_is_no_majority_is_refused_before_deploying(node, keyfile_account, tmp_path):
+    env, _ = keyfile_account
+    members = [arg for oracle in ORACLES for arg in ("--oracle", oracle)]
+    refused = deploy(node, env | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}, tmp_path / "out", "--yes", *members,
+                     "--threshold", "1")
+    assert refused.returncode != 0 and "1 of 3 members is not a majority" in refused.stdout + refused.stderr
     assert not (tmp_path / "out").exists()

@@ -147,7 +147,8 @@ class ModelSource(click.ParamType):
 @click.option("--modbus", type=HostPort(), required=True, help="The inverter's Modbus TCP address, HOST[:PORT] (`degen site scan`).")
 @click.option("--unit-ids", default="1", show_default=True, help="Unit ids to read SunSpec models on (`degen site scan` lists them).")
 @click.option("--production-meter", type=click.IntRange(1, 247), help="The unit id of a production meter that supplies the energy.")
-@click.option("--oracle", "oracle_url", help="The operator's oracle API: the worker reports signed meter samples to it for RECs.")
+@click.option("--oracle", "oracle_url", help="An oracle API to report signed meter samples to, beside every member of the "
+                                            "oracle committee (which issues RECs from them).")
 @click.option("--public-url", help="Where buyers reach this worker's server (published on chain at start).")
 @click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535), help="The worker's server port.")
 @click.option("--allowed-origin", "origins", multiple=True, help="A web page (scheme://host:port) allowed to download (repeat it).")
@@ -184,7 +185,7 @@ def config(site_id, models, modbus, unit_ids, production_meter, oracle_url, publ
         oracle_url=oracle_url, public_url=public_url, port=port, origins=list(origins))
     click.echo(f"wrote {out}: site {site_id}, offers {written.offers}, models {', '.join(written.models)}, Modbus "
                f"{written.site.modbus_host}:{written.site.modbus_port} unit ids {written.site.modbus_unit_ids}, "
-               f"{'telemetry to ' + oracle_url if oracle_url else 'no telemetry (no RECs for your site: --oracle)'}, "
+               f"telemetry to the oracle committee{' and ' + oracle_url if oracle_url else ''}, "
                f"{'endpoint ' + public_url if public_url else 'no public endpoint (--public-url)'}")
     click.echo(f"Next: degen worker run --config {out}")
 

@@ -56,8 +56,15 @@ class SiteConfig(_Section):
 
 
 class TelemetryConfig(_Section):
-    oracle_url: str = Field(pattern=r"^https?://")  # the oracle's API (POST /samples)
-    interval_s: float = Field(300.0, gt=0, le=3600)  # the oracle expects a sample every 5 minutes
+    committee: bool = True  # post to every member of the oracle committee, at the endpoints it publishes
+    oracle_url: str | None = Field(None, pattern=r"^https?://")  # an oracle API to post to as well (or instead)
+    interval_s: float = Field(300.0, gt=0, le=3600)  # the oracles expect a sample every 5 minutes
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> "TelemetryConfig":
+        if not self.committee and self.oracle_url is None:
+            raise ValueError("telemetry goes to the committee's members (committee = true) or to an oracle_url")
+        return self
 
 
 class PolicyConfig(_Section):
@@ -202,7 +209,7 @@ def write_for_site(path: Path, provider, site_id: int, meter: str, *, models: di
                  "production_meter_unit_id": production_meter},
         "policy": {"gpu_watts": float(site.max_gpu_watts)},
         "server": {"port": port, "public_url": public_url, "allowed_origins": origins},
-        "telemetry": None if oracle_url is None else {"oracle_url": oracle_url},
+        "telemetry": {"oracle_url": oracle_url},  # every committee member, and the oracle named
     })
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# Written by `degen site config {site_id}`; worker.example.toml explains every key.\n\n" + to_toml(config))

@@ -32,6 +32,7 @@ from web3.exceptions import Web3RPCError
 
 from degen import receipts
 from degen.chain.follower import Follower
+from degen.committee import CommitteeView
 from degen.chain.market import MarketClient, TxRejected
 from degen.chain.recs import NoQuote, Purchase, RecMarketClient
 from degen.errors import InvalidInput
@@ -542,16 +543,27 @@ class Worker:
     def _start_reporter(self) -> None:
         """Starts the thread that posts the site's signed meter samples to the oracle (saying
         at once when the oracle does not answer: the samples wait in the outbox meanwhile)."""
-        if self.config.telemetry is None or self.site_agent is None:
+        telemetry = self.config.telemetry
+        if telemetry is None or self.site_agent is None:
             return
-        problem = oracle_problem(self.config.telemetry.oracle_url)
-        if problem:
-            log.warning("the oracle does not answer; meter samples wait in the outbox until it does",
-                        extra={"url": self.config.telemetry.oracle_url, "error": problem})
+        committee = CommitteeView(self.client.committee, self.client.retry, ttl_s=60.0) if telemetry.committee else None
+
+        def destinations() -> list[str]:
+            members = [] if committee is None else [url for url in committee.state().endpoints.values() if url]
+            return members + ([telemetry.oracle_url] if telemetry.oracle_url else [])
+
         self.reporter = TelemetryReporter(
-            self.config.telemetry.oracle_url, self.config.data_dir / "telemetry.sqlite", site_id=self.config.site.site_id,
+            destinations, self.config.data_dir / "telemetry.sqlite", site_id=self.config.site.site_id,
             meter_key=self.meter_key, chain_id=self.client.chain_id, registry=self.client.registry.address,
         )
+        if not self.reporter.destinations():
+            log.warning("no oracle to report to: the committee's members publish no endpoint and [telemetry] names no "
+                        "oracle_url; samples are not kept")
+        for url in self.reporter.destinations():
+            problem = oracle_problem(url)
+            if problem:
+                log.warning("the oracle does not answer; meter samples wait in the outbox until it does",
+                            extra={"url": url, "error": problem})
         thread = threading.Thread(target=self._report_loop, name="telemetry", daemon=True)
         self._threads.append(thread)
         thread.start()

@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Callable
 
 import requests
 
@@ -46,45 +47,83 @@ def sample_of(state: SiteState, site_id: int, timestamp: int) -> MeterSample:
 
 
 class TelemetryReporter:
-    def __init__(self, oracle_url: str, outbox: Path, *, site_id: int, meter_key, chain_id: int, registry: str,
-                 timeout_s: float = 10.0):
-        self.url = oracle_url.rstrip("/") + "/samples/batch"
+    """Signs the site's samples and posts each to every destination: the oracle committee's
+    members (each issues RECs only on what it holds itself) and any oracle the config names.
+    One outbox row per (destination, sample): a member that is down gets its samples later,
+    the others meanwhile."""
+
+    def __init__(self, destinations: str | list[str] | Callable[[], list[str]], outbox: Path, *, site_id: int, meter_key,
+                 chain_id: int, registry: str, timeout_s: float = 10.0):
+        self._destinations = destinations if callable(destinations) else (
+            lambda fixed=[destinations] if isinstance(destinations, str) else list(destinations): fixed)
         self.site_id, self.meter_key, self.chain_id, self.registry = site_id, meter_key, chain_id, registry
         self.timeout_s = timeout_s
         outbox.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(outbox, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS outbox (timestamp INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS samples_outbox (url TEXT NOT NULL, timestamp INTEGER NOT NULL, "
+                         "body TEXT NOT NULL, PRIMARY KEY (url, timestamp))")
         self._lock = threading.Lock()
+        self._adopt_single_destination_outbox()
+
+    def destinations(self) -> list[str]:
+        return sorted({url.rstrip("/") for url in self._destinations() if url})
+
+    def _adopt_single_destination_outbox(self) -> None:
+        """Samples an earlier worker left in its one-destination outbox go to every destination now."""
+        if not self._db.execute("SELECT name FROM sqlite_master WHERE name = 'outbox'").fetchone():
+            return
+        rows = self._db.execute("SELECT timestamp, body FROM outbox").fetchall()
+        with self._lock:
+            self._db.executemany("INSERT OR IGNORE INTO samples_outbox VALUES (?, ?, ?)",
+                                 [(url, timestamp, body) for url in self.destinations() for timestamp, body in rows])
+            self._db.execute("DROP TABLE outbox")
 
     def record(self, state: SiteState, timestamp: int) -> None:
-        """Signs the site's state as the sample at `timestamp` and puts it in the outbox."""
+        """Signs the site's state as the sample at `timestamp` and puts it in the outbox of
+        every destination."""
         sample = sample_of(state, self.site_id, timestamp)
         signature = telemetry.sign(sample, self.meter_key, self.chain_id, self.registry)
         body = json.dumps(telemetry.body(sample, signature))
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?)", (timestamp, body))
+            self._db.executemany("INSERT OR IGNORE INTO samples_outbox VALUES (?, ?, ?)",
+                                 [(url, timestamp, body) for url in self.destinations()])
 
     def pending(self) -> int:
+        """Samples some destination has not taken yet."""
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            return self._db.execute("SELECT COUNT(DISTINCT timestamp) FROM samples_outbox").fetchone()[0]
 
     def flush(self) -> int:
-        """Posts the outbox oldest first, in batches; returns how many samples left it."""
+        """Posts each destination's outbox oldest first, in batches; returns how many rows
+        left the outboxes. A destination no longer among them (a member that left the
+        committee) is dropped with its rows."""
+        current = set(self.destinations())
         with self._lock:
-            rows = self._db.execute("SELECT timestamp, body FROM outbox ORDER BY timestamp").fetchall()
+            urls = [url for (url,) in self._db.execute("SELECT DISTINCT url FROM samples_outbox").fetchall()]
+            for gone in set(urls) - current:
+                dropped = self._db.execute("DELETE FROM samples_outbox WHERE url = ?", (gone,)).rowcount
+                log.info("an oracle is no longer a destination; its pending samples are dropped",
+                         extra={"url": gone, "dropped": dropped})
+        return sum(self._flush_to(url) for url in sorted(set(urls) & current))
+
+    def _flush_to(self, base: str) -> int:
+        url = base + "/samples/batch"
+        with self._lock:
+            rows = self._db.execute("SELECT timestamp, body FROM samples_outbox WHERE url = ? ORDER BY timestamp", (base,)).fetchall()
         sent = 0
         for first in range(0, len(rows), BATCH):
             batch = rows[first:first + BATCH]
             body = '{"samples": [' + ", ".join(row[1] for row in batch) + "]}"
             try:
-                response = requests.post(self.url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
+                response = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
             except requests.RequestException as exc:
-                log.warning("oracle unreachable; samples kept for later", extra={"url": self.url, "pending": len(rows) - sent,
-                                                                                 "error": unreachable(exc, self.url)})
+                log.warning("oracle unreachable; samples kept for later", extra={"url": base, "pending": len(rows) - sent,
+                                                                                 "error": unreachable(exc, base)})
                 break
             if response.status_code != 200:
-                log.warning("oracle failed; samples kept for later", extra={"status": response.status_code, "pending": len(rows) - sent,
+                log.warning("oracle failed; samples kept for later", extra={"url": base, "status": response.status_code,
+                                                                           "pending": len(rows) - sent,
                                                                            "reason": _detail(response)})
                 break
             answered = []
@@ -98,7 +137,8 @@ class TelemetryReporter:
                                                                       "reason": result["detail"]})
                 answered.append(timestamp)
             with self._lock:
-                self._db.executemany("DELETE FROM outbox WHERE timestamp = ?", [(timestamp,) for timestamp in answered])
+                self._db.executemany("DELETE FROM samples_outbox WHERE url = ? AND timestamp = ?",
+                                     [(base, timestamp) for timestamp in answered])
             sent += len(answered)
             if len(answered) < len(batch):
                 break

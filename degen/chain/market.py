@@ -65,11 +65,12 @@ def revert_reason(exc: ContractLogicError) -> str:
 class MarketClient:
     def __init__(
         self, web3, market: str, market_abi: list, registry: str, registry_abi: list, account, *,
-        retries: int = 3, backoff_s: float = 0.5, receipt_timeout_s: float = 120.0,
+        retries: int = 3, backoff_s: float = 0.5, receipt_timeout_s: float = 120.0, committee=None,
     ):
         self.web3 = web3
         self.market = web3.eth.contract(address=to_checksum_address(market), abi=market_abi)
         self.registry = web3.eth.contract(address=to_checksum_address(registry), abi=registry_abi)
+        self.committee = committee  # the oracle committee's web3 contract: its members act for the arbiter
         self.account = account
         self.address = self.market.address
         self.retries, self.backoff_s, self.receipt_timeout_s = retries, backoff_s, receipt_timeout_s
@@ -132,10 +133,16 @@ class MarketClient:
         return self.retry(lambda: self.market.functions.meter_register(site_id).call())
 
     def is_arbiter(self, address: str) -> bool:
-        """Whether `address` holds the market's ARBITER_ROLE (the oracle)."""
+        """Whether `address` may act for the market's arbiter: it holds ARBITER_ROLE itself, or
+        it is a current member of the oracle committee that holds it."""
         if self._arbiter_role is None:  # a contract constant: read once
             self._arbiter_role = self.retry(lambda: self.market.functions.ARBITER_ROLE().call())
-        return self.retry(lambda: self.market.functions.hasRole(self._arbiter_role, to_checksum_address(address)).call())
+        holds = lambda who: self.retry(lambda: self.market.functions.hasRole(self._arbiter_role, who).call())  # noqa: E731
+        if holds(to_checksum_address(address)):
+            return True
+        committee = self.committee
+        return committee is not None and holds(committee.address) and self.retry(
+            lambda: committee.functions.is_member(to_checksum_address(address)).call())
 
     def site_meter(self, site_id: int) -> tuple[str, int, bool]:
         """(meter key address, max GPU watts, active) as the registry holds them."""

@@ -127,5 +127,6 @@ def read_only(web3, deployment, abis: dict[str, list]):
     chain = ChainView(web3)
     addresses = {"AkreToken": deployment.token, "SiteRegistry": deployment.registry, "JobMarket": deployment.market,
                  "RECToken": deployment.rec_token, "RetirementCertificate": deployment.certificate,
-                 "EnergyPool": deployment.pool, "GreenRouter": deployment.router}
+                 "EnergyPool": deployment.pool, "GreenRouter": deployment.router, "OracleCommittee": deployment.committee,
+                 "AdminTimelock": deployment.timelock}
     return Deployed(*(ReadOnlyContract(web3, address, abis[name], chain) for name, address in addresses.items()))

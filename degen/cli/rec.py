@@ -31,13 +31,15 @@ def describe_certificate(cert: Certificate, job: Job | None) -> str:
     return "\n".join(lines)
 
 
-def describe_issuance(issuance: Issuance) -> str:
+def describe_issuance(issuance: Issuance, attested_by: list[str] | None = None) -> str:
     return "\n".join([
         f"Issuance #{issuance.issuance_id} for site {issuance.site_id}",
         f"  period         {time_text(issuance.period_start)} .. {time_text(issuance.period_end)}",
         f"  energy         {energy_text(issuance.energy_mwh)}",
         f"  evidence root  0x{issuance.evidence_root.hex()}",
         f"  issued at      {time_text(issuance.issued_at)}",
+        "  attested by    " + (", ".join(attested_by) + " (the oracle committee's report)" if attested_by
+                               else "no committee report: the issuer role issued it directly"),
     ])
 
 
@@ -83,8 +85,11 @@ def issuance(issuance_id: int, network: str, directory: Path):
     """
     from degen import contracts
 
+    from degen.committee import issuance_attesters
+
     with connected(network, directory, read_only=True) as deployed:
-        click.echo(describe_issuance(contracts.issuance(deployed.rec, issuance_id)))
+        issued = contracts.issuance(deployed.rec, issuance_id)
+        click.echo(describe_issuance(issued, issuance_attesters(deployed.committee, deployed.rec, issuance_id)))
 
 
 @rec.command()

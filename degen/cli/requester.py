@@ -379,8 +379,12 @@ def show_job(job_id, network, directory):
     Example:
       degen job show 1
     """
+    from degen.committee import attesters
+
     with connected(network, directory, read_only=True) as deployed:
-        click.echo(describe_job(contracts.job(deployed.market, job_id), requester.job_history(deployed.market, job_id)))
+        history = requester.job_history(deployed.market, job_id)
+        signers = attesters(deployed.committee, "verdict", job_id) if "JobResolved" in history else None
+        click.echo(describe_job(contracts.job(deployed.market, job_id), history, signers))
 
 
 @click.command()
@@ -419,9 +423,9 @@ def dispute(job_id, alias, network, directory):
 
 
 
-def describe_job(job: Job, history: dict[str, dict]) -> str:
+def describe_job(job: Job, history: dict[str, dict], verdict_signers: list[str] | None = None) -> str:
     """What `degen job show` prints: the job as stored, and what its events tell (the prompt,
-    who took it, the result's hash, what was paid, a dispute's outcome)."""
+    who took it, the result's hash, what was paid, a dispute's outcome and who decided it)."""
     created, accepted = history.get("JobCreated", {}), history.get("JobAccepted")
     delivered, settled = history.get("JobDelivered"), history.get("JobSettled")
     lines = [f"Job #{job.job_id}: {job.state.name.lower()} since {time_text(job.state_since)}",
@@ -450,6 +454,9 @@ def describe_job(job: Job, history: dict[str, dict]) -> str:
             refunded = history.get("JobRefunded", {})
             lines.append(f"  dispute      won: {akre(refunded.get('refund', 0))} back to the requester, with the {bond} bond "
                          f"and the provider's {akre(refunded.get('slashed_collateral', 0))} collateral")
+        if resolved is not None:
+            lines.append("  verdict      " + (f"signed by the committee members {', '.join(verdict_signers)}" if verdict_signers
+                                             else f"by the arbiter {resolved['arbiter']}"))
     if settled:
         lines.append(f"  paid         {akre(settled['price'])} ({akre(settled['fee'])} protocol fee), "
                      f"{akre(settled['refund'])} refunded")

@@ -51,6 +51,7 @@ def connect(chain, account):
     client = MarketClient(
         web3, deployment.market, abi_of(project.JobMarket.contract_type),
         deployment.registry, abi_of(project.SiteRegistry.contract_type), account,
+        committee=web3.eth.contract(address=deployment.committee, abi=abi_of(project.OracleCommittee.contract_type)),
     )
     if client.chain_id != deployment.chain_id:
         raise ValueError(f"{chain.rpc_url} serves chain {client.chain_id}, the deployment is on chain {deployment.chain_id}")

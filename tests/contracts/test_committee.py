@@ -22,14 +22,23 @@ BOND_LOCK = 7 * 86_400
 ROOT = b"\xab" * 32
 
 
+@pytest.fixture(scope="module")
+def builder(accounts, deployer):
+    """The account that deploys this module's contracts: not the deployer, whose reverted
+    deployments (test isolation) would leave Ape believing these contracts live at addresses
+    the deployer uses again in later tests."""
+    account = accounts.generate_test_account()
+    deployer.transfer(account, 10**20)
+    return account
+
+
 @pytest.fixture
-def committee(project, deployer, rec, registry, market, token, treasury):
-    """A fresh committee holding the issuer, registrar and arbiter roles; the deployer is its
-    admin here (the AdminTimelock in a deployment)."""
-    deployed = deployer.deploy(project.OracleCommittee, rec, registry, market, token, treasury, deployer, BOND, BOND_LOCK)
-    rec.grantRole(rec.ISSUER_ROLE(), deployed, sender=deployer)
-    registry.grantRole(registry.REGISTRAR_ROLE(), deployed, sender=deployer)
-    market.grantRole(market.ARBITER_ROLE(), deployed, sender=deployer)
+def committee(project, builder, deployer, rec, registry, market, token, treasury, govern):
+    """A fresh committee holding the issuer, registrar and arbiter roles (granted through the
+    timelock); the deployer is its admin here (the AdminTimelock in a deployment)."""
+    deployed = builder.deploy(project.OracleCommittee, rec, registry, market, token, treasury, deployer, BOND, BOND_LOCK)
+    govern(*((contract, contract.grantRole.encode_input(role, deployed)) for contract, role in (
+        (rec, rec.ISSUER_ROLE()), (registry, registry.REGISTRAR_ROLE()), (market, market.ARBITER_ROLE()))))
     return deployed
 
 
@@ -283,9 +292,10 @@ def test_the_threshold_is_always_a_majority(committee, members, deployer, revert
     assert committee.endpoint_of(members[0]) == "https://new.example.org"
 
 
-def test_through_the_timelock_a_change_waits_for_its_delay(project, committee, members, new_member, deployer, chain, reverts):
+def test_through_the_timelock_a_change_waits_for_its_delay(project, committee, members, new_member, deployer, builder, chain,
+                                                          reverts):
     delay = 2 * 86_400
-    timelock = deployer.deploy(project.AdminTimelock, delay, [deployer], [deployer], "0x" + "00" * 20)
+    timelock = builder.deploy(project.AdminTimelock, delay, [deployer], [deployer], "0x" + "00" * 20)
     committee.transfer_admin(timelock, sender=deployer)
     joining = new_member()
     call = committee.add_member.encode_input(joining, "https://oracle-4.example.org", 3)

@@ -201,8 +201,8 @@ def test_price_is_capped_at_max_price(delivered_job, market, token, provider, re
 
 
 @pytest.mark.parametrize("price", [1, 39, 40, 41, 399, 10**18 + 1])
-def test_fee_rounds_down_for_the_provider(price, market, deployer, provider, site_id, create_job, chain, make_receipt, sign, token, requester, treasury):
-    market.set_fee(limits.MAX_FEE_BPS, treasury, sender=deployer)
+def test_fee_rounds_down_for_the_provider(price, market, govern, provider, site_id, create_job, chain, make_receipt, sign, token, requester, treasury):
+    govern((market, market.set_fee.encode_input(limits.MAX_FEE_BPS, treasury)))
     offer = market.create_offer(site_id, MODEL_ID, 512, 512, 20, price, 0, 0, False, sender=provider).return_value
     job_id = create_job(offer_id=offer, max_price=price)
     market.accept(job_id, offer, sender=provider)
@@ -360,20 +360,21 @@ def test_pause_stops_new_jobs_only(accepted_job, create_job, market, deployer, a
     create_job()
 
 
-def test_admin_settings(market, deployer, attacker, treasury, reverts):
-    with reverts("access_control: account is missing role"):
-        market.set_fee(100, attacker, sender=attacker)
+def test_admin_settings_go_through_the_timelock(market, deployer, attacker, treasury, govern, reverts):
+    for sender in (attacker, deployer):  # the deployer gave its admin role to the timelock
+        with reverts("access_control: account is missing role"):
+            market.set_fee(100, attacker, sender=sender)
+        with reverts("access_control: account is missing role"):
+            market.set_dispute_bond(1, sender=sender)
     with reverts("market: fee too high"):
-        market.set_fee(limits.MAX_FEE_BPS + 1, treasury, sender=deployer)
+        govern((market, market.set_fee.encode_input(limits.MAX_FEE_BPS + 1, treasury)))
     with reverts("market: treasury is zero"):
-        market.set_fee(100, "0x" + "00" * 20, sender=deployer)
-    tx = market.set_fee(100, treasury, sender=deployer)
-    assert tx.decode_logs(market.FeeChanged)[0].fee_bps == 100 and market.fee_bps() == 100
-    with reverts("access_control: account is missing role"):
-        market.set_dispute_bond(1, sender=attacker)
+        govern((market, market.set_fee.encode_input(100, "0x" + "00" * 20)))
+    govern((market, market.set_fee.encode_input(100, treasury)))
+    assert market.fee_bps() == 100
     with reverts("market: bond too large"):
-        market.set_dispute_bond(limits.MAX_PRICE + 1, sender=deployer)
-    market.set_dispute_bond(3 * AKRE, sender=deployer)
+        govern((market, market.set_dispute_bond.encode_input(limits.MAX_PRICE + 1)))
+    govern((market, market.set_dispute_bond.encode_input(3 * AKRE)))
     assert market.dispute_bond() == 3 * AKRE
 
 

@@ -84,8 +84,8 @@ def test_only_the_registrar_moves_status(registry, attacker, provider, pending_s
             registry.suspend(pending_site, sender=sender)
 
 
-def test_registrar_role_can_be_granted(registry, deployer, arbiter, pending_site):
-    registry.grantRole(registry.REGISTRAR_ROLE(), arbiter, sender=deployer)
+def test_registrar_role_can_be_granted(registry, govern, arbiter, pending_site):
+    govern((registry, registry.grantRole.encode_input(registry.REGISTRAR_ROLE(), arbiter)))
     registry.activate(pending_site, sender=arbiter)
     assert registry.is_active(pending_site)
 

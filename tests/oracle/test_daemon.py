@@ -18,17 +18,12 @@ import pytest
 from eth_account import Account
 
 from degen import telemetry
-from degen.models import Computation, GenerationParams, JobState
+from degen.models import Computation, JobState
 from degen.processes import Process, degen
 from oracle import merkle
-from tests.conftest import MODEL_ID
 from tests.daemons import api_url
 from tests.oracle.conftest import database_url, postgres_schema
 from tests.oracle.test_issuance import PEAK, STEP, simulated_day
-from degen.inference.pipelines import Pipelines, Task
-
-SMALL = GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=5)
-
 
 def wait_until(condition, timeout: float, process: Process):
     deadline = time.monotonic() + timeout
@@ -127,45 +122,6 @@ def test_the_keeper_expires_and_settles_on_time_within_its_gas_budget(
     assert "keeper gas budget spent for this round" in oracle.output
 
 
-@pytest.fixture(scope="module")
-def staging_pipelines(tiny_model):
-    """The provider's pipeline as these tests stage deliveries (this machine's setup)."""
-    return Pipelines({MODEL_ID: str(tiny_model)}, device="cpu")
-
-
-@pytest.fixture
-def disputed_job(provider_endpoint, create_job, offer_id, chain, make_receipt, sign, market, provider, requester, token,
-                 staging_pipelines):
-    """Factory: a job computed in a batch with `company` other jobs of Bob's (the disputed one
-    last), delivered with its image (or the image of `seed`, a tampered delivery), served by
-    Bob's endpoint with the computation record `declare` makes of the honest one (None: no
-    record), and disputed by the requester."""
-
-    def disputed(seed: int | None = None, company: int = 0, declare=lambda honest: honest, **terms) -> int:
-        offer = terms.pop("offer_id", offer_id)
-        job_ids = []
-        for n in range(company + 1):
-            job_ids.append(create_job(params=SMALL.model_copy(update={"seed": SMALL.seed + n}), prompt=f"a lighthouse at dusk, {n}",
-                                      offer_id=offer, challenge_window=3600, **terms))
-            market.accept(job_ids[-1], offer, sender=provider)
-        job_id = job_ids[-1]
-        chain.pending_timestamp += 60
-        batch = [Task.of(i, MODEL_ID, f"a lighthouse at dusk, {n}", SMALL.model_copy(update={"seed": SMALL.seed + n}))
-                 for n, i in enumerate(job_ids)]
-        if seed is not None:  # the delivered image is another seed's
-            batch[-1] = Task.of(job_id, MODEL_ID, batch[-1].prompt, SMALL.model_copy(update={"seed": seed}))
-        png = staging_pipelines.generate(batch)[-1]
-        declared = declare(Computation(batch=job_ids, setup=staging_pipelines.setup()))
-        provider_endpoint.serve(job_id, requester.address, png, declared)
-        receipt = make_receipt(job_id, result=png, energy_mwh=200)
-        market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
-        token.approve(market, market.dispute_bond(), sender=requester)
-        market.dispute(job_id, sender=requester)
-        return job_id
-
-    return disputed
-
-
 def another_setup(computation: Computation) -> Computation:
     """What a provider on another machine declares."""
     return computation.model_copy(update={"setup": computation.setup.model_copy(update={"device_name": "another CPU"})})
@@ -215,7 +171,7 @@ def test_an_oracle_killed_after_resolving_does_not_resolve_again(
     time.sleep(2)  # several rounds after the restart
     assert market.job(job_id).state == JobState.SETTLED
     assert len([log for log in market.JobResolved.range(since, chain.blocks.height + 1) if log.job_id == job_id]) == 1
-    assert "dispute resolved" not in oracle.output and "resolve refused" not in oracle.output
+    assert "report transmitted" not in oracle.output and "report refused" not in oracle.output  # it learns, it does not redo
     assert oracle.stop(timeout=60) == 0  # SIGTERM: the round finishes and the oracle exits cleanly
 
 
@@ -260,12 +216,13 @@ def test_deliveries_are_verified_with_the_arbiter_credential(
     assert 'degen_oracle_verifications_total{outcome="hash-mismatch"} 1.0' in metrics
 
 
-def test_an_oracle_without_its_roles_stops_with_the_reason(oracle_config, processes, tmp_path, contracts, deployer):
+def test_an_oracle_outside_the_committee_stops_with_the_reason(oracle_config, processes, tmp_path, contracts, govern):
     config = oracle_config()
-    contracts.market.revokeRole(contracts.market.ARBITER_ROLE(), Account.from_key(b"\x33" * 32).address, sender=deployer)
+    committee = contracts.committee
+    govern((committee, committee.remove_member.encode_input(Account.from_key(b"\x33" * 32).address, 0)))
     oracle = processes(degen("oracle", "run", "--config", config))
     assert oracle.popen.wait(60) == 1
-    assert "lacks ARBITER_ROLE on JobMarket" in oracle.output and "cannot resolve disputes" in oracle.output
+    assert "is not a member of the OracleCommittee" in oracle.output and "it cannot sign reports" in oracle.output
     (tmp_path / "oracle.key").write_text("not a key")
     oracle = processes(degen("oracle", "run", "--config", config))
     assert oracle.popen.wait(60) == 1 and "the oracle key file" in oracle.output

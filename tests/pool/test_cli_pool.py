@@ -84,7 +84,7 @@ def test_a_stale_quote_is_refused_by_the_slippage_bound(contracts, make_pool, re
     """A front-run between the quote and the swap: the pool refuses, the SDK says why."""
     from degen.contracts import Deployed
 
-    deployed = Deployed(*contracts[:5], make_pool(), contracts.router)
+    deployed = contracts._replace(pool=make_pool())
     stale = pool.read(deployed)
     deployed.pool.swap_exact_in(deployed.token, 10**18, 0, requester, 2**64, sender=requester)  # the front-run
     monkeypatch.setattr(pool, "read", lambda *_: stale)

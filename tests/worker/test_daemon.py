@@ -62,7 +62,7 @@ def test_a_posted_job_is_accepted_generated_delivered_and_downloadable(
 ):
     since = chain.blocks.height
     oracle_url, samples = oracle_api
-    worker = start_worker(worker_config(telemetry={"oracle_url": oracle_url, "interval_s": 0.5},
+    worker = start_worker(worker_config(telemetry={"oracle_url": oracle_url, "committee": False, "interval_s": 0.5},
                                         server={"public_url": "https://gpu.bob.example:8700"}))
     url = server_url(worker)
     worker.wait_for("result endpoint published site=1 url=https://gpu.bob.example:8700")
@@ -135,7 +135,8 @@ def test_a_worker_starts_on_a_new_inverter_with_zero_watt_hours(worker_config, s
     port = free_port()
     fresh = degen("site", "simulate", "--port", str(port), "--speed", "0", "--start-hour", "3", "--lifetime-wh", "0", "--soc", "70")
     with running(fresh, ready="SunSpec site simulator on"):
-        worker = start_worker(worker_config(site={"modbus_port": port}, telemetry={"oracle_url": oracle_url, "interval_s": 0.5}))
+        worker = start_worker(worker_config(site={"modbus_port": port}, telemetry={"oracle_url": oracle_url, "committee": False,
+                                                                                          "interval_s": 0.5}))
         deadline = time.monotonic() + 30
         while not samples.between(site_id, 0, 2**62) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -276,7 +277,8 @@ def test_a_worker_says_at_start_that_its_oracle_does_not_answer_and_its_site_has
     worker_config, start_worker, registry, provider, site_id,
 ):
     registry.set_endpoint(site_id, "", sender=provider)  # none published
-    worker = start_worker(worker_config(telemetry={"oracle_url": f"http://127.0.0.1:{free_port()}", "interval_s": 300}))
+    worker = start_worker(worker_config(telemetry={"oracle_url": f"http://127.0.0.1:{free_port()}", "committee": False,
+                                                   "interval_s": 300}))
     worker.wait_for(r"the oracle does not answer; meter samples wait in the outbox until it does url=\S+ "
                     r"error=.http://127.0.0.1:\d+: refused or unreachable.")
     assert "the site publishes no result endpoint: buyers cannot follow or download its jobs" in worker.output

@@ -344,11 +344,14 @@ async function receive(job, box) {
     h("dt", {}, "Computed"), h("dd", {}, `${time(delivered.started_at)}, ${delivered.finished_at - delivered.started_at} s`),
     h("dt", {}, "Result hash"), h("dd", { class: "hash" }, delivered.result_hash));
   try {
-    let answer = await fetch(`${endpoint}/receipts/${job.id}`);
-    for (let tries = 0; answer.status === 404 && tries < 6; tries++) { // the worker records it just after the chain
+    // The worker records the delivery just after the chain has it: wait for its /progress to
+    // say so (always 200) rather than asking /receipts into a 404 the console would show.
+    for (let tries = 0; tries < 6; tries++) {
+      const progress = await fetch(`${endpoint}/progress/${job.id}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+      if (progress === null || ["delivered", "settled"].includes(progress.state)) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
-      answer = await fetch(`${endpoint}/receipts/${job.id}`);
     }
+    const answer = await fetch(`${endpoint}/receipts/${job.id}`);
     const metadata = answer.ok ? (await answer.json()).metadata : null;
     if (typeof metadata?.meter === "string") {
       facts.append(h("dt", {}, "Meter kind"), h("dd", { "data-testid": "meter-kind" }, meterKind(metadata)));
