@@ -72,6 +72,14 @@ class OracleSetupError(ValueError):
     """The oracle's key is not a member of the committee."""
 
 
+def delivery(event: MarketEvent, client: MarketClient) -> dict:
+    """What the oracle keeps of a JobDelivered event to verify or judge the delivery."""
+    args = event.args
+    return {"site_id": args["site_id"], "result_hash": args["result_hash"].hex(), "energy_mwh": args["energy_mwh"],
+            "started_at": args["started_at"], "finished_at": args["finished_at"],
+            "delivered_at": client.block_timestamp(event.block_number)}
+
+
 class MarketEvents(Follower):
     """The follower of every job event the oracle acts on."""
 
@@ -89,11 +97,7 @@ class MarketEvents(Follower):
         if event.name == "JobAccepted":
             return journal.record(args["job_id"], Phase.ACCEPTED)
         if event.name == "JobDelivered":
-            return journal.record(
-                args["job_id"], Phase.DELIVERED, site_id=args["site_id"], result_hash=args["result_hash"].hex(),
-                energy_mwh=args["energy_mwh"], started_at=args["started_at"], finished_at=args["finished_at"],
-                delivered_at=self.client.block_timestamp(event.block_number),
-            )
+            return journal.record(args["job_id"], Phase.DELIVERED, **delivery(event, self.client))
         if event.name == "JobDisputed":
             return journal.record(args["job_id"], Phase.DISPUTED)
         if event.name == "JobResolved":
@@ -354,6 +358,14 @@ class Oracle:
         config = self.member.view.state().config
         if data.get("verdict", {}).get("config") == config:
             return  # signed for this configuration: the committee's report resolves it
+        if "site_id" not in data:  # delivered before this member's first followed block
+            delivered = self._event_before_following("JobDelivered", job_id)
+            if delivered is None:
+                log.error("a disputed job's JobDelivered event is not on chain", extra={"job_id": job_id})
+                return
+            fields = delivery(delivered, self.client)
+            data.update(fields)
+            self.journal.note(job_id, **fields)
         provider_wins, why = self._judge(job_id, data, job)
         if provider_wins is None:
             return  # cannot decide yet (logged); asked again next round
@@ -430,11 +442,17 @@ class Oracle:
         watched = self.journal.get(job_id)
         if watched is not None and "prompt" in watched.data:
             return watched.data["prompt"], watched.data["params"]
+        created = self._event_before_following("JobCreated", job_id)
+        return None if created is None else (created.args["prompt"], dict(created.args["params"]))
+
+    def _event_before_following(self, name: str, job_id: int) -> MarketEvent | None:
+        """A job's event from the blocks before the oracle's first followed one (a member that
+        joined, or started following, after it)."""
         first_followed = self.follower.start_block
         for start in range(self.start_block, first_followed, self.config.chain.max_block_range):
             end = min(start + self.config.chain.max_block_range, first_followed) - 1
-            for event in self.client.events(["JobCreated"], start, end, job_id=job_id):
-                return event.args["prompt"], dict(event.args["params"])
+            for event in self.client.events([name], start, end, job_id=job_id):
+                return event
         return None
 
     # ---- issuance ------------------------------------------------------------------------

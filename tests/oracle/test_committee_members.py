@@ -173,21 +173,28 @@ def test_a_member_with_an_empty_store_catches_up_and_signs_the_same_report(membe
 
 
 def test_a_transmitter_killed_before_sending_is_passed_by_the_next(members, contracts, solar_site, chain, registry, rec):
-    """Both members hold the complete report; the one that sends at once dies before its
-    transaction leaves, and the other sends it after its delay. Each period is issued once."""
+    """The member whose turn is at once dies before its transaction leaves; the other sends the
+    report after its delay, and the dead one, restarted on its store, signs the rest of the day.
+    Each period is issued exactly once, none lost."""
     site_id, meter = solar_site
     day, bodies = a_day(site_id, meter, chain, registry, days_ago=6)
     doomed = members(0, kill_at="issue-before-send", transmit_delay_s=0.0)  # its turn is at once, whatever its rank
     other = members(1, transmit_delay_s=3.0)
     for url in members.urls[:2]:
         post_day(url, bodies)
-    wait_until(lambda: rec.high_water_mark(site_id) >= day + 18 * 3600, 120, other)
+    issued_all = lambda: rec.high_water_mark(site_id) >= day + 18 * 3600  # noqa: E731
+    wait_until(lambda: issued_all() or doomed.popen.poll() is not None, 120, doomed, other)
+    killed = doomed.popen.poll() is not None
+    if killed:
+        assert "killed at issue-before-send" in doomed.output
+        restarted = members(0)
+        wait_until(issued_all, 120, other, restarted)
     issued = [log.period_start for log in rec.Issued.range(0, chain.blocks.height + 1) if log.site_id == site_id]
     assert sorted(issued) == [day + h * 3600 for h in range(6, 18)]  # each hour once
     accepted = list(contracts.committee.ReportAccepted.range(0, chain.blocks.height + 1, search_topics={"kind": 1}))
     first = transmit_rank(bytes(accepted[0].digest), tuple(k.address for k in KEYS))[0]
-    if first != KEYS[1].address:  # the other member's turn came only after its delay: the doomed one was first to try
-        assert "killed at issue-before-send" in doomed.output
+    if first != KEYS[1].address:  # the other member's turn came only after its delay: the doomed one tried first
+        assert killed
 
 
 class Garbage(BaseHTTPRequestHandler):
