@@ -4,7 +4,7 @@
 import { keccak256, stringToHex } from "viem";
 import { h, replace, say } from "./dom.js";
 import { explain } from "./errors.js";
-import { akre, count, energy, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
+import { akre, count, energy, memberNames, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
 import { Market } from "./market.js";
 import { discoverWallets, Wallet } from "./wallet.js";
 import { lineChart } from "./chart.js";
@@ -265,6 +265,7 @@ async function jobView(jobId) {
       h("ol", { class: "steps" }, ["posted", "accepted", "generating", "delivered", "settled"].map((step) =>
         h("li", { class: stepClass(step, name, progress) }, step))),
       h("p", { "data-testid": "job-state" }, describeState(name, progress, job, now)),
+      ["settled", "refunded"].includes(name) && await verdictOf(jobId),
       name === "open" && job.requester === state.wallet?.account && h("button", { onclick: act(() => cancel(jobId)), "data-testid": "cancel" }, "Cancel (refund the escrow)"));
     if (!shown && ["delivered", "settled", "disputed", "refunded"].includes(name)) {
       shown = true; // once: what follows (download, settle) updates the result in place
@@ -275,6 +276,17 @@ async function jobView(jobId) {
   state.refreshJob = refresh; // an action taken on the page (settle, dispute, cancel) shows at once
   await refresh();
   state.timer = setInterval(() => refresh().catch((error) => say(explain(error), "error")), 1000);
+}
+
+// Who decided a disputed job: the committee's members that signed the verdict, or the
+// arbiter role directly; nothing for a job that was never disputed.
+async function verdictOf(jobId) {
+  const [resolved] = await state.market.events("JobMarket", "JobResolved", { job_id: jobId });
+  if (!resolved) return null;
+  const winner = resolved.args.provider_wins ? "the provider" : "the requester";
+  const attested = await state.market.attesters("verdict", jobId);
+  return h("p", { "data-testid": "verdict" }, `Dispute decided for ${winner} `,
+    attested ? `by the oracle committee, attested by ${memberNames(attested)}.` : `by the arbiter ${short(resolved.args.arbiter)}.`);
 }
 
 function stepClass(step, name, progress) {
@@ -345,7 +357,8 @@ async function receive(job, box) {
     h("dt", {}, "Result hash"), h("dd", { class: "hash" }, delivered.result_hash));
   try {
     // The worker records the delivery just after the chain has it: wait for its /progress to
-    // say so (always 200) rather than asking /receipts into a 404 the console would show.
+    // say so (it answers for every job it took) rather than asking /receipts into a 404 the
+    // console would show.
     for (let tries = 0; tries < 6; tries++) {
       const progress = await fetch(`${endpoint}/progress/${job.id}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
       if (progress === null || ["delivered", "settled"].includes(progress.state)) break;
@@ -466,6 +479,7 @@ async function certificatesView() {
 // ---- Bob: the site page -------------------------------------------------------------------
 
 const JOBS_SHOWN = 20; // the site page lists the last jobs served
+const ISSUANCES_SHOWN = 10; // and the last REC issuances, with who attested each
 
 async function siteView() {
   const account = signer();
@@ -480,7 +494,10 @@ async function siteView() {
   const earned = [...paidFor.values()].reduce((sum, paid) => sum + paid, 0n);
   const served = await Promise.all(accepted.slice(-JOBS_SHOWN).reverse().map(async (log) =>
     ({ id: log.args.job_id, offer: log.args.offer_id, ...(await market.read("JobMarket", "job", [log.args.job_id])) })));
-  const sites = await Promise.all(registered.map((log) => market.site(log.args.site_id)));
+  const sites = await Promise.all(registered.map(async (log) => ({ ...(await market.site(log.args.site_id)),
+                                                                    attested: await market.attesters("site", log.args.site_id) })));
+  const lastIssued = issued.slice(-ISSUANCES_SHOWN).reverse();
+  const issuedAttesters = await market.issuanceAttesters(lastIssued);
   const mine = offers.filter((o) => o.provider.toLowerCase() === account.toLowerCase());
   const amount = h("input", { name: "amount", value: "10", inputmode: "decimal", "aria-label": "Stake amount in AKRE" });
   replace(main, h("h2", {}, "My site"),
@@ -489,6 +506,7 @@ async function siteView() {
         h("h3", {}, `Site ${site.id} (${site.region}): ${SITE_STATUSES[Number(site.status)] ?? site.status}`),
         h("p", {}, `${site.pv_peak_watts.toLocaleString("en-US")} W PV peak, ${site.battery_wh.toLocaleString("en-US")} Wh battery, GPU up to ${site.max_gpu_watts} W`),
         h("p", {}, `Endpoint: ${site.endpoint || "none published"}`),
+        h("p", { "data-testid": `attested-${site.id}` }, siteDecision(site)),
         h("div", { class: "chart-box", id: `chart-${site.id}` }))),
     h("div", { class: "card" }, h("h3", {}, "Stake"),
       h("p", { "data-testid": "stake" }, `${akre(stake[0])} free, ${akre(stake[1])} locked as collateral`),
@@ -499,6 +517,12 @@ async function siteView() {
       h("p", { "data-testid": "earnings" }, `${count(accepted.length, "job")} served, ${settled.length} settled: ${akre(earned)} earned`),
       h("p", { "data-testid": "recs" }, `RECs: ${rec(total(issued, "energy_mwh"))} issued to you for ${count(issued.length, "period")}, `,
         `${rec(total(retired, "amount_mwh"))} retired from your balance (${count(retired.length, "certificate")}), ${rec(recs)} held`),
+      lastIssued.length > 0 && h("table", { "data-testid": "issuances" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Period"), h("th", {}, "RECs"), h("th", {}, "Attested by"))),
+        h("tbody", {}, lastIssued.map((log, i) => h("tr", {},
+          h("td", {}, `site ${log.args.site_id}, ${time(log.args.period_start)} +${(Number(log.args.period_end - log.args.period_start) / 3600).toLocaleString("en-US")} h`),
+          h("td", {}, rec(log.args.energy_mwh)),
+          h("td", {}, issuedAttesters[i] ? memberNames(issuedAttesters[i]) : "the issuer role directly"))))),
       served.length > 0 && h("table", { "data-testid": "served" },
         h("thead", {}, h("tr", {}, h("th", {}, "Job"), h("th", {}, "Offer"), h("th", {}, "State"), h("th", {}, "Energy"), h("th", {}, "Paid to you"))),
         h("tbody", {}, served.map((job) => h("tr", {},
@@ -512,6 +536,21 @@ async function siteView() {
           h("button", { class: "secondary", onclick: act(() => closeOffer(o.id)) }, "Close")))),
       sites.length > 0 && offerForm(sites)));
   for (const site of sites) await siteChart(site);
+}
+
+// How the committee decided a site: who attested its activation (or suspension), or what the
+// members check before they do while it is pending.
+function siteDecision(site) {
+  const status = SITE_STATUSES[Number(site.status)];
+  if (site.attested) {
+    const act = { active: "Activated", suspended: "Suspended" }[status] ?? "Decided";
+    return `${act} by the oracle committee, attested by ${memberNames(site.attested)}.`;
+  }
+  if (status === "pending") {
+    return "Waiting for the oracle committee: its members check the installation against the meter key and limits " +
+      "registered before they attest it (degen site status says who has).";
+  }
+  return "Decided by the registrar role directly (no committee report).";
 }
 
 function offerForm(sites) {

@@ -7,7 +7,17 @@ export const rec = (mwh) => `${trim(formatUnits(mwh, 6))} REC`;
 export const energy = (mwh) => `${Number(mwh).toLocaleString("en-US")} mWh`;
 export const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 export const short = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`;
+// Oracle committee members as the page names them: a short address and the host they serve at.
+export const memberNames = (members) => members.map(({ address, endpoint }) => `${short(address)}${hostOf(endpoint)}`).join(", ");
 export const time = (seconds) => new Date(Number(seconds) * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+
+function hostOf(endpoint) {
+  try {
+    return ` (${new URL(endpoint).host})`;
+  } catch {
+    return ""; // no endpoint published, or not a URL
+  }
+}
 
 function trim(decimal) {
   const [whole, fraction = ""] = decimal.split(".");

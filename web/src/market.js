@@ -7,8 +7,10 @@ import AkreToken from "../../abi/AkreToken.json";
 import RECToken from "../../abi/RECToken.json";
 import RetirementCertificate from "../../abi/RetirementCertificate.json";
 import EnergyPool from "../../abi/EnergyPool.json";
+import OracleCommittee from "../../abi/OracleCommittee.json";
 
-export const ABIS = { JobMarket, SiteRegistry, AkreToken, RECToken, RetirementCertificate, EnergyPool };
+export const ABIS = { JobMarket, SiteRegistry, AkreToken, RECToken, RetirementCertificate, EnergyPool, OracleCommittee };
+const REPORT_KINDS = { issuance: 1, site: 2, verdict: 3 }; // OracleCommittee's ReportAccepted.kind
 const PERMIT_VALIDITY_S = 3600n;
 
 export class Market {
@@ -21,7 +23,7 @@ export class Market {
     // Reads that start together go to the relay as one JSON-RPC batch (it takes up to 20 calls).
     this.reader = createPublicClient({ chain: this.chain, transport: http(this.rpcUrl, { batch: { batchSize: 20 } }) });
     this.addresses = { JobMarket: d.market, SiteRegistry: d.registry, AkreToken: d.token, RECToken: d.rec_token,
-                       RetirementCertificate: d.certificate, EnergyPool: d.pool };
+                       RetirementCertificate: d.certificate, EnergyPool: d.pool, OracleCommittee: d.committee };
     this.fromBlock = BigInt(d.block ?? 0) > 50n ? BigInt(d.block) - 50n : 0n;
     this.writer = null;
   }
@@ -95,6 +97,28 @@ export class Market {
   async settlement(jobId) {
     const [log] = await this.events("JobMarket", "JobSettled", { job_id: jobId });
     return log?.args ?? null;
+  }
+
+  // The members who signed the committee's last accepted report of `kind` ("site", "verdict")
+  // about `subject` (a site id, a job id): [{ address, endpoint }], or null when none was.
+  async attesters(kind, subject) {
+    const accepted = await this.events("OracleCommittee", "ReportAccepted", { kind: REPORT_KINDS[kind], subject });
+    return accepted.length === 0 ? null : this.members(accepted.at(-1).args.signers);
+  }
+
+  // Who attested each of `issued` (RECToken Issued logs): the issuance report accepted in the
+  // same transaction (its subject is the report's first issuance id); null for RECs another
+  // issuer minted. One array, in the order of `issued`.
+  async issuanceAttesters(issued) {
+    const accepted = issued.length === 0 ? [] : await this.events("OracleCommittee", "ReportAccepted", { kind: REPORT_KINDS.issuance });
+    return Promise.all(issued.map((log) => {
+      const reports = accepted.filter((r) => r.transactionHash === log.transactionHash && r.args.subject <= log.args.issuance_id);
+      return reports.length === 0 ? null : this.members(reports.at(-1).args.signers);
+    }));
+  }
+
+  async members(addresses) {
+    return Promise.all(addresses.map(async (address) => ({ address, endpoint: await this.read("OracleCommittee", "endpoint_of", [address]) })));
   }
 
   async myJobs(account) {
