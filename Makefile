@@ -95,7 +95,7 @@ bench-cli: setup
 bench-oracle: setup
 	python bench/oracle.py --network $(NETWORK)
 
-## bench-committee: gas of the oracle committee's reports (issuance per site-period, site, verdict, equivocation) -> docs/performance.md
+## bench-committee: gas of the oracle committee's reports, and three live members' time from a period's end to RECs and HTTP traffic -> docs/performance.md
 bench-committee: setup
 	python bench/committee.py --network $(NETWORK)
 

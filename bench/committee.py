@@ -1,4 +1,4 @@
-"""Gas of the oracle committee's reports on anvil: REC issuance for 100 sites in one report signed by 3 of 5 members (per site-period, against the issuer role's direct issue_batch), a dispute verdict, a site activation and an equivocation proof.
+"""Oracle committee: gas of its reports on anvil (REC issuance for 100 sites in one report signed by 3 of 5 members, per site-period against the issuer role's direct issue_batch; a dispute verdict, a site activation, an equivocation proof), and three live members' time from a period's end to RECs and HTTP traffic (bench/committee_live.py).
 
     python bench/committee.py [--out docs/performance.md] [--network ethereum:local:foundry]
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import committee_live  # noqa: E402
 from bench.report import arguments, replace_section  # noqa: E402
 
 SITES = 100
@@ -111,8 +112,9 @@ def measure(network: str) -> dict[str, int]:
 
 
 
-def render(gas: dict[str, int]) -> str:
+def render(gas: dict[str, int], live: dict) -> str:
     verdict = f"≤ {GAS_TARGET:,} {'met' if gas['issuance'] <= GAS_TARGET else 'NOT met'}"
+    config = committee_live.CONFIG
     return "\n".join([
         f"Produced by `bench/committee.py` (`make bench-committee`) on {date.today().isoformat()}, {platform.machine()} CPU "
         f"({os.cpu_count()} cores), anvil; a committee of {MEMBERS} members, reports signed by {THRESHOLD} (signers "
@@ -129,12 +131,39 @@ def render(gas: dict[str, int]) -> str:
         f"The committee adds {gas['issuance'] - gas['direct']:,} gas per site-period to the issuer's own batch: three",
         "signature recoveries (about 3,000 gas each plus the signature's calldata) shared by the report, and each",
         "request hashed once more for the report's EIP-712 digest and passed on to RECToken.",
+        "",
+        f"Three `degen oracle run` members, 2 of 3, on this machine with anvil: {live['rounds']} rounds of one hour for "
+        f"{live['sites']} sites (a sample every {committee_live.SAMPLE_INTERVAL_S // 60} minutes per site, posted to every "
+        f"member), `grace_s` {config['grace_s']}, `interval_s` {config['interval_s']:g} s, chain `poll_interval_s` "
+        f"{config['poll_interval_s']:g} s, `transmit_delay_s` {config['transmit_delay_s']:g} s.",
+        "",
+        "| measure | result |",
+        "|---|---:|",
+        f"| from the sample that closes the hour (posted to the three) to every site's RECs on chain: median / max | "
+        f"{live['latency_median_s']:.2f} / {live['latency_max_s']:.2f} s |",
+        f"| issuance reports accepted on chain for the {live['rounds'] * live['sites']} site-periods | {live['reports']} |",
+        f"| signature requests a member sent its peers, per round | {live['signature_requests_per_round']:.1f} |",
+        f"| bytes of those requests per member per issued site-period: mean / the busiest member | "
+        f"{live['signature_bytes_per_period']:,.0f} / {live['signature_bytes_per_period_max']:,.0f} B |",
+        f"| bytes of signed samples each member took from the sites, per issued site-period | "
+        f"{live['sample_bytes_per_period']:,.0f} B |",
+        "",
+        "How to read it: a period's RECs come `grace_s` after its end (600 s by default, for late",
+        "samples) plus the time the table's first row measures: the members' next issuance round (every",
+        "`interval_s`, 60 s by default), signing, the signatures' way to the peers (each member posts",
+        "its own to the other two), the next chain-loop step of the member first in the transmission",
+        "schedule, and one transaction. A report's signature request carries the whole report (every",
+        "request of the batch), so its bytes per site-period fall as batches grow; a member receives",
+        "what its peers send it, and sends nothing more once the report is on chain (hence fewer than",
+        "two requests a round). The site agent's own posting interval (5 minutes) comes on top when",
+        "the period's closing sample is the next regular one.",
     ]) + "\n"
 
 
 def main(argv=None) -> int:
     args = arguments(__doc__).parse_args(argv)
-    section = render(measure(args.network))
+    live = committee_live.measure(args.network)
+    section = render(measure(args.network), live)
     print(section)
     replace_section(args.out, "Oracle committee", section)
     return 0

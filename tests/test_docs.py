@@ -52,6 +52,8 @@ def test_performance_has_the_committee_benchmark():
     assert re.search(r"^\| issuance report of 100 site-periods: gas per site-period \| [\d,]+ \| ≤ 50,000 met \|$", section, flags=re.M)
     for report in ("site activation report", "dispute verdict report", "equivocation proof"):
         assert re.search(rf"^\| {report} .* \| [\d,]+ \| \|$", section, flags=re.M), report
+    assert re.search(r"^\| from the sample that closes the hour .* \| [\d.]+ / [\d.]+ s \|$", section, flags=re.M)
+    assert re.search(r"^\| bytes of those requests per member per issued site-period.* \| [\d,]+ / [\d,]+ B \|$", section, flags=re.M)
 
 
 def test_performance_has_the_web_page_benchmark():
