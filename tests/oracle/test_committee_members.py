@@ -131,19 +131,28 @@ def test_a_lying_member_alone_changes_nothing_and_a_stranger_slashes_it(members,
     for url in members.urls[:2]:
         post_day(url, bodies)
     wait_until(lambda: rec.high_water_mark(site_id) >= day + 18 * 3600, 90, *honest)
-    held = httpx.get(f"{members.urls[0]}/committee/reports", params={"kind": "issuance", "subject": site_id}, timeout=10).json()
-    honest_report = next(r for r in held["reports"] if r["config"] == committee.config_count() and r["outcome"])
+
+    def issued_report():  # member 0 marks the report done at its next round, whoever transmitted it
+        held = httpx.get(f"{members.urls[0]}/committee/reports", params={"kind": "issuance", "subject": site_id}, timeout=10).json()
+        return next((r for r in held["reports"] if r["config"] == committee.config_count() and r["outcome"]), None)
+
+    wait_until(lambda: issued_report() is not None, 30, *honest)
+    honest_report = issued_report()
     message = honest_report["report"]["message"]
     liar = KEYS[2]
-    inflated = {**message, "requests": [{**message["requests"][0], "energy_mwh": message["requests"][0]["energy_mwh"] * 10}]}
-    lie = reports.issuance_report(message["config"], [reports.IssuanceRequest(
-        r["site_id"], r["period_start"], r["period_end"], r["energy_mwh"], bytes.fromhex(r["evidence_root"][2:]))
-        for r in inflated["requests"]], chain.chain_id, committee.address)
-    lie_signature = eip712.sign(lie, liar.key)
-    for url in members.urls[:2]:  # the liar sends its answer to the honest members: they keep it, it counts for nothing
-        answer = httpx.post(f"{url}/committee/signatures", json={"kind": "issuance", "message": inflated,
-                                                                 "signature": "0x" + lie_signature.hex()}, timeout=10)
-        assert answer.status_code == 201, answer.text
+    first = message["requests"][0]
+    lies = [{**message, "requests": [{**first, "energy_mwh": first["energy_mwh"] * 10}]},  # inflated energy
+            {**message, "requests": [{**first, "evidence_root": "0x" + "66" * 32}]}]  # a root no sample supports
+    signed_lies = []
+    for lie_message in lies:
+        lie = reports.issuance_report(lie_message["config"], [reports.IssuanceRequest(
+            r["site_id"], r["period_start"], r["period_end"], r["energy_mwh"], bytes.fromhex(r["evidence_root"][2:]))
+            for r in lie_message["requests"]], chain.chain_id, committee.address)
+        signed_lies.append((lie, eip712.sign(lie, liar.key)))
+        for url in members.urls[:2]:  # the liar sends its answer to the honest members: they keep it, it counts for nothing
+            answer = httpx.post(f"{url}/committee/signatures", json={"kind": "issuance", "message": lie_message,
+                                                                     "signature": "0x" + signed_lies[-1][1].hex()}, timeout=10)
+            assert answer.status_code == 201, answer.text
     time.sleep(2)  # rounds pass: one signature is not two
     assert rec.high_water_mark(site_id) == day + 18 * 3600  # the lie moved nothing
     # the liar also signed the honest report (it sends its signature of what it computed, as members do)
@@ -152,6 +161,7 @@ def test_a_lying_member_alone_changes_nothing_and_a_stranger_slashes_it(members,
         for r in message["requests"]], chain.chain_id, committee.address)
     truth_signature = eip712.sign(truth, liar.key)
     before, bond = token.balanceOf(attacker), committee.bond_of(liar.address)
+    lie, lie_signature = signed_lies[1]
     committee.prove_issuance_equivocation(reports.as_arguments(truth), truth_signature, 0, reports.as_arguments(lie),
                                           lie_signature, 0, sender=attacker)
     assert token.balanceOf(attacker) == before + bond // 2 and not committee.is_member(liar.address)
