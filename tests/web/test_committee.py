@@ -54,8 +54,7 @@ def test_the_page_names_the_members_who_attested_a_site_its_recs_and_a_verdict(
     issuance = reports.issuance_report(committee.config_count(), [IssuanceRequest(site_id, start, start + 3600, 2_500_000, b"\x01" * 32)],
                                        chain.chain_id, committee.address)
     submit(committee, "issue", issuance, (1, 2), sender=provider)
-    page.reload()
-    connect(page)
+    page.reload()  # the page reconnects the wallet it remembers
     expect(page.get_by_test_id(f"attested-{site_id}")).to_have_text(f"Activated by the oracle committee, attested by {named(0, 2)}.")
     expect(page.get_by_test_id("issuances").locator("tbody tr").first).to_contain_text(f"2.5 REC{named(1, 2)}")
 
