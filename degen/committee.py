@@ -125,11 +125,13 @@ class CommitteeView:
             return self._state
 
 
-def pending_changes(deployed, abis: dict[str, list], from_block: int) -> list[dict]:
+def pending_changes(deployed, abis: dict[str, list]) -> list[dict]:
     """The operations waiting in the deployment's AdminTimelock (scheduled, neither executed nor
     cancelled): for each, its target contract, the call decoded against that contract's ABI
     (`abis` by contract name) and when it may execute. Read-only contracts (degen.chain.readonly)."""
     from web3 import Web3
+
+    from degen.chain.readonly import history
 
     names = {getattr(deployed, field).address: name for field, name in (
         ("committee", "OracleCommittee"), ("market", "JobMarket"), ("registry", "SiteRegistry"), ("rec", "RECToken"),
@@ -137,7 +139,7 @@ def pending_changes(deployed, abis: dict[str, list], from_block: int) -> list[di
     decoders = {address: Web3().eth.contract(abi=abis[name]) for address, name in names.items()}
     timelock = deployed.timelock
     pending = []
-    for scheduled in timelock.CallScheduled.range(from_block, timelock.chain_manager.blocks.height + 1):
+    for scheduled in history(deployed, "timelock").CallScheduled.range(deployed.block, timelock.chain_manager.blocks.height + 1):
         operation = bytes(scheduled.id)
         if not timelock.is_operation_pending(operation):
             continue
@@ -159,18 +161,24 @@ def _shown(value) -> str:
 KIND_IDS = {name: kind for kind, name in REPORT_KINDS.items()}
 
 
-def attesters(committee, kind: str, subject: int) -> list[str] | None:
+def attesters(deployed, kind: str, subject: int) -> list[str] | None:
     """The members who signed the committee's accepted report of `kind` (site, verdict) about
     `subject` (a site id, a job id); None when no such report was accepted."""
+    from degen.chain.readonly import history
+
+    committee = history(deployed, "committee")
     found = committee.ReportAccepted.range(0, committee.chain_manager.blocks.height + 1,
                                            search_topics={"kind": KIND_IDS[kind], "subject": subject})
     return list(found[-1].signers) if found else None
 
 
-def issuance_attesters(committee, rec, issuance_id: int) -> list[str] | None:
+def issuance_attesters(deployed, issuance_id: int) -> list[str] | None:
     """The members who signed the issuance report that issued `issuance_id`: the accepted
     report in the same block whose first issuance id is the nearest at or below it; None when
     the issuance came from another issuer."""
+    from degen.chain.readonly import history
+
+    committee, rec = history(deployed, "committee"), history(deployed, "rec")
     issued = rec.Issued.range(0, rec.chain_manager.blocks.height + 1, search_topics={"issuance_id": issuance_id})
     if not issued:
         return None

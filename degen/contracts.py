@@ -29,6 +29,7 @@ class Deployed(NamedTuple):
     router: Any
     committee: Any
     timelock: Any
+    block: int = 0  # the deployment's first block: reads of its history start there
 
 
 def at(project: Any, deployment: Deployment) -> Deployed:
@@ -43,6 +44,7 @@ def at(project: Any, deployment: Deployment) -> Deployed:
         project.GreenRouter.at(deployment.router),
         project.OracleCommittee.at(deployment.committee),
         project.AdminTimelock.at(deployment.timelock),
+        deployment.block,
     )
 
 
@@ -76,12 +78,16 @@ def offer(market: Any, offer_id: int) -> Offer:
     return Offer(offer_id=offer_id, **record)
 
 
-def issuance(rec: Any, issuance_id: int) -> Issuance:
+def issuance(deployed: Deployed, issuance_id: int) -> Issuance:
     """An issuance record, with the evidence root from its Issued event."""
+    from degen.chain.readonly import history
+
+    rec = deployed.rec
     if not 0 < issuance_id <= rec.issuance_count():
         raise InvalidInput(f"there is no issuance {issuance_id}")
     record = _fields(rec.issuance(issuance_id))
-    issued = next(iter(rec.Issued.range(0, rec.chain_manager.blocks.height + 1, search_topics={"issuance_id": issuance_id})))
+    issued = next(iter(history(deployed, "rec").Issued.range(0, rec.chain_manager.blocks.height + 1,
+                                                             search_topics={"issuance_id": issuance_id})))
     return Issuance(issuance_id=issuance_id, evidence_root=bytes(issued.evidence_root), **record)
 
 

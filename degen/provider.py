@@ -128,8 +128,7 @@ class Provider:
 
     def my_sites(self) -> list[int]:
         """The ids of the sites this account owns, oldest first."""
-        logs = self.client.retry(lambda: self.registry.events.SiteRegistered().get_logs(
-            from_block=self.deployment.block, to_block="latest", argument_filters={"owner": self.address}))
+        logs = self.client.logs(self.registry.events.SiteRegistered, self.deployment.block, owner=self.address)
         return sorted({log["args"]["site_id"] for log in logs if self.client.site(log["args"]["site_id"])["owner"] == self.address})
 
     def offers(self, site_id: int) -> list[Offer]:

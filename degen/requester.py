@@ -15,6 +15,7 @@ from typing import Any, Callable
 import requests
 
 from degen import contracts, downloads, eip712, permit
+from degen.chain.readonly import history
 from degen.contracts import Deployed
 from degen.errors import DegenError
 from degen.models import GenerationParams, Job, JobState, JobTerms, Offer, Speed, check_prompt, job_price
@@ -225,11 +226,12 @@ def progress(endpoint: str, job_id: int) -> Progress | None:
     return Progress("generating", step, steps, eta)
 
 
-def delivery(market, job_id: int, from_block: int) -> Delivery:
+def delivery(deployed: Deployed, job_id: int, from_block: int) -> Delivery:
+    market = history(deployed, "market")
     logs = list(market.JobDelivered.range(from_block, market.chain_manager.blocks.height + 1, search_topics={"job_id": job_id}))
     if not logs:
         raise RequesterError(f"job {job_id} has no delivery on chain")
-    args = logs[-1].event_arguments  # (`provider` as an attribute is Ape's network provider)
+    args = logs[-1].event_arguments
     return Delivery(args["provider"], args["site_id"], bytes(args["result_hash"]), args["energy_mwh"], args["started_at"],
                     args["finished_at"], logs[-1].block_number)
 
@@ -265,7 +267,7 @@ def settle(market, account, job_id: int) -> Settlement:
 
 def certificate_for(deployed: Deployed, job_id: int, block: int) -> int | None:
     """The retirement certificate minted for a green job's delivery (in its block), if any."""
-    for log in deployed.rec.Retired.range(block, block + 1):
+    for log in history(deployed, "rec").Retired.range(block, block + 1):
         if log.job_id == job_id:
             return log.certificate_id
     return None
@@ -275,20 +277,22 @@ JOB_EVENTS = ("JobCreated", "JobAccepted", "JobDelivered", "JobSettled", "JobCan
               "JobResolved", "JobRefunded")
 
 
-def job_history(market, job_id: int) -> dict[str, dict]:
+def job_history(deployed: Deployed, job_id: int) -> dict[str, dict]:
     """What the market logged for a job, by event name: its arguments (each event at most once
     per job)."""
+    market = history(deployed, "market")
     head = market.chain_manager.blocks.height + 1
-    history = {}
+    logged = {}
     for name in JOB_EVENTS:
         for log in getattr(market, name).range(0, head, search_topics={"job_id": job_id}):
-            history[name] = dict(log.event_arguments)
-    return history
+            logged[name] = dict(log.event_arguments)
+    return logged
 
 
-def my_jobs(market, address: str) -> list[Job]:
-    logs = market.JobCreated.range(0, market.chain_manager.blocks.height + 1, search_topics={"requester": address})
-    return [contracts.job(market, log.job_id) for log in logs]
+def my_jobs(deployed: Deployed, address: str) -> list[Job]:
+    logs = history(deployed, "market").JobCreated.range(0, deployed.market.chain_manager.blocks.height + 1,
+                                                        search_topics={"requester": address})
+    return [contracts.job(deployed.market, log.job_id) for log in logs]
 
 
 def dispute(deployed: Deployed, account, job_id: int) -> int:

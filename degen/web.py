@@ -82,9 +82,15 @@ def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None =
             return _rpc_error(call.get("id"), -32601, f"{call['method'][:64]} is not relayed: send it through your wallet")
         try:
             answer = session.post(rpc_url, json=call, timeout=RPC_TIMEOUT_S)
-            return answer.json()
-        except (requests.RequestException, ValueError):
+        except requests.RequestException:
             return _rpc_error(call.get("id"), -32603, "the node does not answer")
+        if answer.status_code == 429:  # the node's provider limits its rate: the page waits and asks again
+            return _rpc_error(call.get("id"), -32005, "rate limited by the node (HTTP 429): try again shortly")
+        try:
+            return answer.json() if answer.status_code < 500 else _rpc_error(
+                call.get("id"), -32603, f"the node does not answer (HTTP {answer.status_code})")
+        except ValueError:
+            return _rpc_error(call.get("id"), -32603, "the node does not answer (not JSON)")
 
     async def rpc(request: Request):
         try:

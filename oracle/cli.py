@@ -90,8 +90,8 @@ def proof(config_path: Path, site_id: int, period_start: int, index: int):
 
     try:
         config = oracle_config.load(config_path)
-        client, _, rec, _ = _connect(config)
-        issued = _issuance_of(rec, site_id, period_start)
+        client, deployment, rec, _ = _connect(config)
+        issued = _issuance_of(client, rec, deployment.block, site_id, period_start)
         if issued is None:
             raise click.ClickException(f"site {site_id} has no issuance for a period starting at {period_start}")
         samples = issuance.in_period(SampleStore(engine_for(config.database_url())).between(site_id, period_start, issued["period_end"]),
@@ -113,9 +113,9 @@ def proof(config_path: Path, site_id: int, period_start: int, index: int):
         raise SystemExit(1)
 
 
-def _issuance_of(rec, site_id: int, period_start: int) -> dict | None:
-    """The Issued event of a site's period, from the chain."""
-    for event in rec.events.Issued().get_logs(from_block=0, argument_filters={"site_id": site_id}):
+def _issuance_of(client, rec, first_block: int, site_id: int, period_start: int) -> dict | None:
+    """The Issued event of a site's period, from the chain (the deployment's blocks)."""
+    for event in client.logs(rec.events.Issued, first_block, site_id=site_id):
         if event["args"]["period_start"] == period_start:
             return {**event["args"], "evidence_root": bytes(event["args"]["evidence_root"])}
     return None
@@ -210,15 +210,10 @@ def committee(network: str, directory: Path):
         for member in members:
             click.echo(f"  {member}  bond {akre(c.bond_of(member))}  {c.endpoint_of(member) or '(no endpoint)'}")
         click.echo(f"admin: the AdminTimelock {timelock.address}, delay {timelock.get_minimum_delay():,} s")
-        waiting = pending_changes(deployed, published_abis(), _deployment_block(network, directory, c.address))
+        waiting = pending_changes(deployed, published_abis())
         if not waiting:
             click.echo("  no change is waiting")
         for change in waiting:
             click.echo(f"  waiting: {change['target']}.{change['call']}, may run from {time_text(change['ready_at'])}")
 
 
-def _deployment_block(network: str, directory: Path | None, committee: str) -> int:
-    """The block the deployment whose committee this is began at (its logs start there)."""
-    from degen.cli.common import deployments_for
-
-    return next(record.block for _, record in deployments_for(network, directory) if record.committee == committee)

@@ -14,6 +14,7 @@ import requests
 from eth_utils import to_checksum_address
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
+from degen.chain.logs import read_logs
 from degen.errors import DegenError, InvalidInput
 from degen.models import Job, Offer
 
@@ -96,8 +97,16 @@ class MarketClient:
         checks a receipt window against)."""
         return self.retry(lambda: self.web3.eth.get_block("pending")["timestamp"])
 
+    def logs(self, event, from_block: int, to_block: int | None = None, **indexed) -> list:
+        """What `event` (a web3 contract's event, e.g. `self.market.events.JobCreated`) logged
+        in blocks [from_block, to_block] (to the head when None), filtered on indexed
+        arguments, paged as hosted nodes need (`degen.chain.logs`)."""
+        end = self.head() if to_block is None else to_block
+        return read_logs(lambda first, last: event().get_logs(from_block=first, to_block=last, argument_filters=indexed or None),
+                         from_block, end)
+
     def created_jobs(self, from_block: int, to_block: int) -> list[CreatedJob]:
-        events = self.retry(lambda: self.market.events.JobCreated().get_logs(from_block=from_block, to_block=to_block))
+        events = self.logs(self.market.events.JobCreated, from_block, to_block)
         jobs = []
         for event in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"])):
             args = event["args"]
@@ -115,8 +124,7 @@ class MarketClient:
         filters on indexed arguments (e.g. `job_id=7`)."""
         found = []
         for name in names:
-            logs = self.retry(lambda: getattr(self.market.events, name)().get_logs(
-                from_block=from_block, to_block=to_block, argument_filters=indexed or None))
+            logs = self.logs(getattr(self.market.events, name), from_block, to_block, **indexed)
             found += [MarketEvent(name, dict(e["args"]), e["blockNumber"], e["logIndex"]) for e in logs]
         return sorted(found, key=lambda e: (e.block_number, e.log_index))
 

@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 from eth_utils import to_checksum_address
 
+from degen.chain.logs import read_logs
+
 
 def published_abis() -> dict[str, list]:
     """Every deployable's ABI from `abi/` (`make abi`; a test holds them to the compiled contracts)."""
@@ -44,10 +46,11 @@ def _decoded(abi_type: dict, value):
 
 
 class ChainView:
-    """The chain's height and clock, as `chain_manager` answers them (each asked when read)."""
+    """The chain's height and clock, as `chain_manager` answers them (each asked when read),
+    and the deployment's first block, before which its contracts logged nothing."""
 
-    def __init__(self, web3):
-        self.web3 = web3
+    def __init__(self, web3, first_block: int = 0):
+        self.web3, self.first_block = web3, first_block
 
     @property
     def blocks(self):
@@ -75,16 +78,20 @@ class EventLog(Struct):
 
 
 class Events:
-    """`Contract.EventName`: `range(start, stop, search_topics=…)` over blocks [start, stop)."""
+    """`Contract.EventName`: `range(start, stop, search_topics=…)` over blocks [start, stop),
+    from the deployment's first block at the earliest, paged as hosted nodes need
+    (`degen.chain.logs`)."""
 
-    def __init__(self, contract, abi: dict):
-        self.contract, self.abi = contract, abi
+    def __init__(self, contract, abi: dict, chain: ChainView):
+        self.contract, self.abi, self.chain = contract, abi, chain
 
     def range(self, start: int, stop: int, search_topics: dict | None = None) -> list[EventLog]:
+        start = max(start, self.chain.first_block)
         if stop <= start:
             return []
         event = getattr(self.contract.events, self.abi["name"])()
-        logs = event.get_logs(from_block=start, to_block=stop - 1, argument_filters=search_topics or None)
+        logs = read_logs(lambda first, last: event.get_logs(from_block=first, to_block=last, argument_filters=search_topics or None),
+                         start, stop - 1)
         inputs = {item["name"]: item for item in self.abi["inputs"]}
         found = []
         for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
@@ -108,7 +115,7 @@ class ReadOnlyContract:
         if entry is None:
             raise AttributeError(name)
         if entry["type"] == "event":
-            return Events(self._contract, entry)
+            return Events(self._contract, entry, self.chain_manager)
 
         def call(*args, block_id="latest"):
             result = getattr(self._contract.functions, name)(*args).call(block_identifier=block_id)
@@ -124,9 +131,22 @@ def read_only(web3, deployment, abis: dict[str, list]):
     """The Deployed tuple of `deployment` over `web3`; `abis` by contract name."""
     from degen.contracts import Deployed
 
-    chain = ChainView(web3)
+    chain = ChainView(web3, deployment.block)
     addresses = {"AkreToken": deployment.token, "SiteRegistry": deployment.registry, "JobMarket": deployment.market,
                  "RECToken": deployment.rec_token, "RetirementCertificate": deployment.certificate,
                  "EnergyPool": deployment.pool, "GreenRouter": deployment.router, "OracleCommittee": deployment.committee,
                  "AdminTimelock": deployment.timelock}
-    return Deployed(*(ReadOnlyContract(web3, address, abis[name], chain) for name, address in addresses.items()))
+    return Deployed(*(ReadOnlyContract(web3, address, abis[name], chain) for name, address in addresses.items()), deployment.block)
+
+
+def history(deployed, name: str) -> ReadOnlyContract:
+    """`deployed.<name>` (e.g. "market") for reading its events: from the deployment's first
+    block, paged as hosted nodes need. An Ape contract is read over its provider's web3 (Ape
+    pages logs 5,000 blocks at a time and gives up on a node's refusal)."""
+    contract = getattr(deployed, name)
+    if isinstance(contract, ReadOnlyContract):
+        return contract
+    from degen.contracts import abi_of
+
+    web3 = contract.provider.web3
+    return ReadOnlyContract(web3, contract.address, abi_of(contract.contract_type), ChainView(web3, deployed.block))

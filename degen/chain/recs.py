@@ -107,8 +107,7 @@ class RecMarketClient:
 
     def purchase_of(self, job_id: int, from_block: int) -> Purchase | None:
         """The router's purchase for `job_id` at or after `from_block`, as the chain logged it."""
-        found = self.client.retry(lambda: self.router.events.ShortfallBought().get_logs(
-            from_block=from_block, to_block="latest", argument_filters={"job_id": job_id}))
+        found = self.client.logs(self.router.events.ShortfallBought, from_block, job_id=job_id)
         return self._purchase(found[0]) if found else None
 
     @staticmethod

@@ -88,8 +88,8 @@ def issuance(issuance_id: int, network: str, directory: Path):
     from degen.committee import issuance_attesters
 
     with connected(network, directory, read_only=True) as deployed:
-        issued = contracts.issuance(deployed.rec, issuance_id)
-        click.echo(describe_issuance(issued, issuance_attesters(deployed.committee, deployed.rec, issuance_id)))
+        issued = contracts.issuance(deployed, issuance_id)
+        click.echo(describe_issuance(issued, issuance_attesters(deployed, issuance_id)))
 
 
 @rec.command()

@@ -189,7 +189,7 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
             raise Interrupted(_left_open(contracts.job(market, job_id), alias)) from None
         finally:
             signal.signal(signal.SIGINT, ape_handler)
-        found = requester.delivery(market, job_id, block)
+        found = requester.delivery(deployed, job_id, block)
         png = requester.download(deployed, account, job_id, found)
         path = requester.save(png, out or Path(f"job-{job_id}.png"))
         click.echo(f"downloaded {len(png):,} bytes to {path}: sha256 {found.result_hash.hex()[:16]}… matches the chain")
@@ -300,7 +300,7 @@ def jobs(alias, network, directory):
     """
     with connected(network, directory) as deployed:
         account = load_account(alias)
-        mine = requester.my_jobs(deployed.market, account.address)
+        mine = requester.my_jobs(deployed, account.address)
         if not mine:
             click.echo(f"no jobs from {account.address}")
             return
@@ -326,7 +326,7 @@ def fetch(job_id, out, alias, network, directory):
     """
     path = requester.check_writable(out or Path(f"job-{job_id}.png"))
     with connected(network, directory) as deployed:
-        found = requester.delivery(deployed.market, job_id, 0)
+        found = requester.delivery(deployed, job_id, 0)
         png = requester.download(deployed, load_account(alias), job_id, found)
         requester.save(png, path)
         click.echo(f"downloaded {len(png):,} bytes to {path}: sha256 {found.result_hash.hex()[:16]}… matches the chain")
@@ -382,8 +382,8 @@ def show_job(job_id, network, directory):
     from degen.committee import attesters
 
     with connected(network, directory, read_only=True) as deployed:
-        history = requester.job_history(deployed.market, job_id)
-        signers = attesters(deployed.committee, "verdict", job_id) if "JobResolved" in history else None
+        history = requester.job_history(deployed, job_id)
+        signers = attesters(deployed, "verdict", job_id) if "JobResolved" in history else None
         click.echo(describe_job(contracts.job(deployed.market, job_id), history, signers))
 
 

@@ -8,6 +8,7 @@ import RECToken from "../../abi/RECToken.json";
 import RetirementCertificate from "../../abi/RetirementCertificate.json";
 import EnergyPool from "../../abi/EnergyPool.json";
 import OracleCommittee from "../../abi/OracleCommittee.json";
+import { cacheKey, readCache, readLogs, writeCache } from "./logs.js";
 
 export const ABIS = { JobMarket, SiteRegistry, AkreToken, RECToken, RetirementCertificate, EnergyPool, OracleCommittee };
 const REPORT_KINDS = { issuance: 1, site: 2, verdict: 3 }; // OracleCommittee's ReportAccepted.kind
@@ -37,9 +38,27 @@ export class Market {
     return this.reader.readContract({ address: this.addresses[contract], abi: ABIS[contract], functionName, args });
   }
 
-  events(contract, eventName, args) {
-    return this.reader.getContractEvents({ address: this.addresses[contract], abi: ABIS[contract], eventName, args,
-                                           fromBlock: this.fromBlock, toBlock: "latest" });
+  // An event's logs since the deployment: what this browser read before (per chain, market,
+  // event and filter) and the blocks since, paged as hosted nodes need (logs.js).
+  async events(contract, eventName, args) {
+    const [head, deployedIn] = await Promise.all([this.reader.getBlockNumber(), this.deploymentBlockHash()]);
+    const key = cacheKey(deployedIn, contract, eventName, args);
+    const kept = readCache(key);
+    const cached = kept && kept.to < head ? kept : null; // newer than the head: another chain at these addresses
+    const from = cached ? cached.to + 1n : this.fromBlock;
+    const query = (fromBlock, toBlock) => this.reader.getContractEvents({ address: this.addresses[contract], abi: ABIS[contract],
+                                                                         eventName, args, fromBlock, toBlock });
+    const logs = [...(cached?.logs ?? []), ...(from <= head ? await readLogs(query, from, head) : [])];
+    writeCache(key, logs, head);
+    return logs;
+  }
+
+  // The hash of the deployment's block names this chain and deployment in the cache: a local
+  // chain started again holds the same addresses and chain id, but not the same blocks.
+  deploymentBlockHash() {
+    this.deployedIn ??= this.reader.getBlock({ blockNumber: BigInt(this.config.deployment.block ?? 0) }).then((block) => block.hash)
+      .catch((error) => { this.deployedIn = null; throw error; });
+    return this.deployedIn;
   }
 
   // Simulates first (a revert is refused before the wallet opens), then sends and waits.
