@@ -136,7 +136,9 @@ def create_app(deployment: Deployment, rpc_url: str, *, oracle_url: str | None =
         Mount("/", StaticFiles(directory=dist)),
     ])
     json_errors(app)
-    return BodyLimit(_with_headers(app), MAX_RPC_BODY)
+    from starlette.middleware.gzip import GZipMiddleware
+
+    return BodyLimit(_with_headers(GZipMiddleware(app, minimum_size=1024)), MAX_RPC_BODY)  # the bundle: a third gzipped
 
 
 # The page loads nothing from elsewhere; it talks to the node relay, the oracle relay and the

@@ -3,6 +3,7 @@ and never sends, bounds what it takes, and every refusal is a 4xx with a reason,
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 
 import pytest
@@ -34,6 +35,15 @@ def test_the_page_learns_the_market_and_where_a_wallet_sends(page, chain, market
     assert "default-src 'self'" in index.headers["content-security-policy"]
     assert index.headers["x-content-type-options"] == "nosniff"
     assert requests.get(f"{page}/abi/JobMarket.json", timeout=10).json()[0]["type"]
+
+
+def test_the_bundle_is_served_compressed_to_a_browser_that_takes_gzip(page):
+    plain = requests.get(f"{page}/app.js", headers={"Accept-Encoding": "identity"}, timeout=10)
+    packed = requests.get(f"{page}/app.js", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=10)
+    on_the_wire = packed.raw.read(decode_content=False)
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert len(on_the_wire) < len(plain.content) / 2
+    assert gzip.decompress(on_the_wire) == plain.content
 
 
 def test_the_relay_reads_and_refuses_to_send(page, chain):

@@ -4,13 +4,13 @@
 import { keccak256, stringToHex } from "viem";
 import { h, replace, say } from "./dom.js";
 import { explain } from "./errors.js";
-import { akre, count, energy, memberNames, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
+import { akre, count, energy, lp, memberNames, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
 import { Market } from "./market.js";
 import { discoverWallets, Wallet } from "./wallet.js";
 import { lineChart } from "./chart.js";
 
-const main = document.getElementById("view");
-const state = { market: null, wallet: null, wallets: [], timer: null };
+const root = document.getElementById("view");
+const state = { market: null, wallet: null, wallets: [], timer: null, screen: root };
 
 async function boot() {
   const config = await (await fetch("/config.json")).json();
@@ -105,17 +105,29 @@ function act(action) {
 
 // ---- routing ------------------------------------------------------------------------------
 
+// Each visit of a view renders into a screen of its own: what an older visit, or an action
+// taken in it, renders after the user moved on lands on a screen no longer on the page. A
+// message belongs to the visit it was said in.
 async function route() {
   clearInterval(state.timer);
-  const [view, arg] = (location.hash.slice(1) || "offers").split("/");
-  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("current", a.getAttribute("href") === `#${view}`));
+  say("");
+  const screen = h("div", { class: "screen" });
+  state.screen = screen;
+  replace(root, screen);
+  const [name, arg] = (location.hash.slice(1) || "offers").split("/");
   const views = { offers: offersView, jobs: jobsView, job: () => jobView(BigInt(arg || 0)), certificates: certificatesView,
                   site: siteView, pool: poolView };
+  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("current", a.getAttribute("href") === `#${name}`));
   try {
-    await (views[view] ?? offersView)();
+    await (views[name] ?? offersView)();
   } catch (error) {
-    say(explain(error), "error");
+    if (screen === state.screen) say(explain(error), "error");
   }
+}
+
+// After an action: the view it was taken in shows the result, if the user is still there.
+async function rerender(view, screen) {
+  if (screen === state.screen) await view();
 }
 
 // ---- Alice: offers and posting ------------------------------------------------------------
@@ -141,6 +153,7 @@ function batteryText(reading) {
 }
 
 async function offersView() {
+  const main = state.screen;
   const offers = await state.market.offers();
   const readings = await Promise.all(offers.map((o) => siteReading(o.site_id)));
   offers.forEach((o, i) => { o.reading = readings[i]; });
@@ -149,19 +162,21 @@ async function offersView() {
   const key = { price: (o) => Number(o.base_price), battery: (o) => -soc(o), pv: (o) => -(o.reading?.pv_watts ?? -1) }[sort];
   offers.sort((a, b) => key(a) - key(b));
   const sortBy = (name) => () => { sessionStorage.setItem("sort", name); offersView(); };
-  const table = h("table", { "data-testid": "offers" },
+  const cell = (label, attrs, ...content) => h("td", { "data-label": label, ...attrs }, ...content);
+  const table = h("table", { "data-testid": "offers", class: "reflow" },
     h("thead", {}, h("tr", {}, h("th", {}, "Offer"), h("th", {}, "Provider"), h("th", {}, "Site"), h("th", {}, "Model"),
       h("th", {}, "Max size / steps"), h("th", {}, h("button", { class: "link", onclick: sortBy("price") }, "Base price")),
       h("th", {}, "Per kWh"), h("th", {}, "Green"),
       h("th", {}, h("button", { class: "link", onclick: sortBy("battery") }, "Battery")),
-      h("th", {}, h("button", { class: "link", onclick: sortBy("pv") }, "PV")), h("th", {}, ""))),
+      h("th", {}, h("button", { class: "link", onclick: sortBy("pv") }, "PV")), h("th", {}, "Action"))),
     h("tbody", {}, offers.map((o) => h("tr", { "data-offer": o.id },
-      h("td", {}, `#${o.id}`), h("td", { title: o.provider }, short(o.provider)), h("td", {}, `${o.site_id} ${o.site.region}`),
-      h("td", { title: o.model_id }, modelName(o.model_id)), h("td", {}, `${o.max_width}×${o.max_height} / ${o.max_steps}`),
-      h("td", {}, akre(o.base_price)), h("td", {}, akre(o.price_per_kwh)), h("td", {}, o.green ? "yes" : "no"),
-      h("td", { "data-testid": "battery" }, batteryText(o.reading)),
-      h("td", {}, o.reading ? `${o.reading.pv_watts.toLocaleString("en-US")} W` : "–"),
-      h("td", {}, h("button", { onclick: () => postForm(o), "data-testid": `choose-${o.id}` }, "Choose"))))));
+      cell("Offer", {}, `#${o.id}`), cell("Provider", { title: o.provider }, short(o.provider)),
+      cell("Site", {}, `${o.site_id} ${o.site.region}`), cell("Model", { title: o.model_id }, modelName(o.model_id)),
+      cell("Max size / steps", {}, `${o.max_width}×${o.max_height} / ${o.max_steps}`),
+      cell("Base price", {}, akre(o.base_price)), cell("Per kWh", {}, akre(o.price_per_kwh)), cell("Green", {}, o.green ? "yes" : "no"),
+      cell("Battery", { "data-testid": "battery" }, batteryText(o.reading)),
+      cell("PV", {}, o.reading ? `${o.reading.pv_watts.toLocaleString("en-US")} W` : "–"),
+      cell("Action", {}, h("button", { onclick: () => postForm(o), "data-testid": `choose-${o.id}` }, "Choose"))))));
   replace(main, h("h2", {}, "Offers"),
     offers.length ? table : h("p", {}, "No active offers yet."),
     h("div", { id: "post" }));
@@ -238,6 +253,7 @@ async function postJob(offer, form) {
 // ---- Alice: following, receiving, settling ------------------------------------------------
 
 async function jobsView() {
+  const main = state.screen;
   const account = signer();
   const jobs = await state.market.myJobs(account);
   replace(main, h("h2", {}, "My jobs"), jobs.length === 0 ? h("p", {}, "You have posted no jobs yet.") :
@@ -249,6 +265,7 @@ async function jobsView() {
 }
 
 async function jobView(jobId) {
+  const main = state.screen;
   const market = state.market;
   const panel = h("div", { class: "card", "data-testid": "job" });
   const result = h("div", { id: "result" });
@@ -412,6 +429,7 @@ async function download(job, endpoint, delivered, box, actions) {
   box.insertBefore(h("figure", {}, h("img", { src: url, alt: job.created.prompt, "data-testid": "image" }),
     h("figcaption", { "data-testid": "verified" }, `sha256 ${hash.slice(0, 18)}… matches the chain`)), actions);
   say("The image matches the hash delivered on chain.", "ok");
+  if (job.state === 8n) await showSettlement(job.id, actions);
   if (job.state === 4n) {
     actions.append(h("button", { onclick: act(() => settle(job.id, actions)), "data-testid": "settle" }, "Settle (pay the provider)"));
     offerDispute(job, actions);
@@ -463,6 +481,7 @@ async function dispute(jobId, actions) {
 }
 
 async function certificatesView() {
+  const main = state.screen;
   const account = signer();
   const certificates = await state.market.certificates(account);
   replace(main, h("h2", {}, "My certificates"), certificates.length === 0 ? h("p", {}, "No retirement certificates in your name yet.") :
@@ -482,6 +501,7 @@ const JOBS_SHOWN = 20; // the site page lists the last jobs served
 const ISSUANCES_SHOWN = 10; // and the last REC issuances, with who attested each
 
 async function siteView() {
+  const main = state.screen;
   const account = signer();
   const market = state.market;
   const registered = await market.events("SiteRegistry", "SiteRegistered", { owner: account });
@@ -568,17 +588,19 @@ function offerForm(sites) {
     h("button", { type: "submit", "data-testid": "create-offer" }, "Create offer"));
   form.addEventListener("submit", act(async () => {
     signer();
+    const screen = state.screen;
     const side = Number(form.side.value);
     await state.market.write("JobMarket", "create_offer", [BigInt(form.site.value), keccak256(stringToHex(form.model.value.trim())),
       side, side, Number(form.steps.value), parseAkre(form.base.value), parseAkre(form.per_kwh.value), parseAkre(form.collateral.value), form.green.checked]);
     say("Offer created.", "ok");
-    await siteView();
+    await rerender(siteView, screen);
   }));
   return form;
 }
 
 async function moveStake(method, text) {
   signer();
+  const screen = state.screen;
   const amount = parseAkre(text);
   if (method === "deposit_stake") {
     const allowance = await state.market.read("AkreToken", "allowance", [state.wallet.account, state.market.addresses.JobMarket]);
@@ -586,14 +608,15 @@ async function moveStake(method, text) {
   }
   await state.market.write("JobMarket", method, [amount]);
   say(method === "deposit_stake" ? `${akre(amount)} staked.` : `${akre(amount)} withdrawn.`, "ok");
-  await siteView();
+  await rerender(siteView, screen);
 }
 
 async function closeOffer(offerId) {
   signer();
+  const screen = state.screen;
   await state.market.write("JobMarket", "close_offer", [offerId]);
   say(`Offer ${offerId} closed.`, "ok");
-  await siteView();
+  await rerender(siteView, screen);
 }
 
 async function siteChart(site) {
@@ -615,6 +638,7 @@ async function siteChart(site) {
 const TWAP_WINDOW_S = 3600n;
 
 async function poolView() {
+  const main = state.screen;
   const market = state.market;
   const [[recReserve, akreReserve], lpSupply] = await Promise.all([market.read("EnergyPool", "get_reserves"), market.read("EnergyPool", "totalSupply")]);
   const spot = recReserve > 0n ? (akreReserve * 10n ** 6n) / recReserve : 0n; // AKRE base units per REC
@@ -645,7 +669,7 @@ async function poolView() {
   }));
   replace(main, h("h2", {}, "EnergyPool (REC ↔ AKRE)"),
     h("div", { class: "card", "data-testid": "pool" },
-      h("p", {}, `Reserves: ${rec(recReserve)} and ${akre(akreReserve)}; LP supply ${lpSupply.toLocaleString("en-US")}`),
+      h("p", { "data-testid": "reserves" }, `Reserves: ${rec(recReserve)} and ${akre(akreReserve)}; LP supply ${lp(lpSupply)}`),
       h("p", { "data-testid": "spot" }, `Spot: ${akre(spot)} per REC`),
       h("p", { "data-testid": "twap" }, twap ? `TWAP over ${twap.window} s: ${akre(twap.price)} per REC (what integrators should trust)` : "No TWAP yet: the pool has too little history."),
       h("div", { class: "chart-box", id: "pool-chart" })),
@@ -680,6 +704,7 @@ async function swapQuote(form) {
 
 async function swap(form, q) {
   signer();
+  const screen = state.screen;
   const market = state.market;
   const token = q.paysAkre ? "AkreToken" : "RECToken";
   const allowance = await market.read(token, "allowance", [state.wallet.account, market.addresses.EnergyPool]);
@@ -687,7 +712,7 @@ async function swap(form, q) {
   const deadline = (await market.now()) + BigInt(q.deadlineMinutes * 60);
   await market.write("EnergyPool", "swap_exact_in", [market.addresses[token], q.amountIn, q.minOut, state.wallet.account, deadline]);
   say("Swapped.", "ok");
-  await poolView();
+  await rerender(poolView, screen);
 }
 
 boot().catch((error) => say(`The page could not start: ${explain(error)}`, "error"));

@@ -4,6 +4,7 @@ import { formatUnits, parseUnits } from "viem";
 export const akre = (amount) => `${trim(formatUnits(amount, 18))} AKRE`;
 export const parseAkre = (text) => parseUnits(String(text).trim(), 18);
 export const rec = (mwh) => `${trim(formatUnits(mwh, 6))} REC`;
+export const lp = (units) => `${trim(formatUnits(units, 12))} DGLP`; // the pool's LP token has 12 decimals
 export const energy = (mwh) => `${Number(mwh).toLocaleString("en-US")} mWh`;
 export const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 export const short = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`;
