@@ -135,6 +135,19 @@ DUPLICATE = (200, "duplicate")
 ANSWERS = {201: b'{"stored":true,"duplicate":false}', 200: b'{"stored":false,"duplicate":true}'}
 
 
+def _site_id(request) -> int:
+    """The path's site id: a whole number (422 otherwise, as for a malformed id in a body); 404
+    for one past what the store holds (64-bit: no such site reported anything)."""
+    from starlette.exceptions import HTTPException
+
+    text = request.path_params["site_id"]
+    if not (text.isascii() and text.isdigit()):
+        raise HTTPException(422, f"a site id is a whole number, not {text[:20]!r}")
+    if len(text) > 19 or int(text) >= 2**63:
+        raise HTTPException(404, f"site {text[:80]} has reported no samples")
+    return int(text)
+
+
 def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dict] = lambda: {"status": "ok"},
                metrics: OracleMetrics | None = None, committee=None):
     """The API over `ingest` (its owner closes it) and the registry's `sites`: `POST
@@ -167,7 +180,7 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
 
     def site_state(request: Request):
         """A site's newest accepted sample (what `degen offers --oracle` shows as its battery)."""
-        site_id = request.path_params["site_id"]
+        site_id = _site_id(request)
         latest = store.latest(site_id)
         if latest is None:
             raise HTTPException(404, f"site {site_id} has reported no samples")
@@ -177,7 +190,7 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
         """A site's accepted samples over a window (`since`, `until`: unix seconds; default the
         last day), oldest first, at most MAX_HISTORY, each with its meter signature: what the
         web page charts, and what another committee member copies (and checks) to catch up."""
-        site_id = request.path_params["site_id"]
+        site_id = _site_id(request)
         now = int(time.time())
         try:
             until = int(request.query_params.get("until", now))
@@ -299,8 +312,8 @@ def create_app(ingest: Ingest, sites: SiteDirectory, *, health: Callable[[], dic
     routes = [
         Route("/health", healthz),
         Route("/metrics", metrics_page),
-        Route("/sites/{site_id:int}", site_state),
-        Route("/sites/{site_id:int}/samples", site_samples),
+        Route("/sites/{site_id}", site_state),
+        Route("/sites/{site_id}/samples", site_samples),
         Route("/samples/batch", post_batch, methods=["POST"]),
     ]
     if committee is not None:

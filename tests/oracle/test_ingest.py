@@ -108,7 +108,11 @@ def test_a_sites_newest_sample_is_public(api):
     post(api, timestamp=NOW, register_wh=1_000_100, battery_soc_permille=655)
     latest = api.get("/sites/1").json()["latest"]
     assert (latest["timestamp"], latest["battery_soc_permille"]) == (NOW, 655)
-    assert api.get("/sites/0").status_code == 404 and api.get("/sites/abc").status_code == 404
+    assert api.get("/sites/0").status_code == 404 and api.get(f"/sites/{2**256}").status_code == 404
+    for malformed in ("abc", "-1", "1.5", "%C2%B2"):  # a malformed id is 422, as in a body
+        refused = api.get(f"/sites/{malformed}")
+        assert refused.status_code == 422 and "a site id is a whole number" in refused.json()["detail"], malformed
+        assert api.get(f"/sites/{malformed}/samples").status_code == 422
 
 
 def raw(api, content: bytes, path: str = "/samples"):
