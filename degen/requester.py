@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -377,6 +378,39 @@ def check_writable(path: Path) -> Path:
     if not os.access(nearest, os.W_OK):
         raise RequesterError(f"cannot save the image to {path}: {nearest} is not writable")
     return path
+
+
+@contextmanager
+def reserved_output(path: Path | None):
+    """While a job runs: the image's file (and its folders) exists before anything is paid, so
+    a place it cannot be written is refused then, not after the job is paid; a file created here
+    is removed again if no image came. Without a path (job-<id>.png, named once posted) the
+    working folder is checked instead."""
+    if path is None:
+        check_writable(Path("job-1.png"))
+        yield
+        return
+    created = _create(path)
+    try:
+        yield
+    finally:
+        if created and path.exists() and path.stat().st_size == 0:
+            path.unlink()
+
+
+def _create(path: Path) -> bool:
+    """Creates `path` empty (True), or checks an existing one is writable (False)."""
+    check_writable(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.open("xb").close()
+            return True
+        except FileExistsError:
+            path.open("ab").close()  # writable; left as it is until the image replaces it
+            return False
+    except OSError as exc:
+        raise RequesterError(f"cannot save the image to {path}: {exc.strerror or exc}") from None
 
 
 def save(png: bytes, path: Path) -> Path:

@@ -88,6 +88,9 @@ def test_offers_are_listed_with_the_battery_the_site_reported(cli, offer_id, sit
     (["--account", "TEST::1", "--max-price", "0.5", "--offer", "1"],
      "offer 1 asks a base price of 2 AKRE, above your max price of 0.5 AKRE"),
     (["--account", "TEST::1", "--out", "README.md/x.png"], "cannot save the image to README.md/x.png: "),
+    (["--account", "TEST::1", "--out", "/proc/nope/x.png"], "cannot save the image to /proc/nope/x.png: "),
+    (["--account", "TEST::1", "--max-price", "0.0000000000000000001"], "has more than 18 decimals"),
+    (["--account", "TEST::1", "--max-price", "0"], "the amount must be more than 0"),
 ])
 def test_generate_refuses_what_cannot_work_before_sending_anything(cli, offer_id, market, chain, args, message):
     height, jobs = chain.blocks.height, market.job_count()
@@ -161,12 +164,39 @@ def test_generate_checks_the_download(served, message, generating, market, offer
     assert message in buyer.output and market.job(job_id).state == JobState.DELIVERED  # not settled: it can be disputed
 
 
-def test_generate_stops_when_the_deadline_passes(generating, market, chain):
-    buyer, job_id = generating("--account", "TEST::1", "--minutes", "2")
+def test_generate_stops_when_the_deadline_passes(generating, market, chain, tmp_path):
+    out = tmp_path / "images" / "fox.png"
+    buyer, job_id = generating("--account", "TEST::1", "--minutes", "2", "--out", str(out))
+    assert out.exists()  # created before anything was paid
     chain.pending_timestamp += 180
     chain.mine()
     assert buyer.popen.wait(60) == 1
     assert f"job {job_id} passed its deadline undelivered" in buyer.output
+    assert not out.exists()  # no image came: the empty file is gone again
+
+
+def test_an_image_that_cannot_be_saved_says_how_to_fetch_and_settle_it(generating, cli, market, offer_id, provider, registry,
+                                                                        site_id, make_receipt, sign, requester,
+                                                                        provider_endpoint, chain, tmp_path):
+    registry.set_endpoint(site_id, provider_endpoint.url, sender=provider)
+    out = tmp_path / "fox.png"
+    buyer, job_id = generating("--account", "TEST::1", "--offer", str(offer_id), "--out", str(out))
+    out.unlink()
+    out.mkdir()  # the place went away after the check: a folder stands there now
+    market.accept(job_id, offer_id, sender=provider)
+    chain.pending_timestamp += 60
+    receipt = make_receipt(job_id, result=b"the delivered image")
+    market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
+    provider_endpoint.serve(job_id, requester.address, b"the delivered image")
+    assert buyer.popen.wait(60) == 1
+    assert f"`degen fetch {job_id} --account TEST::1 --out OTHER.png`" in buyer.output
+    assert f"`degen settle {job_id} --account TEST::1`" in buyer.output and "Traceback" not in buyer.output
+    assert market.job(job_id).state == JobState.DELIVERED
+    fetched = cli("fetch", str(job_id), "--account", "TEST::1", "--out", str(tmp_path / "again.png"))
+    assert fetched.returncode == 0 and (tmp_path / "again.png").read_bytes() == b"the delivered image"
+    settled = cli("settle", str(job_id), "--account", "TEST::1")
+    assert settled.returncode == 0 and f"job {job_id} settled: paid" in settled.stdout, settled.stderr
+    assert market.job(job_id).state == JobState.SETTLED
 
 
 def test_cancel_and_dispute_say_why_they_cannot(cli, create_job, market):
@@ -227,11 +257,12 @@ def test_job_show_tells_a_disputes_outcome(cli, delivered_job, market, token, re
     assert outcome in cli("job", "show", str(job_id)).stdout
 
 
-def test_ctrl_c_while_waiting_names_the_open_job_and_how_to_cancel_it(generating, market, offer_id):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_while_waiting_names_the_open_job_and_how_to_cancel_it(generating, market, offer_id, stop):
     buyer, job_id = generating("--account", "TEST::1")
     buyer.wait_for("waiting for a provider to accept")
-    buyer.popen.send_signal(signal.SIGINT)
-    assert buyer.popen.wait(60) == 130
+    buyer.popen.send_signal(stop)
+    assert buyer.popen.wait(60) == 128 + stop
     buyer.wait_for(rf"interrupted: job {job_id} is open on chain with up to 10 AKRE in escrow; "
                    rf"`degen cancel {job_id} --account TEST::1` takes it back")
     assert "Traceback" not in buyer.output and market.job(job_id).state == JobState.OPEN

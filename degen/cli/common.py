@@ -53,9 +53,12 @@ class SuggestingGroup(click.Group):
 
 
 class Interrupted(click.ClickException):
-    """Ctrl-C, with what it left behind: one sentence, and the shell's exit status for SIGINT."""
+    """Ctrl-C or SIGTERM, with what it left behind: one sentence, and the shell's exit status
+    for the signal (128 + its number)."""
 
-    exit_code = 130
+    def __init__(self, message: str, signum: int = 2):
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 class AddressType(click.ParamType):
@@ -198,6 +201,23 @@ def failures(function):
             raise click.ClickException(str(exc)) from None
 
     return wrapped
+
+
+class TokenAmount(click.ParamType):
+    """An amount of `token` ("akre", "rec") as exact base units (see `base_units`)."""
+
+    name = "amount"
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return base_units(str(value), self.token)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
 
 
 def base_units(text: str, token: str, *, zero: bool = False) -> int:

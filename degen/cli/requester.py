@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from degen import contracts, limits, requester, telemetry
-from degen.cli.common import (ADDRESS, Interrupted, SuggestingGroup, base_units, chain_options, connected, energy_text, failures,
-                              time_text)
+from degen.cli.common import (ADDRESS, Interrupted, SuggestingGroup, TokenAmount, base_units, chain_options, connected,
+                              energy_text, failures, time_text)
 from degen.models import GenerationParams, Job, JobState, JobTerms, model_id
 from degen.pool import amount_text
 from degen.requester import akre
@@ -108,7 +108,7 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @click.option("--offer", "offer_id", type=click.IntRange(1), help="Send the job to this offer (default: the cheapest that fits).")
 @click.option("--open", "open_job", is_flag=True, help="Post an open job any provider of --model may take.")
 @click.option("--model", help="Model name (required with --open; filters offers otherwise).")
-@click.option("--max-price", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Escrow, AKRE.")
+@click.option("--max-price", "max_units", default="10", show_default=True, type=TokenAmount("akre"), help="Escrow, AKRE (18 decimals at most).")
 @click.option("--width", type=IMAGE_SIDE, help="Image width, px: a multiple of 8, 64 to 2048 [default: 512, see below].")
 @click.option("--height", type=IMAGE_SIDE, help="Image height, px: a multiple of 8, 64 to 2048 [default: 512].")
 @click.option("--steps", type=click.IntRange(1, limits.MAX_STEPS),
@@ -123,7 +123,7 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @account_option
 @chain_options
 @failures
-def generate(prompt, offer_id, open_job, model, max_price, width, height, steps, guidance, seed, green, beneficiary, minutes,
+def generate(prompt, offer_id, open_job, model, max_units, width, height, steps, guidance, seed, green, beneficiary, minutes,
              out, alias, network, directory):
     """Buy one image: post the job, follow it, download and check the result, settle.
 
@@ -153,10 +153,8 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         return GenerationParams(width=w, height=h, steps=s, guidance_x100=round(guidance * 100), seed=seed)
 
     params = params_of(width or requester.DEFAULT_SIDE, height or requester.DEFAULT_SIDE, steps or requester.DEFAULT_STEPS)
-    max_units = round(max_price * requester.AKRE)
     wanted_model = model_id(model) if model else None
-    requester.check_writable(out or Path("job-1.png"))
-    with connected(network, directory) as deployed:
+    with requester.reserved_output(out), connected(network, directory) as deployed:
         account = load_account(alias)
         market = deployed.market
         if open_job:
@@ -182,16 +180,26 @@ def generate(prompt, offer_id, open_job, model, max_price, width, height, steps,
         click.echo(f"job {job_id} posted: {params.width}x{params.height}, {params.steps} steps, seed {params.seed}, "
                    f"up to {akre(terms.max_price)} in escrow")
         ape_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ape's exits at once, saying nothing
+        term_handler = signal.signal(signal.SIGTERM, _interrupt)  # `kill` says what is left open, as Ctrl-C does
         try:
             requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60,
                              while_accepted=_StepPrinter(deployed, job_id))
-        except KeyboardInterrupt:
-            raise Interrupted(_left_open(contracts.job(market, job_id), alias)) from None
+        except KeyboardInterrupt as stop:
+            raise Interrupted(_left_open(contracts.job(market, job_id), alias), getattr(stop, "signum", signal.SIGINT)) from None
         finally:
             signal.signal(signal.SIGINT, ape_handler)
+            signal.signal(signal.SIGTERM, term_handler)
         found = requester.delivery(deployed, job_id, block)
         png = requester.download(deployed, account, job_id, found)
-        path = requester.save(png, out or Path(f"job-{job_id}.png"))
+        target = out or Path(f"job-{job_id}.png")
+        try:
+            path = requester.save(png, target)
+        except OSError as exc:
+            raise requester.RequesterError(
+                f"job {job_id} is delivered and its image checked, but it could not be saved to {target} ({exc.strerror or exc}); "
+                f"nothing is lost: `degen fetch {job_id} --account {alias} --out OTHER.png` downloads it again and "
+                f"`degen settle {job_id} --account {alias}` pays the provider (or it settles by itself after the challenge "
+                "window)") from None
         click.echo(f"downloaded {len(png):,} bytes to {path}: sha256 {found.result_hash.hex()[:16]}… matches the chain")
         settled = requester.settle(market, account, job_id)
         certificate = requester.certificate_for(deployed, job_id, found.block) if green else None
@@ -250,6 +258,13 @@ class _StepPrinter:
 
 def duration_text(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _interrupt(signum, frame):
+    """SIGTERM as Ctrl-C, remembering which it was."""
+    stop = KeyboardInterrupt()
+    stop.signum = signum
+    raise stop
 
 
 def _left_open(job: Job, alias: str) -> str:
@@ -409,6 +424,25 @@ def cancel(job_id, alias, network, directory):
 @account_option
 @chain_options
 @failures
+def settle(job_id, alias, network, directory):
+    """Settle your delivered job: pay the provider now instead of waiting out the challenge
+    window (after checking the image: `degen fetch`).
+
+    \b
+    Example:
+      degen settle 3 --account TEST::1
+    """
+    with connected(network, directory) as deployed:
+        settled = requester.settle(deployed.market, load_account(alias), job_id)
+        click.echo(f"job {job_id} settled: paid {akre(settled.price)} ({akre(settled.price - settled.fee)} to the provider, "
+                   f"{akre(settled.fee)} protocol fee), {akre(settled.refund)} refunded")
+
+
+@click.command()
+@click.argument("job_id", type=click.IntRange(1))
+@account_option
+@chain_options
+@failures
 def dispute(job_id, alias, network, directory):
     """Dispute a delivered job within its challenge window (a bond is escrowed; the arbiter
     re-runs the job and decides).
@@ -491,4 +525,4 @@ def send(amount, token, to, alias, network, directory):
         click.echo(f"sent {sent} to {to}")
 
 
-COMMANDS = [offers, generate, jobs, job, fetch, balance, send, cancel, dispute]
+COMMANDS = [offers, generate, jobs, job, fetch, balance, send, cancel, settle, dispute]
