@@ -568,6 +568,15 @@ class Oracle:
                 log.info("RECs issued", extra={"site": request["site_id"], "period": f"{request['period_start']}..{request['period_end']}",
                                                "energy_mwh": request["energy_mwh"], "root": "0x" + request["evidence_root"].hex()[:16]})
 
+    def left_open(self) -> str:
+        """The jobs it still watches, said in a sentence (it follows them again at the next start)."""
+        counts = {phase: n for phase, n in self.journal.counts().items() if phase != "done"}
+        if not counts:
+            return "no job watched"
+        total = sum(counts.values())
+        detail = ", ".join(f"{n} {phase}" for phase, n in counts.items())
+        return f"{total} watched job{'s' if total != 1 else ''} ({detail}) followed again at the next start"
+
     def health(self) -> dict:
         state = self.member.view.state()
         return {

@@ -751,6 +751,16 @@ class Worker:
                          "setup": data["setup"]},
         }
 
+    def left_open(self) -> str:
+        """The jobs in progress a stop leaves, said in a sentence (they resume at the next start)."""
+        counts = self.journal.counts(self.client.chain_id, self.client.address)
+        open_steps = [(step, counts.get(step, 0)) for step in ("seen", "accepted", "generated", "delivered")]
+        total = sum(n for _, n in open_steps)
+        if total == 0:
+            return "no job in progress"
+        detail = ", ".join(f"{n} {step}" for step, n in open_steps if n)
+        return f"{total} job{'s' if total != 1 else ''} in progress ({detail}) resume at the next start"
+
     def health(self) -> dict:
         site = self._site
         return {

@@ -12,7 +12,10 @@ from degen.errors import DegenError
 
 def run_daemon(build, log_level: str, **attributes) -> None:
     """Builds a daemon (worker or oracle), sets it up and runs it until Ctrl-C or SIGTERM,
-    then stops it cleanly; setup problems become a one-line error."""
+    then stops it cleanly and says what it left in progress (`daemon.left_open()`: it resumes
+    at the next start); setup problems become a one-line error."""
+    import logging
+
     from degen.daemon import logs
 
     logs.setup(log_level)
@@ -22,16 +25,25 @@ def run_daemon(build, log_level: str, **attributes) -> None:
         raise click.ClickException(str(exc)) from None
     for name, value in attributes.items():
         setattr(daemon, name, value)
-    signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
+    stopped_by = []
+
+    def on_sigterm(signum, frame):
+        stopped_by.append("SIGTERM")
+        daemon.request_stop()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         daemon.setup()
         daemon.run_forever()
     except (DegenError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
-        pass
+        stopped_by.append("SIGINT")
     finally:
+        left = daemon.left_open() if stopped_by else None  # read while its stores are open
         daemon.stop()
+    if left is not None:
+        logging.getLogger("degen.daemon").info(f"stopped on {stopped_by[0]}: {left}")
 
 
 def connect(chain, account):

@@ -173,6 +173,7 @@ def test_an_oracle_killed_after_resolving_does_not_resolve_again(
     assert len([log for log in market.JobResolved.range(since, chain.blocks.height + 1) if log.job_id == job_id]) == 1
     assert "report transmitted" not in oracle.output and "report refused" not in oracle.output  # it learns, it does not redo
     assert oracle.stop(timeout=60) == 0  # SIGTERM: the round finishes and the oracle exits cleanly
+    oracle.wait_for(r"stopped on SIGTERM: (no job watched|\d+ watched jobs? \(.*\) followed again at the next start)")
 
 
 def test_a_green_claim_beyond_the_sites_telemetry_loses_its_dispute(

@@ -203,6 +203,7 @@ def test_the_meter_register_survives_a_restart(worker_config, start_worker, crea
     first = create_job(params=SMALL)
     first_worker.wait_for(rf"job delivered job_id={first}\b", timeout=120)
     assert first_worker.stop(timeout=60) == 0  # SIGTERM: a clean stop (however long a loaded machine takes)
+    first_worker.wait_for(r"stopped on SIGTERM: (no job in progress|1 job in progress \(1 delivered\) resume at the next start)")
     first_reading, = events(market.JobDelivered, first, chain, since)
     register = MeterRegister(tmp_path / "data" / "meter.sqlite", site_id)
     try:
