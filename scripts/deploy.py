@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from ape import accounts, chain, networks, project
 from ape.cli import ConnectedProviderCommand, account_option, network_option
+from ape.exceptions import ProviderError
 
 from degen import deployments
 from degen.deploy import (DEFAULT_ADMIN_DELAY, DEFAULT_DISPUTE_BOND, DEFAULT_FEE_BPS, DEFAULT_MIN_BOND, DEFAULT_ORACLE_ENDPOINT,
@@ -33,6 +34,34 @@ class OracleMember(click.ParamType):
         if not url.startswith(("http://", "https://")) or len(url) > 128:
             self.fail(f"{url!r} is not an http(s) URL of at most 128 characters", param, ctx)
         return to_checksum_address(address), url
+
+
+class DeployCommand(ConnectedProviderCommand):
+    """Ape's connected command, with a node that does not answer said in one sentence."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ProviderError as exc:
+            raise click.ClickException(f"{str(exc).rstrip('.')}: start the node first, or check --network") from None
+
+
+def _keep_a_live_deployment(network_name: str, directory: Path, replace: bool) -> None:
+    """A deployment file is never overwritten while its contracts are on this chain, unless
+    --replace says so: the CLI and the daemons of its users read it."""
+    path = deployments.file_for(network_name, directory)
+    if not path.exists():
+        return
+    try:
+        old = deployments.load(network_name, directory)
+    except ValueError:
+        raise click.UsageError(f"{path} exists and is not a deployment file: move it away, or name another --deployments folder") from None
+    if old.chain_id == chain.chain_id and len(chain.provider.get_code(old.market)) > 0:
+        if not replace:
+            raise click.UsageError(
+                f"{path} names a deployment whose contracts are on this chain (JobMarket {old.market}): deploying would "
+                "overwrite it. Name another folder with --deployments to keep both, or pass --replace to replace it")
+        click.echo(f"replacing {path}: its JobMarket {old.market} stays on chain, no longer named by the file")
 
 
 def _deployer(account):
@@ -57,7 +86,7 @@ def _refuse_someone_elses_chain(network):
             f"To deploy on it on purpose, name it: ape run deploy --network {provider.uri}")
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=DeployCommand)
 @network_option()
 @account_option(prompt=False)
 @click.option("--treasury", default=None, help="Address that receives protocol fees (default: the deployer).")
@@ -73,9 +102,12 @@ def _refuse_someone_elses_chain(network):
                    "with the passphrase in APE_ACCOUNTS_<alias>_PASSPHRASE when set.")
 @click.option("--deployments", "directory", type=click.Path(path_type=Path), default=deployments.DEFAULT_DIR,
               show_default=True, help="Folder the deployment file is written to.")
-def cli(ecosystem, network, account, treasury, oracles, threshold, admin_delay, fee_bps, dispute_bond, autosign, directory):
+@click.option("--replace", is_flag=True, help="Overwrite a deployment file whose contracts are still on this chain.")
+def cli(ecosystem, network, account, treasury, oracles, threshold, admin_delay, fee_bps, dispute_bond, autosign, directory,
+        replace):
     """Deploy DeGEN's contracts, wire roles and record the addresses."""
     _refuse_someone_elses_chain(network)
+    _keep_a_live_deployment(f"{ecosystem.name}:{network.name}", directory, replace)
     deployer = _deployer(account)
     if autosign and hasattr(deployer, "set_autosign"):  # test accounts never ask
         deployer.set_autosign(True)

@@ -77,3 +77,26 @@ def test_a_committee_threshold_that_is_no_majority_is_refused_before_deploying(n
                      "--threshold", "1")
     assert refused.returncode != 0 and "1 of 3 members is not a majority" in refused.stdout + refused.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_deployment_on_chain_is_never_overwritten_unless_replace_says_so(node, keyfile_account, tmp_path):
+    env = keyfile_account[0] | {"APE_ACCOUNTS_deployer_PASSPHRASE": PASSPHRASE}
+    file = tmp_path / "out" / "ethereum-custom.json"
+    assert deploy(node, env, tmp_path / "out", "--yes").returncode == 0
+    first = file.read_text()
+    again = deploy(node, env, tmp_path / "out", "--yes")
+    assert again.returncode != 0 and "names a deployment whose contracts are on this chain" in again.stdout + again.stderr
+    assert "--replace" in again.stdout + again.stderr and file.read_text() == first
+    replaced = deploy(node, env, tmp_path / "out", "--yes", "--replace")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert f"replacing {file}" in replaced.stdout
+    assert json.loads(file.read_text())["market"] != json.loads(first)["market"]
+
+
+def test_a_node_that_does_not_answer_is_one_sentence(tmp_path):
+    refused = subprocess.run(
+        [shutil.which("ape"), "run", "deploy", "--network", f"http://127.0.0.1:{free_port()}", "--account", "TEST::0",
+         "--deployments", str(tmp_path / "out")], cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "Traceback" not in refused.stdout + refused.stderr
+    assert "start the node first, or check --network" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) <= 3, refused.stderr
