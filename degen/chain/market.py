@@ -1,6 +1,9 @@
 """The worker's access to JobMarket over JSON-RPC (web3.py): typed reads, the JobCreated
 log stream with block hashes for reorg checks, and transactions that are simulated before
-they are signed and sent, under one lock around the nonce, with bounded retries."""
+they are signed and sent, under one lock around the nonce, with bounded retries. A
+transaction not mined within `replace_after_blocks` blocks (the base fee outgrew its fee cap)
+is signed again at the same nonce with higher fees, up to `max_fee_per_gas`; whichever of
+them is mined is the receipt, so nothing is done twice."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Callable, NamedTuple, TypeVar
 
 import requests
 from eth_utils import to_checksum_address
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
 from degen.chain.logs import read_logs
 from degen.errors import DegenError, InvalidInput
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TRANSIENT = (requests.ConnectionError, requests.Timeout, TimeExhausted, ConnectionError, TimeoutError)
+FEE_BUMP_PCT = 25  # each replacement raises both fees this much (nodes take a replacement at +10 % or more)
+RECEIPT_POLL_S = 0.25
 
 
 class TxRejected(DegenError, RuntimeError):
@@ -67,6 +72,7 @@ class MarketClient:
     def __init__(
         self, web3, market: str, market_abi: list, registry: str, registry_abi: list, account, *,
         retries: int = 3, backoff_s: float = 0.5, receipt_timeout_s: float = 120.0, committee=None,
+        replace_after_blocks: int = 3, max_fee_per_gas: int = 500 * 10**9,
     ):
         self.web3 = web3
         self.market = web3.eth.contract(address=to_checksum_address(market), abi=market_abi)
@@ -75,6 +81,7 @@ class MarketClient:
         self.account = account
         self.address = self.market.address
         self.retries, self.backoff_s, self.receipt_timeout_s = retries, backoff_s, receipt_timeout_s
+        self.replace_after_blocks, self.max_fee_per_gas = replace_after_blocks, max_fee_per_gas
         self.chain_id = self.retry(lambda: web3.eth.chain_id)
         self._nonce_lock = threading.Lock()
         self._next_nonce: int | None = None
@@ -192,7 +199,8 @@ class MarketClient:
             for attempt in range(2):
                 if self._next_nonce is None:
                     self._next_nonce = self.retry(lambda: self.web3.eth.get_transaction_count(sender, "pending"))
-                tx = fn.build_transaction({"from": sender, "nonce": self._next_nonce, "chainId": self.chain_id, "gas": gas * 6 // 5})
+                tx = self._capped(fn.build_transaction({"from": sender, "nonce": self._next_nonce, "chainId": self.chain_id,
+                                                        "gas": gas * 6 // 5}))
                 signed = self.account.sign_transaction(tx)
                 try:
                     self.retry(lambda: self._send_raw(signed))
@@ -207,10 +215,78 @@ class MarketClient:
                     raise
                 self._next_nonce += 1
                 break
-        receipt = self.retry(lambda: self.web3.eth.wait_for_transaction_receipt(signed.hash, timeout=self.receipt_timeout_s))
+        receipt = self._mined(function, tx, signed)
         if receipt["status"] != 1:
-            raise TxRejected(function, f"transaction {signed.hash.to_0x_hex()} reverted")
+            raise TxRejected(function, f"transaction {receipt['transactionHash'].to_0x_hex()} reverted")
         return receipt
+
+    def _mined(self, function: str, tx: dict, signed) -> dict:
+        """The receipt of `signed` or of a replacement of it: while none is mined, every
+        `replace_after_blocks` blocks the transaction is signed again at its nonce with higher
+        fees (`_bumped`) and sent; every one sent stays a candidate, since the node may still mine
+        an earlier one."""
+        sent = [signed.hash]
+        deadline = time.monotonic() + self.receipt_timeout_s
+        waiting_since = self.head()
+        while True:
+            for candidate in sent:
+                receipt = self._receipt(candidate)
+                if receipt is not None:
+                    if len(sent) > 1:
+                        log.info("transaction mined after replacement", extra={
+                            "function": function, "tx": candidate.to_0x_hex(), "sent": len(sent)})
+                    return receipt
+            if time.monotonic() > deadline:
+                raise TimeExhausted(f"{function}: none of {len(sent)} transactions at nonce {tx['nonce']} mined in "
+                                    f"{self.receipt_timeout_s:.0f} s")
+            head = self.head()
+            if head - waiting_since >= self.replace_after_blocks:
+                waiting_since = head
+                bumped = self._bumped(tx)
+                if bumped is None:
+                    log.warning("transaction not mined and its fees are at [chain] max_fee_gwei; waiting", extra={
+                        "function": function, "nonce": tx["nonce"], "fee_gwei": _fee_of(tx) / 1e9,
+                        "max_fee_gwei": self.max_fee_per_gas / 1e9})
+                else:
+                    tx, signed = bumped, self.account.sign_transaction(bumped)
+                    try:
+                        self.retry(lambda: self._send_raw(signed))
+                    except Web3RPCError as exc:  # one of ours was mined meanwhile, or the node wants more: next round says
+                        log.info("replacement not taken", extra={"function": function, "reason": str(exc)[:200]})
+                    else:
+                        sent.append(signed.hash)
+                        log.warning("transaction not mined; sent again with higher fees", extra={
+                            "function": function, "nonce": tx["nonce"], "blocks": self.replace_after_blocks,
+                            "max_fee_gwei": _fee_of(tx) / 1e9, "tx": signed.hash.to_0x_hex()})
+            time.sleep(RECEIPT_POLL_S)
+
+    def _receipt(self, tx_hash) -> dict | None:
+        try:
+            return self.retry(lambda: self.web3.eth.get_transaction_receipt(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def _capped(self, tx: dict) -> dict:
+        """`tx` with its fee cap no higher than `max_fee_per_gas`."""
+        field = "maxFeePerGas" if "maxFeePerGas" in tx else "gasPrice"
+        capped = {**tx, field: min(tx[field], self.max_fee_per_gas)}
+        if "maxPriorityFeePerGas" in capped:
+            capped["maxPriorityFeePerGas"] = min(capped["maxPriorityFeePerGas"], capped["maxFeePerGas"])
+        return capped
+
+    def _bumped(self, tx: dict) -> dict | None:
+        """`tx` at the same nonce with fees FEE_BUMP_PCT higher and at least twice today's base
+        fee, within `max_fee_per_gas`; None when the cap leaves no room for a replacement."""
+        base = self.retry(lambda: self.web3.eth.get_block("latest")).get("baseFeePerGas", 0)
+        raise_by = lambda value: value * (100 + FEE_BUMP_PCT) // 100 + 1  # noqa: E731
+        if "maxFeePerGas" in tx:
+            tip = raise_by(tx["maxPriorityFeePerGas"])
+            fee = min(max(raise_by(tx["maxFeePerGas"]), 2 * base + tip), self.max_fee_per_gas)
+            if fee * 100 < tx["maxFeePerGas"] * 110:
+                return None
+            return {**tx, "maxFeePerGas": fee, "maxPriorityFeePerGas": min(tip, fee)}
+        price = min(max(raise_by(tx["gasPrice"]), 2 * base), self.max_fee_per_gas)
+        return None if price * 100 < tx["gasPrice"] * 110 else {**tx, "gasPrice": price}
 
     def _send_raw(self, signed) -> None:
         try:
@@ -231,3 +307,7 @@ class MarketClient:
                 attempt += 1
                 log.warning("rpc failed (%s), retry %d/%d in %.1f s", exc, attempt, self.retries, delay)
                 time.sleep(delay)
+
+
+def _fee_of(tx: dict) -> int:
+    return tx.get("maxFeePerGas", tx.get("gasPrice", 0))

@@ -27,6 +27,9 @@ class ChainConfig(_Section):
     poll_interval_s: float = Field(1.0, gt=0, le=60)
     max_block_range: int = Field(2_000, ge=1, le=100_000)
     start_block: int | None = Field(None, ge=0)  # first start only; default: the deployment's block
+    # a transaction not mined after this many blocks is sent again at its nonce with fees 25 % higher...
+    replace_after_blocks: int = Field(3, ge=1, le=1_000)
+    max_fee_gwei: float = Field(500.0, gt=0, le=1_000_000)  # ...never above this fee cap per gas
 
 
 def load_key(path: Path, role: str):

@@ -64,6 +64,7 @@ def connect(chain, account):
         web3, deployment.market, abi_of(project.JobMarket.contract_type),
         deployment.registry, abi_of(project.SiteRegistry.contract_type), account,
         committee=web3.eth.contract(address=deployment.committee, abi=abi_of(project.OracleCommittee.contract_type)),
+        replace_after_blocks=chain.replace_after_blocks, max_fee_per_gas=int(chain.max_fee_gwei * 10**9),
     )
     if client.chain_id != deployment.chain_id:
         raise ValueError(f"{chain.rpc_url} serves chain {client.chain_id}, the deployment is on chain {deployment.chain_id}")

@@ -1,6 +1,8 @@
 """The worker's web3 view of the market and the JobCreated follower on anvil: typed reads,
 simulation before sending, confirmations, backfill in ranges, and a reorg that removes a job."""
 
+import time
+
 import pytest
 from eth_account import Account
 
@@ -100,3 +102,85 @@ def test_transient_rpc_failures_are_retried_with_back_off_then_raised(caplog):
         MarketClient(dead, "0x" + "00" * 20, [], "0x" + "00" * 20, [], Account.create(), retries=2, backoff_s=0.01)
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["rpc failed", "rpc failed"]
     assert "retry 1/2 in 0.0 s" in caplog.records[0].getMessage() and "retry 2/2" in caplog.records[1].getMessage()
+
+
+@pytest.fixture
+def manual_mining(chain):
+    """Turns anvil's automine off (restored after the test); `mine(base_fee)` then mines the
+    next block at that base fee (wei)."""
+    node = chain.provider.make_request
+    node("evm_setAutomine", [False])
+
+    def mine(base_fee: int) -> None:
+        node("anvil_setNextBlockBaseFeePerGas", [hex(base_fee)])
+        node("evm_mine", [])
+
+    yield mine
+    node("evm_setAutomine", [True])
+
+
+def send_in_background(client, *call):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    return pool.submit(client.send, *call), pool
+
+
+def pending_hashes(chain, address: str) -> set[str]:
+    content = chain.provider.make_request("txpool_content", [])
+    return {tx["hash"] for tx in content["pending"].get(address, content["pending"].get(address.lower(), {})).values()}
+
+
+def test_a_transaction_the_base_fee_outgrew_is_replaced_at_its_nonce_and_done_once(
+        client_for, provider, create_job, offer_id, chain, request, caplog):
+    job_id = create_job()
+    manual_mining = request.getfixturevalue("manual_mining")  # after the job is posted
+    manual_mining(10**9)
+    client = client_for(provider)
+    client.replace_after_blocks = 2
+    nonce = chain.provider.web3.eth.get_transaction_count(provider.address)
+    sending, pool = send_in_background(client, "accept", job_id, offer_id)
+    [first] = wait_for_pending(chain, provider.address, lambda pending: len(pending) == 1)
+    for _ in range(2):  # the base fee jumps 50-fold, past what the transaction offers: blocks pass without it
+        manual_mining(50 * 10**9)
+    wait_for_pending(chain, provider.address, lambda pending: pending - {first})
+    manual_mining(50 * 10**9)  # the replacement pays the new base fee
+    receipt = sending.result(timeout=30)
+    pool.shutdown()
+    assert receipt["status"] == 1 and receipt["transactionHash"].to_0x_hex() != first
+    assert client.job(job_id).state == JobState.ACCEPTED
+    assert chain.provider.web3.eth.get_transaction_count(provider.address) == nonce + 1  # one action, one nonce
+    assert "sent again with higher fees" in caplog.text
+
+
+def test_a_replaced_transaction_mined_after_all_is_recognised(client_for, provider, create_job, offer_id, chain, request, caplog):
+    """A builder that still had the first transaction mines it instead of its replacement: the
+    client takes that receipt (one action, the journal names the transaction that landed)."""
+    job_id = create_job()
+    manual_mining = request.getfixturevalue("manual_mining")  # after the job is posted
+    manual_mining(10**9)
+    client = client_for(provider)
+    client.replace_after_blocks = 1
+    caplog.set_level("INFO", logger="degen.chain.market")
+    node = chain.provider.make_request
+    sending, pool = send_in_background(client, "accept", job_id, offer_id)
+    [first] = wait_for_pending(chain, provider.address, lambda pending: len(pending) == 1)
+    original = node("eth_getRawTransactionByHash", [first])
+    manual_mining(50 * 10**9)
+    [replacement] = wait_for_pending(chain, provider.address, lambda pending: pending and first not in pending)
+    node("anvil_dropTransaction", [replacement])
+    node("anvil_setNextBlockBaseFeePerGas", [hex(10**9)])  # the fee falls back, and the original is there after all
+    node("eth_sendRawTransaction", [original])
+    node("evm_mine", [])
+    receipt = sending.result(timeout=30)
+    pool.shutdown()
+    assert receipt["transactionHash"].to_0x_hex() == first and client.job(job_id).state == JobState.ACCEPTED
+    assert "transaction mined after replacement" in caplog.text
+
+
+def wait_for_pending(chain, address: str, condition) -> set[str]:
+    deadline = time.monotonic() + 30
+    while not condition(pending := pending_hashes(chain, address)):
+        assert time.monotonic() < deadline, pending
+        time.sleep(0.05)
+    return pending
