@@ -6,6 +6,8 @@ is named."""
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import expect
 
 from degen.deploy import AKRE
@@ -31,9 +33,14 @@ def test_a_swap_mined_after_the_user_moved_on_leaves_the_view_they_chose(
     wallet.front_run(pool.address, lambda: node("evm_setAutomine", [False]))  # the swap waits in the mempool
     try:
         page.get_by_test_id("swap").click()
+        deadline = time.monotonic() + 60
+        while not node("txpool_content", [])["pending"]:  # the swap is sent (after its approval), and not mined
+            assert time.monotonic() < deadline, "the swap was never sent"
+            page.wait_for_timeout(50)  # the wallet answers the page only while Playwright runs
         page.get_by_role("link", name="Offers", exact=True).click()
         expect(page.get_by_role("heading", name="Offers")).to_be_visible()
     finally:
+        wallet.front_runs.clear()
         node("evm_setAutomine", [True])
         node("evm_mine", [])
     expect(page.get_by_test_id("message")).to_have_text("Swapped.")

@@ -117,6 +117,7 @@ def manual_mining(chain):
 
     yield mine
     node("evm_setAutomine", [True])
+    node("evm_mine", [])  # whatever a failed test left pending is mined, not left to the next test
 
 
 def send_in_background(client, *call):

@@ -41,7 +41,8 @@ export class Market {
   // An event's logs since the deployment: what this browser read before (per chain, market,
   // event and filter) and the blocks since, paged as hosted nodes need (logs.js).
   async events(contract, eventName, args) {
-    const [head, deployedIn] = await Promise.all([this.reader.getBlockNumber(), this.deploymentBlockHash()]);
+    // The head as of now (viem would answer a block number up to 4 s old, missing a log just mined).
+    const [head, deployedIn] = await Promise.all([this.reader.getBlockNumber({ cacheTime: 0 }), this.deploymentBlockHash()]);
     const key = cacheKey(deployedIn, contract, eventName, args);
     const kept = readCache(key);
     const cached = kept && kept.to < head ? kept : null; // newer than the head: another chain at these addresses
