@@ -32,7 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from degen import committee as reports
 from degen import eip712
 from degen.committee import CommitteeView, IssuanceRequest
-from degen.errors import DegenError, InvalidSignature
+from degen.errors import InvalidSignature
+from oracle.rules import Refused
 from oracle.store import metadata
 
 log = logging.getLogger("oracle.committee")
@@ -61,12 +62,8 @@ reports_table = Table(
 )
 
 
-class ReportRefused(DegenError, ValueError):
-    """A signature or report a member does not keep; `status` is the API's answer."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+class ReportRefused(Refused):
+    """A signature or report a member does not keep."""
 
 
 @dataclass(frozen=True)

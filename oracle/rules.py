@@ -27,10 +27,16 @@ JUMP_SLACK_WH = 1
 TIMESTAMP_SLACK_S = 2     # whole-second timestamps, each up to a second after the registers were read
 
 
-class SampleRejected(DegenError, ValueError):
+class Refused(DegenError, ValueError):
+    """Something the oracle does not keep; `status` is the HTTP status its API answers."""
+
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status, self.reason = status, reason
+
+
+class SampleRejected(Refused):
+    """A meter sample the rules refuse."""
 
 
 @dataclass(frozen=True)

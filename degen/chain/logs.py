@@ -62,7 +62,8 @@ def read_logs(fetch: Callable[[int, int], Sequence[T]], start: int, end: int, *,
 
 
 def _patiently(call: Callable[[], T], retries: int, backoff_s: float, sleep: Callable[[float], None]) -> T:
-    for attempt in range(retries + 1):
+    attempt = 0
+    while True:
         try:
             return call()
         except Exception as exc:  # noqa: BLE001
@@ -71,7 +72,7 @@ def _patiently(call: Callable[[], T], retries: int, backoff_s: float, sleep: Cal
             delay = min(MAX_BACKOFF_S, backoff_s * 2**attempt)
             log.info("log query throttled or timed out (%s); again in %.1f s", _said(exc), delay)
             sleep(delay)
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 def transient(exc: BaseException) -> bool:
