@@ -16,6 +16,7 @@ from typing import Any, Callable
 import requests
 
 from degen import contracts, downloads, eip712, permit
+from degen.chain.heads import NewBlocks
 from degen.chain.readonly import history
 from degen.contracts import Deployed
 from degen.errors import DegenError
@@ -116,31 +117,38 @@ def post_job(deployed: Deployed, account, prompt: str, params: GenerationParams,
     return tx.return_value, tx.block_number
 
 
-def follow(market, job_id: int, *, on_change: Callable[[Job], None], timeout_s: float | None = None,
-           while_accepted: Callable[[Job], None] = lambda job: None) -> Job:
-    """Polls the job until it is delivered or ends, calling `on_change` with each new state
-    and `while_accepted` on every poll while a provider works on it; raises RequesterError
-    when its deadline passes undelivered (the escrow can then be reclaimed) or it ends
-    otherwise."""
-    last, started = None, time.monotonic()
+def follow(deployed: Deployed, job_id: int, since_block: int, *, on_change: Callable[[Job], None],
+           timeout_s: float | None = None, while_accepted: Callable[[Job], None] = lambda job: None) -> Job:
+    """Follows the job, posted in block `since_block`, until it is delivered or ends: reads it
+    once, then learns of each change from the market's logs about it in each new block (one
+    eth_getLogs a block, `degen.chain.heads`), reading the job again only when one came.
+    Calls `on_change` with each new state and `while_accepted` every POLL_S while a provider
+    works on it; raises RequesterError when its deadline passes undelivered (the escrow can
+    then be reclaimed) or it ends otherwise."""
+    market = history(deployed, "market")
+    clock = market.chain_manager
+    blocks = NewBlocks(lambda: clock.height, seen=since_block)
+    job, started = contracts.job(deployed.market, job_id), time.monotonic()
+    chain_ahead = clock.pending_timestamp - time.time()  # the chain's clock, estimated between blocks
+    on_change(job)
     while True:
-        job = contracts.job(market, job_id)
-        if job.state != last:
-            last = job.state
-            on_change(job)
         if job.state == JobState.ACCEPTED:
             while_accepted(job)
         if job.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
             return job
         if job.state & (JobState.CANCELLED | JobState.EXPIRED | JobState.REFUNDED):
             raise RequesterError(f"job {job_id} ended {job.state.name.lower()} without a delivery")
-        if market.chain_manager.pending_timestamp > job.deadline:
+        if time.time() + chain_ahead > job.deadline and clock.pending_timestamp > job.deadline:
             raise RequesterError(
                 f"job {job_id} passed its deadline undelivered; `degen cancel {job_id}` (open) or the keeper's expire refunds it"
             )
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             raise RequesterError(f"job {job_id} is still {job.state.name.lower()} after {timeout_s:.0f} s; follow it with `degen job show {job_id}`")
-        time.sleep(POLL_S)
+        read_to = blocks.seen
+        if blocks.wait(POLL_S) and market.logs_about("job_id", job_id, read_to + 1, blocks.seen + 1):
+            state, job = job.state, contracts.job(deployed.market, job_id)
+            if job.state != state:
+                on_change(job)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Two threads share one database (SQLite or PostgreSQL):
 - the HTTP API (Starlette under uvicorn, `oracle.ingest`): `POST /samples` from site agents, `/health`, `/metrics`;
-- the chain loop, every `poll_interval_s`:
+- the chain loop, at each new block (its head asked every `head_poll_s`) and at least every
+  `poll_interval_s`:
   1. follow the market's job events (backfill, confirmations, reorgs) into the journal;
   2. keeper: `expire` jobs past their deadline and `settle` deliveries past their challenge
      window, within a gas budget per round;
@@ -126,6 +127,7 @@ class Oracle:
     def __init__(self, config: OracleConfig, client: MarketClient, rec, committee, *, start_block: int,
                  pipelines: Pipelines | None = None):
         self.config, self.client, self.rec, self.start_block = config, client, rec, start_block
+        self.new_blocks = client.new_blocks(config.chain.head_poll_s)
         self.committee = committee
         self.pipelines = pipelines or Pipelines(config.model_sources(), device=None if config.verify.device == "auto" else config.verify.device)
         self.metrics = OracleMetrics()
@@ -190,7 +192,7 @@ class Oracle:
                 log.error("chain unreachable, retrying", extra={"error": str(exc)})
             except Web3RPCError as exc:
                 log.error("node error, retrying", extra={"error": str(exc)})
-            self._stop.wait(self.config.chain.poll_interval_s)
+            self.new_blocks.wait(self.config.chain.poll_interval_s, wake=self._stop)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -338,7 +340,8 @@ class Oracle:
         if site is None or not samples:
             return "no-telemetry"
         before = [s for s in samples if s.timestamp <= data["started_at"]] or samples[:1]
-        pv_wh = max(s.pv_watts for s in samples) * (data["finished_at"] - data["started_at"]) / 3600
+        seconds = data["finished_at"] + 1 - data["started_at"]  # a receipt names whole seconds: the work may fill its last one
+        pv_wh = max(s.pv_watts for s in samples) * seconds / 3600
         battery_wh = site.battery_wh * before[-1].battery_soc_permille / 1000 if before[-1].has_battery else 0
         if data["energy_mwh"] > (pv_wh + battery_wh) * 1000:
             self.metrics.receipt_mismatches.inc()

@@ -1,7 +1,8 @@
 """The DER worker: turns a GPU next to a solar battery into a market participant.
 
 Three threads share one SQLite journal:
-- the chain loop, every `poll_interval_s` or as soon as a result is ready:
+- the chain loop, at each new block (its head asked every `head_poll_s`), as soon as a result
+  is ready, and at least every `poll_interval_s`:
   1. follow JobCreated (backfill, confirmations, reorgs) and record new jobs as SEEN;
   2. decide each SEEN job: valid params, one of our offers, the policy and, for green jobs,
      the site's energy (a green job waits while the energy is short, until its deadline slack
@@ -21,6 +22,7 @@ journal left it: accepted jobs are finished once, no job is accepted twice."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
@@ -42,7 +44,7 @@ from degen.models import EnergyReceipt, Job, JobState, Offer, Speed, model_id
 from degen.pool import amount_text
 from worker.config import WorkerConfig, base_units
 from worker.journal import Entry, JobKey, Journal, Step
-from worker.meter import Meter, measure, split_energy
+from worker.meter import Meter, energy_bound, measure, split_energy, window_end
 from worker.metrics import WorkerMetrics
 from worker.policy import RecPlan, SiteState, choose, plan_rec_purchase, premium_pct
 from worker.register import MeterRegister
@@ -83,6 +85,7 @@ class Worker:
                  meter: Meter, site_agent: SiteAgent | None, *, start_block: int, progress=None):
         self.start_block = start_block  # where a first start backfills from (the deployment's block)
         self.config, self.client, self.recs, self.pipelines = config, client, recs, pipelines
+        self.new_blocks = client.new_blocks(config.chain.head_poll_s)
         self.meter, self.site_agent = meter, site_agent
         self.rec_buying = None if config.green is None else config.green.rules()
         self.progress = progress  # a rich Progress, or None
@@ -160,7 +163,7 @@ class Worker:
                 log.error("chain unreachable, retrying", extra={"error": str(exc)})
             except Web3RPCError as exc:  # the node refused a request; the next round retries it
                 log.error("node error, retrying", extra={"error": str(exc)})
-            self._result_ready.wait(self.config.chain.poll_interval_s)
+            self.new_blocks.wait(self.config.chain.poll_interval_s, wake=self._result_ready)
             self._result_ready.clear()
 
     def request_stop(self) -> None:
@@ -184,8 +187,9 @@ class Worker:
         self._read_site()
         self._follow()
         chain, market = self.client.chain_id, self.client.address
-        for entry in self.journal.at_step(chain, market, Step.SEEN):
-            self._decide(entry)
+        with self.queue.gathering():  # the jobs this round accepts may share a batch
+            for entry in self.journal.at_step(chain, market, Step.SEEN):
+                self._decide(entry)
         for entry in self.journal.at_step(chain, market, Step.GENERATED):
             self._deliver(entry)
         for entry in self.journal.at_step(chain, market, Step.DELIVERED):
@@ -381,7 +385,7 @@ class Worker:
         """The job's metered energy, cut to what the site's registered GPU power could draw
         over its window (the contract refuses more)."""
         window = data["finished_at"] - data["started_at"]
-        bound = self.max_gpu_watts * window * 1000 // 3600
+        bound = energy_bound(self.max_gpu_watts, window)
         energy = data["energy_mwh"]
         if energy > bound:
             log.warning("metered energy above the site's physical bound; claiming the bound",
@@ -608,7 +612,7 @@ class Worker:
         for item, png, share in zip(batch, pngs, shares):
             stored = self.store.put(png)
             started_at = max(used.started_at, item.accepted_at)
-            finished_at = max(used.finished_at, started_at + 1)
+            finished_at = window_end(started_at, used.ended, share, self.max_gpu_watts)
             self.journal.advance(
                 item.key, Step.GENERATED, sha256=stored.sha256.hex(), cid=stored.cid, energy_mwh=share,
                 started_at=started_at, finished_at=finished_at, estimated=used.estimated, meter=self.meter.name,
@@ -653,10 +657,15 @@ class Worker:
         return int(self.chain_clock())
 
     def _sync_clock(self) -> None:
-        self._clock_offset = self.client.chain_time() - time.time()
+        """The chain's clock against the wall clock, in whole seconds: a block's timestamp is
+        the whole second it was made in, so the fraction of a second is the wall clock's."""
+        asked = time.time()
+        next_block = self.client.chain_time()
+        self._clock_offset = next_block - math.floor((asked + time.time()) / 2)
 
     def _wait_for_chain_time(self, timestamp: int) -> None:
         """Waits (at most MAX_CLOCK_WAIT_S) until the next block can carry `timestamp`."""
+        self._sync_clock()  # measured again: the blocks since the round began may have moved the chain's clock
         deadline = time.monotonic() + MAX_CLOCK_WAIT_S
         while (behind := timestamp - self.chain_clock()) > 0 and time.monotonic() < deadline:
             time.sleep(min(behind, MAX_CLOCK_WAIT_S) + 0.01)

@@ -150,8 +150,8 @@ def detect_meter(model_watts: float, gpu_index: int = 0, rapl_root: Path = Path(
 class Measurement:
     """What one metered stretch of work used."""
 
-    started_at: int = 0
-    finished_at: int = 0
+    started_at: int = 0  # the whole second the work began in (block timestamps name seconds the same way)
+    ended: float = 0.0  # when it ended, to the fraction of a second
     energy_mj: int = 0
     estimated: bool = False
 
@@ -169,7 +169,24 @@ def measure(meter: Meter, wall_clock: Callable[[], float] = time.time):
     result.started_at = int(wall_clock())
     yield result
     result.energy_mj = meter.energy_mj() - start
-    result.finished_at = max(math.ceil(wall_clock()), result.started_at)  # the window covers the work
+    result.ended = max(wall_clock(), result.started_at)
+
+
+def energy_bound(max_gpu_watts: int, seconds: int) -> int:
+    """The most mWh the market takes for `seconds` of a site's registered GPU power."""
+    return max_gpu_watts * seconds * 1000 // 3600
+
+
+def window_end(started_at: int, ended: float, energy_mwh: int, max_gpu_watts: int) -> int:
+    """A receipt's `finished_at` for work that began in second `started_at` and ended at
+    `ended`: the whole second it ended in, as a block's timestamp names the second it was made
+    in, so the delivery can go out at once; the next second instead when that window is empty
+    or too short for the energy at the site's registered GPU power (the market's bound), which
+    the delivery then waits for."""
+    last = math.floor(ended)
+    if last > started_at and energy_mwh <= energy_bound(max_gpu_watts, last - started_at):
+        return last
+    return max(math.ceil(ended), started_at + 1)
 
 
 def split_energy(total_mwh: int, work: Sequence[int]) -> list[int]:

@@ -17,6 +17,7 @@ import requests
 from eth_utils import to_checksum_address
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
+from degen.chain.heads import NewBlocks
 from degen.chain.logs import read_logs
 from degen.errors import DegenError, InvalidInput
 from degen.models import Job, Offer
@@ -26,7 +27,8 @@ T = TypeVar("T")
 
 TRANSIENT = (requests.ConnectionError, requests.Timeout, TimeExhausted, ConnectionError, TimeoutError)
 FEE_BUMP_PCT = 25  # each replacement raises both fees this much (nodes take a replacement at +10 % or more)
-RECEIPT_POLL_S = 0.25
+RECEIPT_POLL_S = 0.25  # the longest wait between two looks for a receipt; the first come sooner (anvil mines at once)
+FIRST_RECEIPT_POLL_S = 0.02
 
 
 class TxRejected(DegenError, RuntimeError):
@@ -91,6 +93,10 @@ class MarketClient:
 
     def head(self) -> int:
         return self.retry(lambda: self.web3.eth.block_number)
+
+    def new_blocks(self, every_s: float) -> NewBlocks:
+        """A watcher of this chain's head, asked every `every_s` (`degen.chain.heads`)."""
+        return NewBlocks(lambda: self.web3.eth.block_number, every_s)
 
     def block_hash(self, number: int) -> str | None:
         block = self.retry(lambda: self.web3.eth.get_block(number))
@@ -227,7 +233,7 @@ class MarketClient:
         an earlier one."""
         sent = [signed.hash]
         deadline = time.monotonic() + self.receipt_timeout_s
-        waiting_since = self.head()
+        waiting_since, looked = self.head(), 0
         while True:
             for candidate in sent:
                 receipt = self._receipt(candidate)
@@ -258,7 +264,8 @@ class MarketClient:
                         log.warning("transaction not mined; sent again with higher fees", extra={
                             "function": function, "nonce": tx["nonce"], "blocks": self.replace_after_blocks,
                             "max_fee_gwei": _fee_of(tx) / 1e9, "tx": signed.hash.to_0x_hex()})
-            time.sleep(RECEIPT_POLL_S)
+            time.sleep(min(RECEIPT_POLL_S, FIRST_RECEIPT_POLL_S * 2**looked))
+            looked += 1
 
     def _receipt(self, tx_hash) -> dict | None:
         try:

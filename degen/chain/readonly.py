@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import SimpleNamespace
 
-from eth_utils import to_checksum_address
+from eth_utils import event_abi_to_log_topic, to_checksum_address
 
 from degen.chain.logs import read_logs
 
@@ -109,6 +109,17 @@ class ReadOnlyContract:
         self.address = self._contract.address
         self.chain_manager = chain
         self._entries = {entry["name"]: entry for entry in abi if entry["type"] in ("function", "event")}
+
+    def logs_about(self, argument: str, value: int, start: int, stop: int) -> list[dict]:
+        """The raw logs in blocks [start, stop) of every event whose first indexed argument is
+        `argument` (a uint256) equal to `value` — e.g. everything the market logged about one
+        job — in one query per page (topic 0 lists the events), paged as hosted nodes need."""
+        signatures = ["0x" + event_abi_to_log_topic(entry).hex() for entry in self._entries.values()
+                      if entry["type"] == "event" and [arg["name"] for arg in entry["inputs"] if arg["indexed"]][:1] == [argument]]
+        topics = [signatures, "0x" + value.to_bytes(32, "big").hex()]
+        web3, start = self._contract.w3, max(start, self.chain_manager.first_block)
+        return read_logs(lambda first, last: web3.eth.get_logs({"address": self.address, "topics": topics,
+                                                                "fromBlock": first, "toBlock": last}), start, stop - 1)
 
     def __getattr__(self, name: str):
         entry = self.__dict__.get("_entries", {}).get(name)

@@ -182,7 +182,7 @@ def generate(prompt, offer_id, open_job, model, max_units, width, height, steps,
         ape_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ape's exits at once, saying nothing
         term_handler = signal.signal(signal.SIGTERM, _interrupt)  # `kill` says what is left open, as Ctrl-C does
         try:
-            requester.follow(market, job_id, on_change=_progress, timeout_s=minutes * 60,
+            requester.follow(deployed, job_id, block, on_change=_progress, timeout_s=minutes * 60,
                              while_accepted=_StepPrinter(deployed, job_id))
         except KeyboardInterrupt as stop:
             raise Interrupted(_left_open(contracts.job(market, job_id), alias), getattr(stop, "signum", signal.SIGINT)) from None

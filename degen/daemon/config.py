@@ -12,6 +12,7 @@ from pathlib import Path
 from eth_account import Account
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from degen.chain.heads import HEAD_POLL_S
 from degen.errors import InvalidInput, describe
 
 
@@ -24,7 +25,8 @@ class ChainConfig(_Section):
     network: str = "ethereum:local:foundry"  # names the deployment file to read
     deployments: Path = Path("deployments")
     confirmations: int = Field(0, ge=0, le=128)
-    poll_interval_s: float = Field(1.0, gt=0, le=60)
+    head_poll_s: float = Field(HEAD_POLL_S, gt=0, le=60)  # how often the head is asked: each new block starts a round at once
+    poll_interval_s: float = Field(1.0, gt=0, le=60)  # a round at least this often when no block comes
     max_block_range: int = Field(2_000, ge=1, le=100_000)
     start_block: int | None = Field(None, ge=0)  # first start only; default: the deployment's block
     # a transaction not mined after this many blocks is sent again at its nonce with fees 25 % higher...

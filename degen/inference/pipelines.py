@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -227,14 +228,28 @@ def _png(image) -> bytes:
 class BatchQueue:
     """Accepted jobs waiting for the GPU. `next_batch` hands out the oldest job together with
     the queued jobs of the same shape (up to `max_batch`), so a backlog is worked in as few
-    pipeline calls as possible while the oldest job still goes first. A batch may wait up to
-    `window_s` after its oldest job arrived for more of its shape (dynamic batching: a little
-    latency for throughput)."""
+    pipeline calls as possible while the oldest job still goes first. While more jobs are
+    being queued (`gathering`: the worker accepting what one round found), a batch may wait up
+    to `window_s` after its oldest job arrived for more of its shape (dynamic batching: a
+    little latency for throughput); a job that comes alone goes at once."""
 
     def __init__(self, window_s: float = 0.0):
         self.window_s = window_s
         self._items: list[tuple[float, object]] = []  # (arrival, item with a `task`)
+        self._gathering = 0
         self._changed = threading.Condition()
+
+    @contextmanager
+    def gathering(self):
+        """Within it, more jobs may follow each one put: a batch waits its window for them."""
+        with self._changed:
+            self._gathering += 1
+        try:
+            yield self
+        finally:
+            with self._changed:
+                self._gathering -= 1
+                self._changed.notify_all()
 
     def __len__(self) -> int:
         with self._changed:
@@ -250,8 +265,9 @@ class BatchQueue:
             if not self._changed.wait_for(lambda: self._items, timeout_s):
                 return []
             arrived, oldest = self._items[0]
-            full = lambda: sum(item.task.shape == oldest.task.shape for _, item in self._items) >= max_batch  # noqa: E731
-            self._changed.wait_for(full, max(0.0, arrived + self.window_s - time.monotonic()))
+            ready = lambda: not self._gathering or sum(item.task.shape == oldest.task.shape  # noqa: E731
+                                                       for _, item in self._items) >= max_batch
+            self._changed.wait_for(ready, max(0.0, arrived + self.window_s - time.monotonic()))
             batch = [item for _, item in self._items if item.task.shape == oldest.task.shape][:max_batch]
             taken = {id(item) for item in batch}
             self._items = [(at, item) for at, item in self._items if id(item) not in taken]

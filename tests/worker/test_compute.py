@@ -110,10 +110,24 @@ def test_the_queue_batches_the_oldest_jobs_shape_first():
     assert queue.next_batch(max_batch=3, timeout_s=0.01) == [] and len(queue) == 0
 
 
-def test_a_batch_waits_its_window_for_company():
+def test_a_batch_waits_its_window_for_company_while_jobs_are_being_queued():
     queue = BatchQueue(window_s=5.0)
-    queue.put(_Queued(1))
-    threading.Timer(0.1, lambda: queue.put(_Queued(2))).start()
-    started = time.monotonic()
-    batch = queue.next_batch(max_batch=2, timeout_s=1)
+    with queue.gathering():
+        queue.put(_Queued(1))
+        threading.Timer(0.1, lambda: queue.put(_Queued(2))).start()
+        started = time.monotonic()
+        batch = queue.next_batch(max_batch=2, timeout_s=1)
     assert [item.task.job_id for item in batch] == [1, 2] and time.monotonic() - started < 4  # full: no need to wait on
+
+
+def test_a_batch_goes_when_no_more_jobs_are_being_queued():
+    queue = BatchQueue(window_s=30.0)
+    gathering = queue.gathering()
+    gathering.__enter__()
+    queue.put(_Queued(1))
+    threading.Timer(0.2, lambda: gathering.__exit__(None, None, None)).start()
+    started = time.monotonic()
+    assert [item.task.job_id for item in queue.next_batch(max_batch=2, timeout_s=1)] == [1]
+    queue.put(_Queued(2))
+    assert [item.task.job_id for item in queue.next_batch(max_batch=2, timeout_s=1)] == [2]  # alone: at once
+    assert time.monotonic() - started < 15  # neither waited out its 30 s window

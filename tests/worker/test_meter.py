@@ -3,6 +3,7 @@ powercap tree, which CI lacks: the real drivers run here against what the machin
 (and report it unavailable), and their counter logic runs against a stand-in NVML library
 and a powercap tree laid out as the kernel does."""
 
+import math
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,8 +13,8 @@ from hypothesis import strategies as st
 
 from degen.errors import InvalidInput
 from worker.meter import (
-    MJ_PER_MWH, Measurement, MeterUnavailable, NvmlMeter, PowerModelMeter, RaplMeter, detect_meter, measure,
-    split_energy,
+    MJ_PER_MWH, Measurement, MeterUnavailable, NvmlMeter, PowerModelMeter, RaplMeter, detect_meter, energy_bound,
+    measure, split_energy, window_end,
 )
 from worker.register import MeterRegister
 
@@ -145,3 +146,22 @@ def test_register_persists_and_is_idempotent_per_job(tmp_path):
     with pytest.raises(InvalidInput):
         reopened.read("31337:0xabc:4", -1)
     assert MeterRegister(path, site_id=2).value == 0  # sites are independent
+
+
+def test_a_receipt_ends_in_the_second_the_work_ended_in_when_the_energy_fits():
+    # began in second 100, ended at 101.4: the window names seconds 100..101, deliverable at once
+    assert window_end(100, 101.4, energy_mwh=100, max_gpu_watts=450) == 101
+    # within one second: an empty window takes no energy, so the next second
+    assert window_end(100, 100.6, energy_mwh=100, max_gpu_watts=450) == 101
+    # 150 mWh is more than 450 W for one second (125 mWh): the next second, which holds it
+    assert energy_bound(450, 1) == 125
+    assert window_end(100, 101.4, energy_mwh=150, max_gpu_watts=450) == 102
+
+
+@given(started=st.integers(0, 10**9), took=st.floats(0, 10_000), energy=st.integers(0, 10**7), watts=st.integers(1, 10_000))
+def test_a_receipt_window_names_the_seconds_of_the_work(started, took, energy, watts):
+    ended = started + took
+    end = window_end(started, ended, energy, watts)
+    assert started < end and math.floor(ended) <= end <= max(math.ceil(ended), started + 1)
+    if end < ended:  # it ends in the second the work ended in only where the energy fits that window
+        assert energy <= energy_bound(watts, end - started)

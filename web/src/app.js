@@ -264,16 +264,22 @@ async function jobsView() {
       h("td", {}, akre(job.max_price)), h("td", {}, time(job.deadline)))))));
 }
 
+// The job as it changes: its view is drawn again when a new block holds a log about the job
+// (the head asked every 250 ms, one eth_getLogs a new block), and every second while it is
+// open or accepted, from what was read, for the worker's progress and the deadline.
 async function jobView(jobId) {
   const main = state.screen;
   const market = state.market;
   const panel = h("div", { class: "card", "data-testid": "job" });
   const result = h("div", { id: "result" });
   replace(main, h("h2", {}, `Job #${jobId}`), panel, result);
-  let shown = false;
-  const refresh = async () => {
-    const job = await market.job(jobId);
-    if (!job.created) { replace(panel, h("p", {}, `There is no job ${jobId}.`)); clearInterval(state.timer); return; }
+  let shown = false, job = null, drawnAt = 0, timer = null;
+  const over = () => !job.created || ["settled", "cancelled", "expired", "refunded"].includes(stateName(job.state));
+  const draw = async (read) => {
+    if (read || !job) job = await market.job(jobId);
+    drawnAt = Date.now();
+    if (over()) clearInterval(timer);
+    if (!job.created) { replace(panel, h("p", {}, `There is no job ${jobId}.`)); return; }
     const name = stateName(job.state);
     const progress = name === "accepted" ? await workerProgress(job) : null;
     const now = await market.now();
@@ -288,11 +294,25 @@ async function jobView(jobId) {
       shown = true; // once: what follows (download, settle) updates the result in place
       await receive(job, result);
     }
-    if (["settled", "cancelled", "expired", "refunded"].includes(name)) clearInterval(state.timer);
   };
-  state.refreshJob = refresh; // an action taken on the page (settle, dispute, cancel) shows at once
-  await refresh();
-  state.timer = setInterval(() => refresh().catch((error) => say(explain(error), "error")), 1000);
+  state.refreshJob = () => draw(true); // an action taken on the page (settle, dispute, cancel) shows at once
+  let readTo = await market.head(); // read before the job: a change in between is in the next blocks' logs
+  await draw(true);
+  if (over()) return;
+  let busy = false;
+  const tick = async () => {
+    const head = await market.head();
+    const changed = head > readTo && (await market.jobLogs(jobId, readTo + 1n, head)).length > 0;
+    readTo = head > readTo ? head : readTo;
+    if (changed) await draw(true);
+    else if (["open", "accepted"].includes(stateName(job.state)) && Date.now() - drawnAt >= 1000) await draw(false);
+  };
+  timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    tick().catch((error) => say(explain(error), "error")).finally(() => { busy = false; });
+  }, 250);
+  state.timer = timer;
 }
 
 // Who decided a disputed job: the committee's members that signed the verdict, or the
@@ -376,10 +396,10 @@ async function receive(job, box) {
     // The worker records the delivery just after the chain has it: wait for its /progress to
     // say so (it answers for every job it took) rather than asking /receipts into a 404 the
     // console would show.
-    for (let tries = 0; tries < 6; tries++) {
+    for (let tries = 0; tries < 30; tries++) {
       const progress = await fetch(`${endpoint}/progress/${job.id}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
       if (progress === null || ["delivered", "settled"].includes(progress.state)) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const answer = await fetch(`${endpoint}/receipts/${job.id}`);
     const metadata = answer.ok ? (await answer.json()).metadata : null;

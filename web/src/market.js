@@ -1,6 +1,7 @@
 // The deployment's contracts through viem: reads over the page server's node relay, writes and
 // signatures through the user's wallet. ABIs are the compiled contracts' (abi/, `make abi`).
-import { createPublicClient, createWalletClient, custom, defineChain, http, parseSignature, zeroAddress } from "viem";
+import { createPublicClient, createWalletClient, custom, defineChain, http, pad, parseSignature, toEventSelector, toHex,
+         zeroAddress } from "viem";
 import JobMarket from "../../abi/JobMarket.json";
 import SiteRegistry from "../../abi/SiteRegistry.json";
 import AkreToken from "../../abi/AkreToken.json";
@@ -13,6 +14,8 @@ import { cacheKey, readCache, readLogs, writeCache } from "./logs.js";
 export const ABIS = { JobMarket, SiteRegistry, AkreToken, RECToken, RetirementCertificate, EnergyPool, OracleCommittee };
 const REPORT_KINDS = { issuance: 1, site: 2, verdict: 3 }; // OracleCommittee's ReportAccepted.kind
 const PERMIT_VALIDITY_S = 3600n;
+const JOB_EVENTS = JobMarket.filter((entry) => entry.type === "event" && entry.inputs.find((input) => input.indexed)?.name === "job_id")
+  .map((entry) => toEventSelector(entry));
 
 export class Market {
   constructor(config) {
@@ -41,8 +44,7 @@ export class Market {
   // An event's logs since the deployment: what this browser read before (per chain, market,
   // event and filter) and the blocks since, paged as hosted nodes need (logs.js).
   async events(contract, eventName, args) {
-    // The head as of now (viem would answer a block number up to 4 s old, missing a log just mined).
-    const [head, deployedIn] = await Promise.all([this.reader.getBlockNumber({ cacheTime: 0 }), this.deploymentBlockHash()]);
+    const [head, deployedIn] = await Promise.all([this.head(), this.deploymentBlockHash()]);
     const key = cacheKey(deployedIn, contract, eventName, args);
     const kept = readCache(key);
     const cached = kept && kept.to < head ? kept : null; // newer than the head: another chain at these addresses
@@ -52,6 +54,20 @@ export class Market {
     const logs = [...(cached?.logs ?? []), ...(from <= head ? await readLogs(query, from, head) : [])];
     writeCache(key, logs, head);
     return logs;
+  }
+
+  // The chain's head as of now (viem would answer a block number up to 4 s old).
+  head() {
+    return this.reader.getBlockNumber({ cacheTime: 0 });
+  }
+
+  // Everything the market logged about a job in blocks [fromBlock, toBlock], in one query a
+  // page: topic 0 lists every event whose first indexed argument is the job's id.
+  jobLogs(jobId, fromBlock, toBlock) {
+    const topics = [JOB_EVENTS, pad(toHex(jobId), { size: 32 })];
+    const query = (from, to) => this.reader.request({ method: "eth_getLogs", params: [{ address: this.addresses.JobMarket, topics,
+                                                                                       fromBlock: toHex(from), toBlock: toHex(to) }] });
+    return readLogs(query, fromBlock, toBlock);
   }
 
   // The hash of the deployment's block names this chain and deployment in the cache: a local
