@@ -63,6 +63,8 @@ def test_performance_has_the_web_page_benchmark():
     assert re.search(r"^\| all \| [\d,]+ \| [\d,]+ \(\d+ kB; target ≤ 250 kB met\) \|$", section, flags=re.M)
     for measure in ("open the page → offers shown", "\"Post job\" → verified image on screen", "the market's overhead"):
         assert re.search(rf"^\| {re.escape(measure)}.* \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$", section, flags=re.M), measure
+    for mining in ("a block per transaction", "a block every 2 s"):  # the overhead with instant and with L2-like blocks
+        assert re.search(rf"^\| the market's overhead .*, {mining} \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$", section, flags=re.M), mining
 
 
 def test_readme_documents_every_cli_command():
