@@ -211,7 +211,7 @@ def retire(amount_mwh: uint256, beneficiary: address, beneficiary_name: String[6
     @param reason What the energy offsets (optional; printable ASCII, no quotes or backslashes).
     @return uint256 The certificate id.
     """
-    return self._retire(msg.sender, amount_mwh, beneficiary, beneficiary_name, reason, 0)
+    return self._retire(msg.sender, amount_mwh, beneficiary, beneficiary_name, reason, 0, 0, empty(bytes32))
 
 
 @external
@@ -228,7 +228,7 @@ def retire_from(
     @return uint256 The certificate id.
     """
     erc20._spend_allowance(owner, msg.sender, amount_mwh)
-    return self._retire(owner, amount_mwh, beneficiary, beneficiary_name, reason, 0)
+    return self._retire(owner, amount_mwh, beneficiary, beneficiary_name, reason, 0, 0, empty(bytes32))
 
 
 @external
@@ -248,7 +248,29 @@ def retire_for_job(provider: address, amount_mwh: uint256, beneficiary: address,
     access_control._check_role(MARKET_ROLE, msg.sender)
     assert job_id > 0, "rec: zero job id"
     erc20._spend_allowance(provider, msg.sender, amount_mwh)
-    return self._retire(provider, amount_mwh, beneficiary, "", "", job_id)
+    return self._retire(provider, amount_mwh, beneficiary, "", "", job_id, 0, empty(bytes32))
+
+
+@external
+def retire_for_channel(
+    provider: address, amount_mwh: uint256, beneficiary: address, channel_id: uint256, receipts_root: bytes32
+) -> uint256:
+    """
+    @notice JobChannels retires a provider's RECs for the green energy a
+            redeemed voucher adds, under the provider's allowance, on one
+            certificate naming the channel and the root of the jobs'
+            receipts. MARKET_ROLE only.
+    @param provider Whose RECs are retired (recorded as the retiring account).
+    @param amount_mwh The green energy the voucher adds, mWh.
+    @param beneficiary The channel's certificate beneficiary.
+    @param channel_id The channel.
+    @param receipts_root The root of the receipts of the jobs the voucher covers.
+    @return uint256 The certificate id.
+    """
+    access_control._check_role(MARKET_ROLE, msg.sender)
+    assert channel_id > 0, "rec: zero channel id"
+    erc20._spend_allowance(provider, msg.sender, amount_mwh)
+    return self._retire(provider, amount_mwh, beneficiary, "", "", 0, channel_id, receipts_root)
 
 
 @external
@@ -372,11 +394,15 @@ def _retire(
     beneficiary_name: String[64],
     reason: String[128],
     job_id: uint256,
+    channel_id: uint256,
+    receipts_root: bytes32,
 ) -> uint256:
     assert amount_mwh >= MIN_RETIREMENT_MWH, "rec: below minimum retirement"
     erc20._burn(owner, amount_mwh)
     self.total_retired += amount_mwh
-    certificate_id: uint256 = extcall CERTIFICATE.mint(beneficiary, amount_mwh, owner, job_id, beneficiary_name, reason)
+    certificate_id: uint256 = extcall CERTIFICATE.mint(
+        beneficiary, amount_mwh, owner, job_id, channel_id, receipts_root, beneficiary_name, reason
+    )
     log Retired(
         certificate_id=certificate_id, retired_by=owner, beneficiary=beneficiary, amount_mwh=amount_mwh, job_id=job_id
     )

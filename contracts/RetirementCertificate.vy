@@ -6,7 +6,8 @@
 @notice Soulbound ERC-721 certificates (ERC-5192: `locked` is always true)
         minted by RECToken for every retirement of Renewable Energy
         Certificates. Each records the beneficiary (its owner), the energy
-        retired in mWh, when, by whom, why, and the DeGEN job it offsets.
+        retired in mWh, when, by whom, why, and the DeGEN job it offsets,
+        or the channel and the root of the job receipts it offsets.
         Every transfer and approval reverts; `tokenURI` renders the record
         as base64 JSON on chain.
 @custom:kill Nothing to stop: certificates cannot move, and only the minter
@@ -57,6 +58,9 @@ _origin: HashMap[uint256, uint256]
 # @dev Per certificate, only when given.
 _beneficiary_name: HashMap[uint256, String[64]]
 _reason: HashMap[uint256, String[128]]
+# @dev Per certificate of a channel's jobs: the channel and the root of the jobs' receipts.
+_channel: HashMap[uint256, uint256]
+_receipts_root: HashMap[uint256, bytes32]
 
 
 # @dev ERC-721 events (Approval and ApprovalForAll never fire: nothing can be approved).
@@ -108,6 +112,8 @@ def mint(
     amount_mwh: uint256,
     retired_by: address,
     job_id: uint256,
+    channel_id: uint256,
+    receipts_root: bytes32,
     beneficiary_name: String[64],
     reason: String[128],
 ) -> uint256:
@@ -117,7 +123,7 @@ def mint(
     """
     assert msg.sender == self.minter, "certificate: not minter"
     assert beneficiary != empty(address), "certificate: beneficiary is zero"
-    assert amount_mwh < 2**64 and job_id < 2**96, "certificate: value too large"
+    assert amount_mwh < 2**64 and job_id < 2**96 and channel_id < 2**64, "certificate: value too large"
     certificate_id: uint256 = self.totalSupply + 1
     self.totalSupply = certificate_id
     self._balances[beneficiary] += 1
@@ -125,6 +131,9 @@ def mint(
         convert(beneficiary, uint256) | (amount_mwh << _AMOUNT_SHIFT) | (block.timestamp << _TIME_SHIFT)
     )
     self._origin[certificate_id] = convert(retired_by, uint256) | (job_id << _JOB_SHIFT)
+    if channel_id != 0:
+        self._channel[certificate_id] = channel_id
+        self._receipts_root[certificate_id] = receipts_root
     if len(beneficiary_name) > 0:
         self._check_text(convert(beneficiary_name, Bytes[128]))
         self._beneficiary_name[certificate_id] = beneficiary_name
@@ -145,6 +154,20 @@ def certificate(certificate_id: uint256) -> IRetirementCertificate.Certificate:
     @return Certificate The record.
     """
     return self._certificate(certificate_id)
+
+
+@view
+@external
+def receipts_of(certificate_id: uint256) -> (uint256, bytes32):
+    """
+    @notice For a certificate of a channel's jobs (JobChannels): the channel
+            and the root of the energy receipts of the jobs it offsets; (0,
+            0x00…) for any other.
+    @param certificate_id The certificate.
+    @return (uint256, bytes32) The channel id and the receipts' root.
+    """
+    self._owner_of(certificate_id)
+    return self._channel[certificate_id], self._receipts_root[certificate_id]
 
 
 @view
@@ -189,7 +212,7 @@ def tokenURI(certificate_id: uint256) -> String[_URI_BOUND + 29]:
         '},{"trait_type":"retired_at","value":', uint2str(record.retired_at),
         '},{"trait_type":"retired_by","value":"', self._hex_address(record.retired_by),
         '"},{"trait_type":"reason","value":"', record.reason,
-        '"},{"trait_type":"job_id","value":', uint2str(record.job_id), "}]}",
+        '"},', self._offsets(certificate_id, record.job_id), "]}",
     )
     chunks: DynArray[String[4], _URI_BOUND] = base64._encode(convert(json, Bytes[_JSON_BOUND]), False)
     encoded: String[_URI_BOUND] = ""
@@ -291,15 +314,42 @@ def _check_text(text: Bytes[128]):
         assert char >= 32 and char <= 126 and char != 34 and char != 92, "certificate: bad character"
 
 
+@view
+@internal
+def _offsets(certificate_id: uint256, job_id: uint256) -> String[164]:
+    """
+    @dev What the retirement offsets, as the last JSON traits: the channel and
+         the root of its jobs' receipts, or the job id (0 for none).
+    """
+    channel_id: uint256 = self._channel[certificate_id]
+    if channel_id == 0:
+        return concat('{"trait_type":"job_id","value":', uint2str(job_id), "}")
+    return concat(
+        '{"trait_type":"channel_id","value":', uint2str(convert(channel_id, uint64)),
+        '},{"trait_type":"receipts_root","value":"0x', self._hex(convert(self._receipts_root[certificate_id], uint256), 64),
+        '"}',
+    )
+
+
 @pure
 @internal
 def _hex_address(account: address) -> String[42]:
     """
     @dev `account` as 0x-prefixed lower-case hex.
     """
-    value: uint256 = convert(account, uint256)
-    digits: String[40] = ""
-    for i: uint256 in range(40):
-        nibble: uint256 = (value >> (4 * (39 - i))) % 16
-        digits = abi_decode(abi_encode(concat(digits, slice(_HEX, nibble, 1))), String[40])
-    return concat("0x", digits)
+    return concat("0x", slice(self._hex(convert(account, uint256), 40), 0, 40))
+
+
+@pure
+@internal
+def _hex(number: uint256, length: uint256) -> String[64]:
+    """
+    @dev The low `length` hex digits of `number` (at most 64), lower case, without 0x.
+    """
+    digits: String[64] = ""
+    for i: uint256 in range(64):
+        if i >= length:
+            break
+        nibble: uint256 = (number >> (4 * (length - 1 - i))) % 16
+        digits = abi_decode(abi_encode(concat(digits, slice(_HEX, nibble, 1))), String[64])
+    return digits

@@ -29,6 +29,7 @@ class Deployed(NamedTuple):
     router: Any
     committee: Any
     timelock: Any
+    channels: Any
     block: int = 0  # the deployment's first block: reads of its history start there
 
 
@@ -44,6 +45,7 @@ def at(project: Any, deployment: Deployment) -> Deployed:
         project.GreenRouter.at(deployment.router),
         project.OracleCommittee.at(deployment.committee),
         project.AdminTimelock.at(deployment.timelock),
+        project.JobChannels.at(deployment.channels),
         deployment.block,
     )
 

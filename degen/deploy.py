@@ -20,6 +20,7 @@ DEFAULT_DISPUTE_BOND = 10 * AKRE
 DEFAULT_MIN_RETIREMENT_MWH = 1
 # A Li-ion battery's self-discharge of about 2 % a month, as the REC reserve's half-life.
 DEFAULT_POOL_HALF_LIFE = pool_model.half_life_for_monthly_loss(0.02)
+DEFAULT_CHANNEL_NOTICE = 86_400  # a requester closing a channel waits this long: the site can still redeem
 DEFAULT_ADMIN_DELAY = 2 * 86_400  # a change of roles or of the committee waits this long in the open
 DEFAULT_MIN_BOND = 1_000 * AKRE  # each oracle member's bond, posted by the deployer at deployment
 DEFAULT_BOND_LOCK = 14 * 86_400  # a leaving member's bond stays slashable this long
@@ -41,10 +42,12 @@ def deploy_all(
     min_bond: int = DEFAULT_MIN_BOND,
     bond_lock: int = DEFAULT_BOND_LOCK,
     pool_half_life: int = DEFAULT_POOL_HALF_LIFE,
+    channel_notice: int = DEFAULT_CHANNEL_NOTICE,
 ) -> Deployed:
     """Deploys AkreToken, SiteRegistry, RetirementCertificate, RECToken, JobMarket, the
     REC/AKRE EnergyPool (REC reserve half-life `pool_half_life` seconds, 0 for none), its
-    GreenRouter, the OracleCommittee and the AdminTimelock from `deployer`.
+    GreenRouter, the OracleCommittee, the AdminTimelock and JobChannels (a requester's
+    withdrawal waits `channel_notice` seconds) from `deployer`.
 
     The committee's members are `oracles` ((address, endpoint) each; default the deployer
     alone, a committee of one for development), each bonded with `min_bond` AKRE the deployer
@@ -52,7 +55,8 @@ def deploy_all(
     RECToken's ISSUER_ROLE, SiteRegistry's REGISTRAR_ROLE and JobMarket's ARBITER_ROLE; the
     timelock (delay `admin_delay`; the deployer proposes, cancels and executes) holds
     DEFAULT_ADMIN_ROLE of all three and is the committee's admin. The deployer gives every role
-    up but JobMarket's PAUSER_ROLE; RECToken's MARKET_ROLE goes to the JobMarket."""
+    up but JobMarket's and JobChannels' PAUSER_ROLE; RECToken's MARKET_ROLE goes to the JobMarket
+    and JobChannels."""
     token = deployer.deploy(project.AkreToken, initial_supply)
     registry = deployer.deploy(project.SiteRegistry)
     certificate = deployer.deploy(project.RetirementCertificate)
@@ -61,7 +65,9 @@ def deploy_all(
     market = deployer.deploy(
         project.JobMarket, token, registry, rec, treasury or deployer.address, fee_bps, dispute_bond
     )
-    rec.grantRole(rec.MARKET_ROLE(), market, sender=deployer)  # only the market names jobs on certificates
+    channels = deployer.deploy(project.JobChannels, token, registry, rec, market, channel_notice)
+    for retiring in (market, channels):  # only they name jobs (or a channel's receipts) on certificates
+        rec.grantRole(rec.MARKET_ROLE(), retiring, sender=deployer)
     pool = deployer.deploy(project.EnergyPool, rec, token, pool_half_life)
     router = deployer.deploy(project.GreenRouter, market, pool)
     timelock = deployer.deploy(project.AdminTimelock, admin_delay, [deployer], [deployer], ZERO)
@@ -72,10 +78,11 @@ def deploy_all(
     for contract, role in ((rec, rec.ISSUER_ROLE()), (registry, registry.REGISTRAR_ROLE()), (market, market.ARBITER_ROLE())):
         contract.grantRole(role, committee, sender=deployer)
         contract.renounceRole(role, deployer, sender=deployer)
+    for contract in (rec, registry, market, channels):
         admin = contract.DEFAULT_ADMIN_ROLE()
         contract.grantRole(admin, timelock, sender=deployer)
         contract.renounceRole(admin, deployer, sender=deployer)
-    return Deployed(token, registry, market, rec, certificate, pool, router, committee, timelock)
+    return Deployed(token, registry, market, rec, certificate, pool, router, committee, timelock, channels)
 
 
 def _seat(committee: Any, token: Any, deployer: Any, oracles: Sequence[tuple[str, str]], threshold: int | None,
@@ -122,6 +129,6 @@ def record_of(deployed: Deployed, *, network: str, chain_id: int, block: int, de
         token=deployed.token.address, registry=deployed.registry.address, market=market.address,
         rec_token=deployed.rec.address, certificate=deployed.certificate.address,
         pool=deployed.pool.address, router=deployed.router.address,
-        committee=deployed.committee.address, timelock=deployed.timelock.address,
+        committee=deployed.committee.address, timelock=deployed.timelock.address, channels=deployed.channels.address,
         treasury=market.treasury(), fee_bps=market.fee_bps(), dispute_bond=market.dispute_bond(),
     )

@@ -32,6 +32,7 @@ class Deployment(BaseModel):
     router: str
     committee: str  # the OracleCommittee: issuer, registrar and arbiter
     timelock: str  # the AdminTimelock: admin of every role and of the committee
+    channels: str  # JobChannels: pay-as-you-go channels between a requester and a site
     treasury: str
     fee_bps: int
     dispute_bond: int

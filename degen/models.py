@@ -138,6 +138,43 @@ class JobTerms(_Model):
         )
 
 
+class JobOrder(_Model):
+    """One job asked of a channel's site, signed by the requester (JobChannels, EIP-712)."""
+
+    channel_id: int = Field(gt=0)
+    nonce: int = Uint64  # the channel's orders count from 0, one after another
+    model_id: bytes
+    prompt_hash: bytes  # keccak256 of the prompt's UTF-8 bytes
+    params: GenerationParams
+    max_price: int = Field(gt=0, le=limits.MAX_PRICE)
+    green: bool = False
+    expiry: int = Uint64  # unix seconds; the site refuses the order after it
+
+    _bytes = field_validator("model_id", "prompt_hash", mode="before")(_bytes32)
+
+
+class Voucher(_Model):
+    """What a requester owes a channel's site so far, cumulative, signed by the requester."""
+
+    channel_id: int = Field(gt=0)
+    jobs: int = Field(ge=0, le=limits.UINT32_MAX)
+    amount: int = Field(ge=0, le=limits.MAX_PRICE)
+    energy_mwh: int = Uint64
+    green_mwh: int = Uint64
+    receipts_root: bytes = b"\x00" * 32
+
+    _root = field_validator("receipts_root", mode="before")(_bytes32)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Voucher:
+        if self.green_mwh > self.energy_mwh:
+            raise InvalidInput("a voucher's green energy cannot exceed its energy")
+        return self
+
+    def as_tuple(self) -> tuple:
+        return (self.channel_id, self.jobs, self.amount, self.energy_mwh, self.green_mwh, self.receipts_root)
+
+
 class EnergyReceipt(_Model):
     """The energy one job used, as signed by the site's meter key (EIP-712)."""
 

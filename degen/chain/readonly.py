@@ -146,7 +146,7 @@ def read_only(web3, deployment, abis: dict[str, list]):
     addresses = {"AkreToken": deployment.token, "SiteRegistry": deployment.registry, "JobMarket": deployment.market,
                  "RECToken": deployment.rec_token, "RetirementCertificate": deployment.certificate,
                  "EnergyPool": deployment.pool, "GreenRouter": deployment.router, "OracleCommittee": deployment.committee,
-                 "AdminTimelock": deployment.timelock}
+                 "AdminTimelock": deployment.timelock, "JobChannels": deployment.channels}
     return Deployed(*(ReadOnlyContract(web3, address, abis[name], chain) for name, address in addresses.items()), deployment.block)
 
 

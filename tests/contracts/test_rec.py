@@ -227,7 +227,7 @@ def test_token_uri_is_base64_json(rec, certificate, issue_recs, site_id, provide
 
 def test_only_rec_token_mints_certificates(certificate, rec, deployer, attacker, requester, reverts):
     with reverts("certificate: not minter"):
-        certificate.mint(requester, 1, attacker, 0, "", "", sender=attacker)
+        certificate.mint(requester, 1, attacker, 0, 0, b"\x00" * 32, "", "", sender=attacker)
     with reverts("certificate: minter already set"):
         certificate.set_minter(attacker, sender=deployer)
     with reverts("certificate: not deployer"):

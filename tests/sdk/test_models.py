@@ -88,7 +88,7 @@ def _record(network="ethereum:local"):
         network=network, chain_id=31337, block=3, deployer="0x" + "01" * 20, token="0x" + "02" * 20,
         registry="0x" + "03" * 20, market="0x" + "04" * 20, rec_token="0x" + "06" * 20,
         certificate="0x" + "07" * 20, pool="0x" + "08" * 20, router="0x" + "09" * 20, committee="0x" + "0a" * 20,
-        timelock="0x" + "0b" * 20, treasury="0x" + "05" * 20, fee_bps=250, dispute_bond=10,
+        timelock="0x" + "0b" * 20, channels="0x" + "0c" * 20, treasury="0x" + "05" * 20, fee_bps=250, dispute_bond=10,
     )
 
 

@@ -62,6 +62,7 @@ interface IRECToken {
     function retire(uint256 amount_mwh, address beneficiary, string calldata beneficiary_name, string calldata reason) external returns (uint256);
     function retire_from(address owner, uint256 amount_mwh, address beneficiary, string calldata beneficiary_name, string calldata reason) external returns (uint256);
     function retire_for_job(address provider, uint256 amount_mwh, address beneficiary, uint256 job_id) external returns (uint256);
+    function retire_for_channel(address provider, uint256 amount_mwh, address beneficiary, uint256 channel_id, bytes32 receipts_root) external returns (uint256);
     function dissipate(uint256 amount_mwh) external;
     function total_dissipated() external view returns (uint256);
     function site_issued(uint256 site_id) external view returns (uint256);

@@ -24,7 +24,8 @@ interface IRetirementCertificate {
     event MinterSet(address indexed minter);
 
     function set_minter(address minter) external;
-    function mint(address beneficiary, uint256 amount_mwh, address retired_by, uint256 job_id, string calldata beneficiary_name, string calldata reason) external returns (uint256);
+    function mint(address beneficiary, uint256 amount_mwh, address retired_by, uint256 job_id, uint256 channel_id, bytes32 receipts_root, string calldata beneficiary_name, string calldata reason) external returns (uint256);
+    function receipts_of(uint256 certificate_id) external view returns (uint256, bytes32);
     function certificate(uint256 certificate_id) external view returns (Certificate memory);
     function locked(uint256 certificate_id) external view returns (bool);
     function name() external view returns (string memory);
