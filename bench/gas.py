@@ -1,4 +1,4 @@
-"""Gas per JobMarket, RECToken and EnergyPool operation on a local anvil, written to docs/gas.md.
+"""Gas per JobMarket, JobChannels, RECToken and EnergyPool operation on a local anvil, written to docs/gas.md.
 
     make bench        (or: .venv/bin/python bench/gas.py [--out docs/gas.md])
 
@@ -19,13 +19,19 @@ from pathlib import Path
 from ape import accounts, chain, networks, project
 from eth_account import Account
 
+from eth_utils import keccak
+
+from degen import channels as orders
 from degen import receipts
-from degen.deploy import AKRE, deploy_all, grant_operator_roles
-from degen.models import EnergyReceipt, GenerationParams, JobTerms
+from degen.deploy import AKRE, ZERO, deploy_all, grant_operator_roles
+from degen.models import EnergyReceipt, GenerationParams, JobTerms, Voucher
 from degen.permit import sign_permit
 
 LIFECYCLE_TARGET = 300_000
 GREEN_LIFECYCLE_TARGET = 400_000
+CHANNEL_JOBS = 50  # jobs one redemption pays for
+CHANNEL_JOB_TARGET, GREEN_CHANNEL_JOB_TARGET = 3_000, 5_000  # gas per job of a redemption
+CHANNEL_JOB_PRICE, CHANNEL_JOB_MWH = 2 * AKRE, 1_500
 # Uniswap v2's pair `swap` in its own test: the whole transaction, the input already
 # transferred, in a new block (price accumulators updated).
 SWAP_RECEIVED_TARGET = 73_462
@@ -149,8 +155,8 @@ class Bench:
 
 def code_sizes(deployed) -> list[tuple[str, int]]:
     """Each deployable's code on chain, immutables included: what EIP-170 limits."""
-    return [(contract.contract_type.name, len(chain.provider.get_code(contract.address)))
-            for contract in deployed]
+    contracts = (getattr(deployed, name) for name in deployed._fields if name != "block")
+    return [(contract.contract_type.name, len(chain.provider.get_code(contract.address))) for contract in contracts]
 
 
 def measure() -> tuple[list[tuple], dict[str, int], list[tuple[str, int]]]:
@@ -214,6 +220,47 @@ def measure() -> tuple[list[tuple], dict[str, int], list[tuple[str, int]]]:
     routed = sum(tx.gas_used for tx in routed_txs)
     totals = dict(lifecycle=lifecycle, first=first_lifecycle, green=green_lifecycle, first_green=first_green, routed=routed)
     return rows, totals, code_sizes(bench.c)
+
+
+def measure_channels() -> tuple[list[tuple], dict[str, int]]:
+    """A channel between the bench's requester and site: opening, top-up, redemptions of
+    vouchers that add CHANNEL_JOBS jobs each (plain, then green), closing and withdrawal."""
+    bench = Bench()
+    c, requester, provider = bench.c, bench.requester, bench.provider
+    channels = c.channels
+    c.token.approve(channels, 2**256 - 1, sender=requester)
+    bench.issue(2)  # RECs for the green jobs, approved to the channels
+    c.rec.approve(channels, 2**256 - 1, sender=provider)
+
+    def voucher(channel_id: int, jobs: int, green_jobs: int = 0):
+        signed = Voucher(channel_id=channel_id, jobs=jobs, amount=jobs * CHANNEL_JOB_PRICE, energy_mwh=jobs * CHANNEL_JOB_MWH,
+                         green_mwh=green_jobs * CHANNEL_JOB_MWH, receipts_root=keccak(jobs.to_bytes(32, "big")))
+        return signed.as_tuple(), orders.sign(signed, requester.private_key, chain.chain_id, channels.address)
+
+    def open_channel():
+        return channels.open_channel(bench.site, 1_000 * AKRE, ZERO, sender=requester)
+
+    first_open = open_channel()  # the contract's first channel: its counter is new storage
+    opened = open_channel()
+    channel_id = opened.return_value
+    top_up = channels.top_up(channel_id, 10 * AKRE, sender=requester)
+    first = channels.redeem(*voucher(channel_id, CHANNEL_JOBS), sender=provider)  # the channel's redeemed record is new
+    plain = channels.redeem(*voucher(channel_id, 2 * CHANNEL_JOBS), sender=provider)
+    channels.redeem(*voucher(channel_id, 3 * CHANNEL_JOBS, CHANNEL_JOBS), sender=provider)  # the provider's first certificate
+    green = channels.redeem(*voucher(channel_id, 4 * CHANNEL_JOBS, 2 * CHANNEL_JOBS), sender=provider)
+    close = channels.close(channel_id, sender=requester)
+    chain.pending_timestamp += channels.NOTICE_PERIOD()
+    withdraw = channels.withdraw(channel_id, sender=requester)
+    rows = [
+        ("channel open (deposit pulled)", opened.gas_used, first_open.gas_used),
+        ("channel top_up", top_up.gas_used),
+        (f"channel redeem: a voucher adding {CHANNEL_JOBS} jobs", plain.gas_used, first.gas_used),
+        (f"channel redeem: a voucher adding {CHANNEL_JOBS} green jobs (their RECs retired, one certificate)", green.gas_used),
+        ("channel close (the notice begins)", close.gas_used),
+        ("channel withdraw (the rest refunded)", withdraw.gas_used),
+    ]
+    whole_life = opened.gas_used + first.gas_used + close.gas_used + withdraw.gas_used
+    return rows, dict(plain=plain.gas_used, green=green.gas_used, first=first.gas_used, whole_life=whole_life)
 
 
 def measure_pool() -> list[tuple[str, int]]:
@@ -286,7 +333,7 @@ def measure_pool() -> list[tuple[str, int]]:
     return rows
 
 
-def render(rows, totals, sizes, pool_rows) -> str:
+def render(rows, totals, sizes, pool_rows, channel_rows, channel_totals) -> str:
     """Rows are (operation, gas) or (operation, steady-state gas, first-use gas)."""
     verdict = "meets" if totals["lifecycle"] <= LIFECYCLE_TARGET else "MISSES"
     green_verdict = "meets" if totals["green"] <= GREEN_LIFECYCLE_TARGET else "MISSES"
@@ -319,6 +366,19 @@ def render(rows, totals, sizes, pool_rows) -> str:
         f"{totals['routed'] - totals['green']:+,} over the plain green lifecycle: the router's checks, the AKRE "
         "transfer to the pool and its swap (decay and price accumulator included).",
         "",
+        "## JobChannels",
+        "",
+        "A channel between the requester and the site (docs/SPEC.md, \"Channels\"): jobs run off chain on",
+        f"signed orders; the site's owner redeems the requester's cumulative voucher, here every {CHANNEL_JOBS} jobs",
+        f"({CHANNEL_JOB_PRICE // AKRE} AKRE and {CHANNEL_JOB_MWH:,} mWh each), paying the market's fee and, for green",
+        "jobs, retiring their RECs on one certificate.",
+        "",
+        "| operation | gas (steady state) | first use |",
+        "|---|---:|---:|",
+        *[f"| {row[0]} | {row[1]:,} | {f'{row[2]:,}' if len(row) > 2 else ''} |" for row in channel_rows],
+        "",
+        channel_lines(channel_totals),
+        "",
         "## EnergyPool",
         "",
         "The deployment's pool (REC half-life 88,930,531 s: 2 % a month), so every action below is",
@@ -345,6 +405,18 @@ def render(rows, totals, sizes, pool_rows) -> str:
     return "\n".join(lines)
 
 
+def channel_lines(totals: dict[str, int]) -> str:
+    plain, green = totals["plain"] / CHANNEL_JOBS, totals["green"] / CHANNEL_JOBS
+    verdict = lambda gas, target: "meets" if gas <= target else "MISSES"  # noqa: E731
+    return (
+        f"**Gas per job, a redemption of {CHANNEL_JOBS} jobs: {plain:,.0f} plain** ({verdict(plain, CHANNEL_JOB_TARGET)} the "
+        f"{CHANNEL_JOB_TARGET:,} target), **{green:,.0f} green** ({verdict(green, GREEN_CHANNEL_JOB_TARGET)} the "
+        f"{GREEN_CHANNEL_JOB_TARGET:,} target). A channel's first "
+        f"redemption stores its record ({totals['first'] / CHANNEL_JOBS:,.0f} a job); a channel opened, redeemed once for "
+        f"{CHANNEL_JOBS} jobs, closed and withdrawn costs {totals['whole_life'] / CHANNEL_JOBS:,.0f} gas a job in all."
+    )
+
+
 def swap_received_line(pool_rows: dict[str, int]) -> str:
     worst = max(pool_rows["pool swap_received REC→AKRE"], pool_rows["pool swap_received AKRE→REC"])
     verdict = "meets" if worst <= SWAP_RECEIVED_TARGET else "MISSES"
@@ -363,7 +435,7 @@ def main(argv=None) -> int:
     parser.add_argument("--network", default="ethereum:local:foundry")
     args = parser.parse_args(argv)
     with networks.parse_network_choice(args.network):
-        table = render(*measure(), measure_pool())
+        table = render(*measure(), measure_pool(), *measure_channels())
     print(table)
     args.out.write_text(table)
     return 0
