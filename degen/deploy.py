@@ -65,9 +65,7 @@ def deploy_all(
     market = deployer.deploy(
         project.JobMarket, token, registry, rec, treasury or deployer.address, fee_bps, dispute_bond
     )
-    channels = deployer.deploy(project.JobChannels, token, registry, rec, market, channel_notice)
-    for retiring in (market, channels):  # only they name jobs (or a channel's receipts) on certificates
-        rec.grantRole(rec.MARKET_ROLE(), retiring, sender=deployer)
+    rec.grantRole(rec.MARKET_ROLE(), market, sender=deployer)  # only the market and the channels name jobs on certificates
     pool = deployer.deploy(project.EnergyPool, rec, token, pool_half_life)
     router = deployer.deploy(project.GreenRouter, market, pool)
     timelock = deployer.deploy(project.AdminTimelock, admin_delay, [deployer], [deployer], ZERO)
@@ -75,6 +73,8 @@ def deploy_all(
                                 min_bond, bond_lock)
     _seat(committee, token, deployer, oracles or [(deployer.address, DEFAULT_ORACLE_ENDPOINT)], threshold, min_bond)
     committee.transfer_admin(timelock, sender=deployer)
+    channels = deployer.deploy(project.JobChannels, token, registry, rec, market, channel_notice)
+    rec.grantRole(rec.MARKET_ROLE(), channels, sender=deployer)
     for contract, role in ((rec, rec.ISSUER_ROLE()), (registry, registry.REGISTRAR_ROLE()), (market, market.ARBITER_ROLE())):
         contract.grantRole(role, committee, sender=deployer)
         contract.renounceRole(role, deployer, sender=deployer)

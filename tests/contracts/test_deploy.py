@@ -39,8 +39,12 @@ def test_the_committee_holds_the_operator_roles_and_the_deployer_none(fresh, ope
         assert contract.hasRole(role, committee) and not contract.hasRole(role, deployer)
         admin = contract.DEFAULT_ADMIN_ROLE()
         assert contract.hasRole(admin, timelock) and not contract.hasRole(admin, deployer)
-    assert market.hasRole(market.PAUSER_ROLE(), deployer)  # the one emergency power left
-    assert rec.hasRole(rec.MARKET_ROLE(), market)
+    assert market.hasRole(market.PAUSER_ROLE(), deployer)  # the one emergency power left, in each
+    channels = fresh.channels
+    assert channels.hasRole(channels.PAUSER_ROLE(), deployer) and channels.NOTICE_PERIOD() == 86_400
+    assert channels.hasRole(channels.DEFAULT_ADMIN_ROLE(), timelock) and not channels.hasRole(channels.DEFAULT_ADMIN_ROLE(), deployer)
+    assert rec.hasRole(rec.MARKET_ROLE(), market) and rec.hasRole(rec.MARKET_ROLE(), channels)
+    assert (channels.JOB_MARKET(), channels.REC_TOKEN(), channels.PAYMENT_TOKEN()) == (market.address, rec.address, fresh.token.address)
     assert committee.admin() == timelock.address and timelock.get_minimum_delay() == 86_400
     assert committee.members() == [accounts[i].address for i in (6, 7, 8)] and committee.threshold() == 2
     assert all(committee.bond_of(accounts[i]) == DEFAULT_MIN_BOND for i in (6, 7, 8))
@@ -81,10 +85,11 @@ def test_every_contract_that_verifies_a_signature_says_its_domain(contracts, cha
     from degen import eip712
 
     for contract, name in ((contracts.token, "AkreToken"), (contracts.rec, "RECToken"), (contracts.pool, "EnergyPool"),
-                           (contracts.market, "DeGEN JobMarket"), (contracts.committee, "DeGEN committee")):
+                           (contracts.market, "DeGEN JobMarket"), (contracts.committee, "DeGEN committee"),
+                           (contracts.channels, "DeGEN JobChannels")):
         fields, domain_name, version, chain_id, verifying, salt, extensions = contract.eip712Domain()
         assert (fields, domain_name, version, chain_id, verifying) == (b"\x0f", name, "1", chain.chain_id, contract.address)
         assert salt == b"\x00" * 32 and list(extensions) == []
         separator = eip712.domain_separator(name=name, version="1", chain_id=chain.chain_id, contract=contract.address)
-        if contract not in (contracts.market, contracts.committee):
+        if contract not in (contracts.market, contracts.committee, contracts.channels):
             assert contract.DOMAIN_SEPARATOR() == separator
