@@ -9,7 +9,9 @@ from dataclasses import dataclass, replace
 from eth_utils import keccak
 
 from degen import eip712, merkle, receipts
-from degen.models import EnergyReceipt, JobOrder, Voucher
+from degen.chain.readonly import history
+from degen.models import ZERO_ADDRESS, EnergyReceipt, JobOrder, Voucher
+from degen.requester import RequesterError, transact, akre, signed_permit
 
 DOMAIN_NAME = "DeGEN JobChannels"
 DOMAIN_VERSION = "1"
@@ -99,3 +101,93 @@ class Tab:
         """The voucher that pays exactly this tab."""
         return Voucher(channel_id=self.channel_id, jobs=self.jobs, amount=self.amount, energy_mwh=self.energy_mwh,
                        green_mwh=self.green_mwh, receipts_root=merkle.root(list(self.leaves)) if self.leaves else b"\x00" * 32)
+
+
+# ---- a requester's channels on chain (through Ape) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A channel as JobChannels holds it."""
+
+    channel_id: int
+    requester: str
+    site_id: int
+    beneficiary: str
+    deposit: int
+    redeemed: int  # AKRE paid out for redeemed vouchers, the fee included
+    redeemed_mwh: int
+    redeemed_green_mwh: int
+    jobs: int  # jobs the last redeemed voucher covers
+    closes_at: int  # 0 while open
+    closed: bool  # withdrawn: nothing more can be redeemed
+
+    @property
+    def available(self) -> int:
+        """What vouchers may still claim (or the requester withdraw after closing)."""
+        return self.deposit - self.redeemed
+
+
+def state(deployed, channel_id: int) -> ChannelState:
+    """The channel; RequesterError when there is none with that id."""
+    if not 0 < channel_id <= deployed.channels.channel_count():
+        raise RequesterError(f"there is no channel {channel_id}")
+    record = deployed.channels.channel(channel_id)
+    return ChannelState(channel_id, *(getattr(record, name) for name in (
+        "requester", "site_id", "beneficiary", "deposit", "redeemed", "redeemed_mwh", "redeemed_green_mwh", "jobs",
+        "closes_at", "closed")))
+
+
+def opened_by(deployed, address: str) -> list[ChannelState]:
+    """Every channel `address` opened, oldest first."""
+    channels = history(deployed, "channels")
+    opened = channels.ChannelOpened.range(deployed.block, channels.chain_manager.blocks.height + 1,
+                                          search_topics={"requester": address})
+    return [state(deployed, log.channel_id) for log in opened]
+
+
+def open_channel(deployed, account, site_id: int, deposit: int, beneficiary: str | None = None) -> int:
+    """Opens a channel of `account`'s with the site, depositing `deposit` AKRE (with an EIP-2612
+    permit in the same transaction when the allowance is short); its id."""
+    token, channels = deployed.token, deployed.channels
+    if not deployed.registry.is_active(site_id):
+        raise RequesterError(f"site {site_id} is not active: a channel needs a site the registry lets trade")
+    balance = token.balanceOf(account.address)
+    if balance < deposit:
+        raise RequesterError(f"insufficient balance: {account.address} has {akre(balance)}, the deposit is {akre(deposit)}")
+    named = beneficiary or ZERO_ADDRESS
+    if token.allowance(account.address, channels.address) >= deposit:
+        tx = transact(channels.open_channel, site_id, deposit, named, sender=account)
+    else:
+        tx = transact(channels.open_channel_with_permit, site_id, deposit, named,
+                       *signed_permit(deployed, account, channels.address, deposit), sender=account)
+    return tx.return_value
+
+
+def top_up(deployed, account, channel_id: int, amount: int) -> int:
+    """Adds `amount` AKRE to one of `account`'s open channels (approving it first when
+    needed); the new deposit."""
+    token, channels = deployed.token, deployed.channels
+    _own(state(deployed, channel_id), account)
+    if token.allowance(account.address, channels.address) < amount:
+        transact(token.approve, channels.address, amount, sender=account)
+    return transact(channels.top_up, channel_id, amount, sender=account).decode_logs(channels.ChannelToppedUp)[0].deposit
+
+
+def close(deployed, account, channel_id: int) -> int:
+    """Starts the channel's notice; when it ends (unix seconds)."""
+    _own(state(deployed, channel_id), account)
+    channels = deployed.channels
+    return transact(channels.close, channel_id, sender=account).decode_logs(channels.ChannelClosing)[0].closes_at
+
+
+def withdraw(deployed, account, channel_id: int) -> int:
+    """After the notice, takes back what no redeemed voucher claims; the refund."""
+    _own(state(deployed, channel_id), account)
+    channels = deployed.channels
+    return transact(channels.withdraw, channel_id, sender=account).decode_logs(channels.ChannelClosed)[0].refund
+
+
+def _own(channel: ChannelState, account) -> None:
+    if channel.requester.lower() != account.address.lower():
+        raise RequesterError(f"channel {channel.channel_id} is {channel.requester}'s, not {account.address}'s")

@@ -106,14 +106,10 @@ def post_job(deployed: Deployed, account, prompt: str, params: GenerationParams,
             f"insufficient balance: {account.address} has {akre(balance)}, the job escrows up to {akre(terms.max_price)}"
         )
     if token.allowance(account.address, market.address) >= terms.max_price:
-        tx = _transact(market.create_job, terms.as_tuple(), prompt, params.as_tuple(), sender=account)
+        tx = transact(market.create_job, terms.as_tuple(), prompt, params.as_tuple(), sender=account)
     else:  # one transaction: an EIP-2612 permit for the escrow travels with the job
-        deadline = int(market.chain_manager.pending_timestamp) + PERMIT_VALIDITY_S
-        typed = permit.typed_data(token=token.address, chain_id=market.chain_manager.chain_id, owner=account.address,
-                                  spender=market.address, value=terms.max_price, nonce=token.nonces(account.address),
-                                  deadline=deadline)
-        signed = permit.split(sign_typed(account, typed), deadline)
-        tx = _transact(market.create_job_with_permit, terms.as_tuple(), prompt, params.as_tuple(), *signed, sender=account)
+        signed = signed_permit(deployed, account, market.address, terms.max_price)
+        tx = transact(market.create_job_with_permit, terms.as_tuple(), prompt, params.as_tuple(), *signed, sender=account)
     return tx.return_value, tx.block_number
 
 
@@ -269,7 +265,7 @@ def download(deployed: Deployed, account, job_id: int, found: Delivery, *, timeo
 
 
 def settle(market, account, job_id: int) -> Settlement:
-    tx = _transact(market.settle, job_id, sender=account)
+    tx = transact(market.settle, job_id, sender=account)
     settled = tx.decode_logs(market.JobSettled)[0]
     return Settlement(settled.price, settled.fee, settled.refund)
 
@@ -317,7 +313,7 @@ def dispute(deployed: Deployed, account, job_id: int) -> int:
         raise RequesterError(f"insufficient balance for the dispute bond of {akre(bond)}")
     if token.allowance(account.address, market.address) < bond:
         token.approve(market.address, bond, sender=account)
-    _transact(market.dispute, job_id, sender=account)
+    transact(market.dispute, job_id, sender=account)
     return bond
 
 
@@ -328,11 +324,20 @@ def cancel(market, account, job_id: int) -> int:
         raise RequesterError(f"job {job_id} is not yours: only its requester {job.requester} may cancel it")
     if job.state != JobState.OPEN:
         raise RequesterError(f"job {job_id} is {job.state.name.lower()}: only an open job can be cancelled")
-    return _transact(market.cancel, job_id, sender=account).decode_logs(market.JobCancelled)[0].refund
+    return transact(market.cancel, job_id, sender=account).decode_logs(market.JobCancelled)[0].refund
 
 
 def provider_share(settlement: Settlement) -> int:
     return settlement.price - settlement.fee
+
+
+def signed_permit(deployed: Deployed, account, spender: str, value: int) -> permit.PermitSignature:
+    """`account`'s EIP-2612 permit for `spender` to take `value` AKRE, valid PERMIT_VALIDITY_S."""
+    token = deployed.token
+    deadline = int(token.chain_manager.pending_timestamp) + PERMIT_VALIDITY_S
+    typed = permit.typed_data(token=token.address, chain_id=token.chain_manager.chain_id, owner=account.address,
+                              spender=spender, value=value, nonce=token.nonces(account.address), deadline=deadline)
+    return permit.split(sign_typed(account, typed), deadline)
 
 
 def sign_typed(account, typed: dict) -> bytes:
@@ -355,18 +360,19 @@ def send(deployed: Deployed, account, token: str, amount: int, to: str) -> str:
     if contract is None:
         account.transfer(to, amount)
     else:
-        _transact(contract.transfer, to, amount, sender=account)
+        transact(contract.transfer, to, amount, sender=account)
     return amount_text(amount, token)
 
 
-def _transact(function, *args, sender) -> Any:
+def transact(function, *args, sender) -> Any:
     """Sends a contract call through Ape; a revert becomes a RequesterError with its reason."""
     from ape.exceptions import ContractLogicError
 
     try:
         return function(*args, sender=sender)
     except ContractLogicError as exc:
-        raise RequesterError(f"the market refused: {exc.message or exc}") from None
+        refused = function.contract.contract_type.name if hasattr(function, "contract") else "the contract"
+        raise RequesterError(f"{refused} refused: {exc.message or exc}") from None
 
 
 def _detail(response) -> str:

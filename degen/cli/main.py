@@ -55,12 +55,13 @@ def _register_commands() -> None:
     from importlib.metadata import entry_points
 
     from degen.cli import requester
+    from degen.cli.channel import channel_group
     from degen.cli.pool import pool_group
     from degen.cli.rec import rec
     from degen.cli.site import site
     from degen.cli.web import web
 
-    for command in requester.COMMANDS + [rec, pool_group, web, site]:
+    for command in requester.COMMANDS + [channel_group, rec, pool_group, web, site]:
         main.add_command(command)
     for entry in entry_points(group="degen.site_commands"):
         site.add_command(entry.load(), name=entry.name)
