@@ -34,7 +34,7 @@ from ape import accounts, chain, networks, project
 from eth_account import Account
 
 from degen import deployments
-from degen.deploy import AKRE, deploy_all, record_of
+from degen.deploy import AKRE, deploy_all, grant_operator_roles, record_of
 from degen.models import JobState, JobTerms, model_id
 from degen.processes import Process, degen, free_port, running
 from degen.inference.pipelines import Pipelines, Task
@@ -57,7 +57,8 @@ class Market:
         self.deployments = directory
         self.deployer, self.requester, self.provider = accounts.test_accounts[:3]
         self.meter = Account.from_key(b"\x11" * 32)
-        self.c = deploy_all(project, self.deployer, treasury=self.deployer.address)
+        self.c = deploy_all(project, self.deployer, treasury=self.deployer.address, admin_delay=0)
+        grant_operator_roles(self.c, self.deployer, registrar=self.deployer.address)  # Bob's site activated directly
         token, market, registry = self.c.token, self.c.market, self.c.registry
         for who in (self.requester, self.provider):
             token.transfer(who, 100_000 * AKRE, sender=self.deployer)

@@ -116,6 +116,7 @@ async function route() {
   replace(root, screen);
   const [name, arg] = (location.hash.slice(1) || "offers").split("/");
   const views = { offers: offersView, jobs: jobsView, job: () => jobView(BigInt(arg || 0)), certificates: certificatesView,
+                  channels: channelsView,
                   site: siteView, pool: poolView };
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("current", a.getAttribute("href") === `#${name}`));
   try {
@@ -510,9 +511,54 @@ async function certificatesView() {
       return h("div", { class: "card certificate", "data-testid": `certificate-${id}` },
         h("h3", {}, metadata?.name ?? `Certificate #${id}`),
         h("p", {}, `${energy(trait("amount_mwh"))} (${rec(BigInt(trait("amount_mwh") ?? 0))}) of renewable energy retired`),
-        h("p", {}, `for job #${trait("job_id")}, beneficiary ${short(trait("beneficiary") ?? "0x")}`),
+        h("p", {}, `${trait("channel_id") !== undefined ? `for the jobs of channel #${trait("channel_id")} (receipts root ${short(trait("receipts_root"))})`
+          : `for job #${trait("job_id")}`}, beneficiary ${short(trait("beneficiary") ?? "0x")}`),
         h("p", {}, `on ${time(trait("retired_at") ?? 0)}; soulbound (it cannot be transferred)`));
     })));
+}
+
+// ---- Alice: her channels ------------------------------------------------------------------
+
+// Pay-as-you-go channels with a site (JobChannels): open one with a permit, see what the site
+// redeemed, close it and withdraw the rest after the notice.
+async function channelsView() {
+  const main = state.screen;
+  const account = signer();
+  const market = state.market;
+  const [channels, notice, now] = await Promise.all([market.channels(account), market.read("JobChannels", "NOTICE_PERIOD"), market.now()]);
+  const form = h("form", { class: "card", "data-testid": "channel-form" }, h("h3", {}, "Open a channel"),
+    h("div", { class: "row" },
+      field("Site", h("input", { name: "site", type: "number", min: 1, required: true })),
+      field("Deposit (AKRE)", h("input", { name: "deposit", value: "20", inputmode: "decimal", required: true }))),
+    h("p", { class: "hint" }, `Closing a channel gives the site ${Number(notice) / 3600} h to redeem what you signed before the rest comes back.`),
+    h("button", { type: "submit", "data-testid": "open-channel" }, "Open (sign a permit, one transaction)"));
+  form.addEventListener("submit", act(async (event) => {
+    event.preventDefault();
+    const deposit = parseAkre(form.deposit.value);
+    say("Check your wallet: sign the permit for the deposit, then confirm the transaction.");
+    const opened = await market.openChannel(BigInt(form.site.value), deposit);
+    if (opened.short !== undefined) throw new Error(`Your balance is ${akre(opened.short)}: the deposit is ${akre(deposit)}.`);
+    await rerender(channelsView, main);
+    say(`Channel #${opened.channelId} open: ${akre(deposit)} deposited.`, "ok");
+  }));
+  const action = (label, id, call, testid) => h("button", { class: "secondary", "data-testid": `${testid}-${id}`, onclick: act(async () => {
+    signer();
+    await market.write("JobChannels", call, [id]);
+    await rerender(channelsView, main);
+    say(`Channel #${id}: ${label.toLowerCase()} done.`, "ok");
+  }) }, label);
+  const stateOf = (c) => (c.closed ? "closed (withdrawn)" : c.closes_at === 0n ? "open"
+    : `closing: withdraw from ${time(c.closes_at)}`);
+  replace(main, h("h2", {}, "My channels"), form, channels.length === 0 ? h("p", {}, "No channels yet.") :
+    h("table", { class: "reflow", "data-testid": "channels" },
+      h("thead", {}, h("tr", {}, ["Channel", "Site", "Deposit", "Not yet redeemed", "Redeemed", "State", "Action"].map((name) => h("th", {}, name)))),
+      h("tbody", {}, channels.map((c) => h("tr", { "data-channel": String(c.id) },
+        h("td", { "data-label": "Channel" }, `#${c.id}`), h("td", { "data-label": "Site" }, `#${c.site_id}`),
+        h("td", { "data-label": "Deposit" }, akre(c.deposit)), h("td", { "data-label": "Not yet redeemed" }, akre(c.deposit - c.redeemed)),
+        h("td", { "data-label": "Redeemed" }, `${akre(c.redeemed)} for ${c.jobs} jobs`),
+        h("td", { "data-label": "State", "data-testid": `channel-state-${c.id}` }, stateOf(c)),
+        h("td", { "data-label": "Action" }, c.closed ? "" : c.closes_at === 0n ? action("Close", c.id, "close", "close")
+          : now >= c.closes_at ? action("Withdraw", c.id, "withdraw", "withdraw") : ""))))));
 }
 
 // ---- Bob: the site page -------------------------------------------------------------------

@@ -9,9 +9,10 @@ import RECToken from "../../abi/RECToken.json";
 import RetirementCertificate from "../../abi/RetirementCertificate.json";
 import EnergyPool from "../../abi/EnergyPool.json";
 import OracleCommittee from "../../abi/OracleCommittee.json";
+import JobChannels from "../../abi/JobChannels.json";
 import { cacheKey, readCache, readLogs, writeCache } from "./logs.js";
 
-export const ABIS = { JobMarket, SiteRegistry, AkreToken, RECToken, RetirementCertificate, EnergyPool, OracleCommittee };
+export const ABIS = { JobMarket, SiteRegistry, AkreToken, RECToken, RetirementCertificate, EnergyPool, OracleCommittee, JobChannels };
 const REPORT_KINDS = { issuance: 1, site: 2, verdict: 3 }; // OracleCommittee's ReportAccepted.kind
 const PERMIT_VALIDITY_S = 3600n;
 const JOB_EVENTS = JobMarket.filter((entry) => entry.type === "event" && entry.inputs.find((input) => input.indexed)?.name === "job_id")
@@ -27,7 +28,8 @@ export class Market {
     // Reads that start together go to the relay as one JSON-RPC batch (it takes up to 20 calls).
     this.reader = createPublicClient({ chain: this.chain, transport: http(this.rpcUrl, { batch: { batchSize: 20 } }) });
     this.addresses = { JobMarket: d.market, SiteRegistry: d.registry, AkreToken: d.token, RECToken: d.rec_token,
-                       RetirementCertificate: d.certificate, EnergyPool: d.pool, OracleCommittee: d.committee };
+                       RetirementCertificate: d.certificate, EnergyPool: d.pool, OracleCommittee: d.committee,
+                       JobChannels: d.channels };
     this.fromBlock = BigInt(d.block ?? 0) > 50n ? BigInt(d.block) - 50n : 0n;
     this.writer = null;
   }
@@ -181,27 +183,51 @@ export class Market {
     if (balance < maxPrice) return { short: balance };
     const terms = { offer_id: offer.id, model_id: offer.model_id, max_price: maxPrice, min_collateral: 0n,
                     deadline: now + BigInt(minutes * 60), challenge_window: 3600n, green, beneficiary: zeroAddress };
-    let receipt;
-    if (allowance >= maxPrice) {
-      receipt = await this.write("JobMarket", "create_job", [terms, prompt, params]);
-    } else {
-      const deadline = now + PERMIT_VALIDITY_S;
-      const nonce = await this.read("AkreToken", "nonces", [account]);
-      const signature = await this.writer.signTypedData({
-        account,
-        domain: { name: "AkreToken", version: "1", chainId: this.config.chain_id, verifyingContract: this.addresses.AkreToken },
-        types: { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" },
-                          { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
-        primaryType: "Permit",
-        message: { owner: account, spender: this.addresses.JobMarket, value: maxPrice, nonce, deadline },
-      });
-      const { r, s, v, yParity } = parseSignature(signature);
-      receipt = await this.write("JobMarket", "create_job_with_permit",
-                                 [terms, prompt, params, deadline, Number(v ?? BigInt(yParity + 27)), r, s]);
-    }
+    const receipt = allowance >= maxPrice ? await this.write("JobMarket", "create_job", [terms, prompt, params])
+      : await this.write("JobMarket", "create_job_with_permit", [terms, prompt, params, ...await this.permit("JobMarket", maxPrice, now)]);
     const [log] = await this.reader.getContractEvents({ address: this.addresses.JobMarket, abi: JobMarket, eventName: "JobCreated",
                                                         fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber, args: { requester: account } });
     return { jobId: log.args.job_id };
+  }
+
+  // The wallet's EIP-2612 permit for `contract` to take `value` AKRE: [deadline, v, r, s].
+  async permit(contract, value, now) {
+    const account = this.account;
+    const deadline = now + PERMIT_VALIDITY_S;
+    const nonce = await this.read("AkreToken", "nonces", [account]);
+    const signature = await this.writer.signTypedData({
+      account,
+      domain: { name: "AkreToken", version: "1", chainId: this.config.chain_id, verifyingContract: this.addresses.AkreToken },
+      types: { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" },
+                        { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+      primaryType: "Permit",
+      message: { owner: account, spender: this.addresses[contract], value, nonce, deadline },
+    });
+    const { r, s, v, yParity } = parseSignature(signature);
+    return [deadline, Number(v ?? BigInt(yParity + 27)), r, s];
+  }
+
+  // The channels `account` opened (JobChannels), newest first, as they stand.
+  async channels(account) {
+    const opened = await this.events("JobChannels", "ChannelOpened", { requester: account });
+    const found = await Promise.all(opened.map(async (log) => ({ id: log.args.channel_id,
+                                                                 ...(await this.read("JobChannels", "channel", [log.args.channel_id])) })));
+    return found.reverse();
+  }
+
+  // Opens a channel with `siteId` holding `deposit` AKRE: one transaction, with a permit when the allowance is short.
+  async openChannel(siteId, deposit) {
+    const account = this.account;
+    const [balance, allowance, active, now] = await Promise.all([this.read("AkreToken", "balanceOf", [account]),
+      this.read("AkreToken", "allowance", [account, this.addresses.JobChannels]), this.read("SiteRegistry", "is_active", [siteId]),
+      this.now()]);
+    if (!active) throw new Error(`Site ${siteId} is not active: a channel needs a site the registry lets trade.`);
+    if (balance < deposit) return { short: balance };
+    const receipt = allowance >= deposit ? await this.write("JobChannels", "open_channel", [siteId, deposit, zeroAddress])
+      : await this.write("JobChannels", "open_channel_with_permit", [siteId, deposit, zeroAddress, ...await this.permit("JobChannels", deposit, now)]);
+    const [log] = await this.reader.getContractEvents({ address: this.addresses.JobChannels, abi: JobChannels, eventName: "ChannelOpened",
+                                                        fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber, args: { requester: account } });
+    return { channelId: log.args.channel_id };
   }
 
   // The requester's EIP-712 ResultDownload permission (degen/downloads.py), valid 10 minutes by
