@@ -157,9 +157,9 @@ def test_generate_checks_the_download(served, message, generating, market, offer
     market.accept(job_id, offer_id, sender=provider)
     chain.pending_timestamp += 60
     receipt = make_receipt(job_id, result=b"the delivered image")
-    market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
-    if served:
+    if served:  # a worker holds the image before it delivers: `generate` may download as soon as the block comes
         provider_endpoint.serve(job_id, requester.address, served)
+    market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
     assert buyer.popen.wait(60) == 1
     assert message in buyer.output and market.job(job_id).state == JobState.DELIVERED  # not settled: it can be disputed
 
@@ -186,8 +186,8 @@ def test_an_image_that_cannot_be_saved_says_how_to_fetch_and_settle_it(generatin
     market.accept(job_id, offer_id, sender=provider)
     chain.pending_timestamp += 60
     receipt = make_receipt(job_id, result=b"the delivered image")
+    provider_endpoint.serve(job_id, requester.address, b"the delivered image")  # before the delivery, as a worker has it
     market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
-    provider_endpoint.serve(job_id, requester.address, b"the delivered image")
     assert buyer.popen.wait(60) == 1
     assert f"`degen fetch {job_id} --account TEST::1 --out OTHER.png`" in buyer.output
     assert f"`degen settle {job_id} --account TEST::1`" in buyer.output and "Traceback" not in buyer.output
