@@ -9,6 +9,8 @@ import json
 from eth_utils import keccak
 from playwright.sync_api import expect
 
+from tests.web.conftest import connect
+
 JOB_READ = "0x" + keccak(text="job(uint256)")[:4].hex()  # JobMarket.job's selector
 
 
@@ -31,9 +33,12 @@ def job_reads(calls: list[dict]) -> int:
 
 
 def test_the_job_view_reads_the_job_only_when_a_block_holds_news_of_it(
-        plain_page, open_page, create_job, market, token, provider, offer_id, requester, deployer, chain, make_receipt, sign):
+        plain_page, open_page, create_job, market, token, provider, offer_id, requester, deployer, chain, make_receipt, sign,
+        registry, site_id):
+    registry.set_endpoint(site_id, "", sender=provider)  # no worker: the page asks no endpoint about the delivered job
     job_id = create_job()
     page, _ = open_page(plain_page, requester)
+    connect(page)
     calls = rpc_calls(page)
     page.goto(f"{plain_page}/#job/{job_id}")
     state = page.get_by_test_id("job-state")
@@ -59,5 +64,6 @@ def test_the_job_view_reads_the_job_only_when_a_block_holds_news_of_it(
     receipt = make_receipt(job_id)
     market.deliver(job_id, receipt.as_tuple(), sign(receipt), sender=provider)
     expect(state).to_have_text("Delivered.")
+    expect(page.get_by_test_id("no-endpoint")).to_be_visible()  # and no request to an endpoint that is not there
     assert job_reads(calls) == reads_when_shown + 2
     assert page.errors == []

@@ -393,7 +393,7 @@ async function receive(job, box) {
     h("dt", {}, "Meter"), h("dd", { "data-testid": "meter" }, `${delivered.meter_end - delivered.energy_mwh}..${delivered.meter_end}`),
     h("dt", {}, "Computed"), h("dd", {}, `${time(delivered.started_at)}, ${delivered.finished_at - delivered.started_at} s`),
     h("dt", {}, "Result hash"), h("dd", { class: "hash" }, delivered.result_hash));
-  try {
+  if (endpoint) try {
     // The worker records the delivery just after the chain has it: wait for its /progress to
     // say so (it answers for every job it took) rather than asking /receipts into a 404 the
     // console would show.
@@ -411,8 +411,14 @@ async function receive(job, box) {
   const actions = h("div", { class: "actions" });
   replace(box, h("h3", {}, "Result"), facts, actions);
   if (!mine) return;
-  actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" },
-    job.state === 4n ? "Sign and download the image" : "Download again"));
+  if (!endpoint) {
+    actions.append(h("p", { class: "hint", "data-testid": "no-endpoint" },
+      "The provider's site publishes no result endpoint: the image cannot be downloaded until it does."));
+    offerDispute(job, actions);
+  } else {
+    actions.append(h("button", { onclick: act(() => download(job, endpoint, delivered, box, actions)), "data-testid": "download" },
+      job.state === 4n ? "Sign and download the image" : "Download again"));
+  }
   if (job.state === 8n) await showSettlement(job.id, actions);
 }
 
