@@ -4,14 +4,14 @@ worker check them. docs/SPEC.md, "Channels"."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from eth_utils import keccak
 
 from degen import eip712, merkle, receipts
 from degen.chain.readonly import history
 from degen.models import ZERO_ADDRESS, EnergyReceipt, JobOrder, Voucher
-from degen.requester import RequesterError, transact, akre, signed_permit
+from degen.requester import RequesterError, akre, signed_permit, transact
 
 DOMAIN_NAME = "DeGEN JobChannels"
 DOMAIN_VERSION = "1"
@@ -132,10 +132,7 @@ def state(deployed, channel_id: int) -> ChannelState:
     """The channel; RequesterError when there is none with that id."""
     if not 0 < channel_id <= deployed.channels.channel_count():
         raise RequesterError(f"there is no channel {channel_id}")
-    record = deployed.channels.channel(channel_id)
-    return ChannelState(channel_id, *(getattr(record, name) for name in (
-        "requester", "site_id", "beneficiary", "deposit", "redeemed", "redeemed_mwh", "redeemed_green_mwh", "jobs",
-        "closes_at", "closed")))
+    return _read(deployed, channel_id)
 
 
 def opened_by(deployed, address: str) -> list[ChannelState]:
@@ -143,7 +140,12 @@ def opened_by(deployed, address: str) -> list[ChannelState]:
     channels = history(deployed, "channels")
     opened = channels.ChannelOpened.range(deployed.block, channels.chain_manager.blocks.height + 1,
                                           search_topics={"requester": address})
-    return [state(deployed, log.channel_id) for log in opened]
+    return [_read(deployed, log.channel_id) for log in opened]
+
+
+def _read(deployed, channel_id: int) -> ChannelState:
+    record = deployed.channels.channel(channel_id)
+    return ChannelState(channel_id, *(getattr(record, field.name) for field in fields(ChannelState)[1:]))
 
 
 def open_channel(deployed, account, site_id: int, deposit: int, beneficiary: str | None = None) -> int:

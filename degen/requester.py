@@ -371,8 +371,7 @@ def transact(function, *args, sender) -> Any:
     try:
         return function(*args, sender=sender)
     except ContractLogicError as exc:
-        refused = function.contract.contract_type.name if hasattr(function, "contract") else "the contract"
-        raise RequesterError(f"{refused} refused: {exc.message or exc}") from None
+        raise RequesterError(f"{function.contract.contract_type.name} refused: {exc.message or exc}") from None
 
 
 def _detail(response) -> str:
