@@ -123,6 +123,20 @@ def deployment_dir(contracts, deployer, chain, tmp_path_factory):
     return directory
 
 
+@pytest.fixture
+def cli(deployment_dir):
+    """Runs a `degen` command (its words after `degen`) on the test chain; returns the finished process."""
+    import subprocess
+
+    from degen.processes import degen
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        argv = degen(*args, "--network", "ethereum:local:foundry", "--deployments", str(deployment_dir))
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def token(contracts):
     return contracts.token

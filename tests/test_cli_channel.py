@@ -4,24 +4,20 @@ sentence and a non-zero exit."""
 
 from __future__ import annotations
 
+import functools
 import re
-import subprocess
 
 import pytest
 
 from degen import channels as channel_sdk
 from degen.models import Voucher
-from degen.processes import degen
 from tests.conftest import AKRE
 
 
 @pytest.fixture
-def cli(deployment_dir):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        argv = degen("channel", *args, "--network", "ethereum:local:foundry", "--deployments", str(deployment_dir))
-        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
-
-    return run
+def cli(cli):
+    """`degen channel …` on the test chain."""
+    return functools.partial(cli, "channel")
 
 
 def test_a_channel_from_opening_to_withdrawal(cli, contracts, site_id, requester, provider, token, chain):

@@ -30,17 +30,6 @@ SMALL = ["--width", "64", "--height", "64", "--steps", "3", "--seed", "7"]
 
 
 @pytest.fixture
-def cli(deployment_dir):
-    """Runs a `degen` command on the test chain; returns the finished process."""
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        argv = degen(*args, "--network", "ethereum:local:foundry", "--deployments", str(deployment_dir))
-        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
-
-    return run
-
-
-@pytest.fixture
 def generating(deployment_dir, processes):
     """Starts `degen generate` in the background and returns (process, job id) once posted."""
 

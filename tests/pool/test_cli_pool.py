@@ -2,24 +2,20 @@
 chart, and each refusal in one sentence; the slippage refusal through the SDK with a stale
 quote, as a front-run would leave it."""
 
+import functools
 import re
-import subprocess
 
 import pytest
 from PIL import Image
 
 from degen import pool
-from degen.processes import degen
 from tests.pool.conftest import REC
 
 
 @pytest.fixture
-def cli(deployment_dir):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        argv = degen("pool", *args, "--network", "ethereum:local:foundry", "--deployments", str(deployment_dir))
-        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
-
-    return run
+def cli(cli):
+    """`degen pool …` on the test chain."""
+    return functools.partial(cli, "pool")
 
 
 def test_pool_commands_work_on_chain(cli, contracts, rec_holders, requester, deployer, tmp_path):
