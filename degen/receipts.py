@@ -48,3 +48,9 @@ def signer_of(receipt: EnergyReceipt, signature: bytes, chain_id: int, market: s
         return eip712.recover(typed_data(receipt, chain_id, market), signature)
     except InvalidSignature as exc:
         raise InvalidReceipt(f"the receipt signature is invalid: {exc}") from None
+
+
+def energy_bound(max_gpu_watts: int, seconds: int) -> int:
+    """The most mWh a receipt may claim for `seconds` of a site's registered GPU power (the
+    market refuses more)."""
+    return max_gpu_watts * seconds * 1000 // 3600

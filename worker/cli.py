@@ -226,6 +226,7 @@ def run(config_path: Path, log_level: str):
 
 def build_worker(config_path: Path):
     """The worker a config describes, connected to its chain (nothing started yet)."""
+    from degen.chain.channels import channels_client
     from degen.chain.recs import rec_market_client
     from worker import config as worker_config
     from degen.inference.pipelines import Pipelines
@@ -241,7 +242,7 @@ def build_worker(config_path: Path):
                   threads=compute.threads, deterministic=compute.deterministic),
         make_meter(config.compute.meter, config.compute.model_watts),
         site.agent(),
-        start_block=deployment.block,
+        start_block=deployment.block, channels_client=channels_client(client, deployment, project),
     )
 
 

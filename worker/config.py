@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from degen.daemon.config import ChainConfig, _Section, load_key, model_sources, read, resolver, to_toml
 from degen.errors import InvalidInput
 from degen.models import MAX_BATCH, MAX_THREADS, model_id
-from worker.policy import Policy, RecBuying
+from worker.policy import ChannelRules, Policy, RecBuying
 
 
 class AccountConfig(_Section):
@@ -95,6 +95,29 @@ class GreenConfig(_Section):
         return RecBuying(self.max_premium_pct, self.twap_window_s, base_units(self.max_akre_per_job), self.deadline_margin_s)
 
 
+class ChannelsConfig(_Section):
+    """Instant jobs through JobChannels: which channels the worker serves and when it redeems
+    their vouchers (docs/worker.md, "Channels")."""
+
+    enabled: bool = True  # serve channel orders at the result endpoint
+    min_deposit_akre: float = Field(1.0, ge=0, le=1e9)  # channels with a smaller deposit are refused
+    redeem_threshold_akre: float = Field(20.0, gt=0, le=1e9)  # redeem once this much is owed on a channel ...
+    redeem_interval_s: int = Field(3600, ge=1, le=30 * 86_400)  # ... or once a voucher waited this long
+    max_unredeemed_akre: float = Field(50.0, gt=0, le=1e9)  # never serve a channel more than this unredeemed
+    green_reserve_mwh: int = Field(2_000, ge=0, le=10**12)  # RECs kept beyond a channel's green energy owed
+    rec_allowance_mwh: int = Field(1_000_000, gt=0, le=10**15)  # RECs JobChannels may retire, renewed when spent
+
+    @model_validator(mode="after")
+    def _threshold_below_limit(self) -> "ChannelsConfig":
+        if self.redeem_threshold_akre > self.max_unredeemed_akre:
+            raise ValueError("redeem_threshold_akre must be at most max_unredeemed_akre")
+        return self
+
+    def rules(self) -> ChannelRules:
+        return ChannelRules(base_units(self.min_deposit_akre), base_units(self.redeem_threshold_akre),
+                            self.redeem_interval_s, base_units(self.max_unredeemed_akre), self.green_reserve_mwh)
+
+
 def base_units(akre: float) -> int:
     """AKRE as written in the config (a decimal) in base units, exactly as written."""
     return int(Decimal(str(akre)).scaleb(18))
@@ -131,6 +154,7 @@ class WorkerConfig(_Section):
     server: ServerConfig = ServerConfig()
     telemetry: TelemetryConfig | None = None  # signed meter samples to the oracle (off without it)
     green: GreenConfig | None = None  # buy missing RECs through the GreenRouter (off without it)
+    channels: ChannelsConfig = ChannelsConfig()
 
     @field_validator("offers")
     @classmethod

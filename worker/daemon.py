@@ -10,10 +10,14 @@ Three threads share one SQLite journal:
   3. deliver each GENERATED job in order: take its meter reading, sign the EnergyReceipt with
      the meter key, simulate, send → DELIVERED;
   4. settle each DELIVERED job once its challenge window has passed → SETTLED;
-  5. read the site (SunSpec) every `read_interval_s`.
+  5. read the site (SunSpec) every `read_interval_s`;
+  6. redeem the channels' vouchers that `[channels]` says are due.
 - the compute loop: take a batch of same-shape jobs, generate, meter, store the PNGs,
   split the energy → GENERATED.
-- the result server (FastAPI under uvicorn).
+- the result server (FastAPI under uvicorn), which also takes channel orders: the channel
+  desk (`worker.channels`) checks each one, the compute loop generates it at once (never in a
+  batch with market jobs) and the desk records it before the image is answered; the chain
+  loop redeems the channels' vouchers (6.).
 
 Every transaction is simulated first, and when the market refuses one the worker reads the
 job and acts on what the chain says; so after `kill -9` a restart resumes each job where the
@@ -27,12 +31,14 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from web3.exceptions import Web3RPCError
 
-from degen import receipts
+from degen import channels, receipts
+from degen.chain.channels import ChannelsClient
 from degen.chain.follower import Follower
 from degen.committee import CommitteeView
 from degen.chain.market import MarketClient, TxRejected
@@ -40,11 +46,14 @@ from degen.chain.recs import NoQuote, Purchase, RecMarketClient
 from degen.errors import InvalidInput
 from degen.http import ServerThread
 from degen.inference.pipelines import BatchQueue, Pipelines, Task
-from degen.models import EnergyReceipt, Job, JobState, Offer, Speed, model_id
+from degen.models import EnergyReceipt, Job, JobOrder, JobState, Offer, Speed, model_id
 from degen.pool import amount_text
+from worker.channel_book import ChannelBook
+from worker.channels import ChannelDesk, Generated, OrderRefused
 from worker.config import WorkerConfig, base_units
 from worker.journal import Entry, JobKey, Journal, Step
-from worker.meter import Meter, energy_bound, measure, split_energy, window_end
+from degen.receipts import energy_bound
+from worker.meter import Meter, measure, split_energy, window_end
 from worker.metrics import WorkerMetrics
 from worker.policy import RecPlan, SiteState, choose, plan_rec_purchase, premium_pct
 from worker.register import MeterRegister
@@ -73,20 +82,59 @@ class WorkerSetupError(InvalidInput):
     """The worker's account, offers, site or meter key do not fit together."""
 
 
+ORDER_TIMEOUT_S = 600.0  # the longest a channel order waits for the GPU
+
+
 @dataclass(frozen=True)
 class Queued:
+    """A market job waiting for the GPU."""
+
     key: JobKey
     task: Task
     accepted_at: int
 
+    @property
+    def batch_key(self) -> tuple:
+        return ("market", *self.task.shape)
+
+
+@dataclass(frozen=True)
+class OrderQueued:
+    """A channel order waiting for the GPU; its image is handed to the waiting desk. Never
+    batched with market jobs: an arbiter rebuilds a market job's batch from the chain."""
+
+    task: Task
+    made: Future = field(default_factory=Future)
+    accepted_at: int = 0
+
+    @property
+    def batch_key(self) -> tuple:
+        return ("channel", *self.task.shape)
+
+
+@dataclass(frozen=True)
+class Made:
+    """One job's image out of a pipeline call, stored, with its share of the metered energy."""
+
+    sha256: bytes
+    cid: str
+    energy_mwh: int
+    started_at: int
+    finished_at: int
+    metadata: dict  # meter, estimated, batch, setup: how it was computed
+
 
 class Worker:
     def __init__(self, config: WorkerConfig, client: MarketClient, recs: RecMarketClient, pipelines: Pipelines,
-                 meter: Meter, site_agent: SiteAgent | None, *, start_block: int, progress=None):
+                 meter: Meter, site_agent: SiteAgent | None, *, start_block: int, progress=None,
+                 channels_client: ChannelsClient | None = None):
         self.start_block = start_block  # where a first start backfills from (the deployment's block)
         self.config, self.client, self.recs, self.pipelines = config, client, recs, pipelines
         self.new_blocks = client.new_blocks(config.chain.head_poll_s)
         self.meter, self.site_agent = meter, site_agent
+        self.channels_client = channels_client
+        self.desk: ChannelDesk | None = None  # set up when [channels] is enabled
+        self._head = 0
         self.rec_buying = None if config.green is None else config.green.rules()
         self.progress = progress  # a rich Progress, or None
         self.metrics = WorkerMetrics()
@@ -132,11 +180,12 @@ class Worker:
             max_range=self.config.chain.max_block_range,
         )
         self._sync_clock()
+        self._open_desk()
         app = create_app(
             self._result_of, self.store.get, chain_id=self.client.chain_id, market=self.client.address,
             health=self.health, metrics_registry=self.metrics.registry, receipts=self._receipt_of,
             is_arbiter=self._is_arbiter, on_error=lambda status: self.metrics.http_errors.labels(status=str(status)).inc(),
-            progress=self._progress_of, allowed_origins=self.config.server.allowed_origins,
+            progress=self._progress_of, allowed_origins=self.config.server.allowed_origins, desk=self.desk,
         )
         self._server = ServerThread(app, self.config.server.host, self.config.server.port)
         self.server_port = self._server.start()
@@ -177,7 +226,7 @@ class Worker:
             thread.join(timeout=30)
         if self._server is not None:
             self._server.stop()
-        for state in (self.journal, self.register):
+        for state in (self.journal, self.register, self.desk and self.desk.book):
             if state is not None:
                 state.close()
 
@@ -194,12 +243,15 @@ class Worker:
             self._deliver(entry)
         for entry in self.journal.at_step(chain, market, Step.DELIVERED):
             self._settle(entry)
+        if self.desk is not None:
+            self.desk.redeem_due(self._head)
 
     # ---- chain loop ----------------------------------------------------------------------
 
     def _follow(self) -> None:
         while True:
             poll = self.follower.poll()
+            self._head = poll.head
             self.metrics.head.set(poll.head)
             self.metrics.processed_block.set(poll.processed_to)
             if poll.forgotten:
@@ -285,13 +337,13 @@ class Worker:
         through the GreenRouter, which buys the shortfall inside the delivery, when the
         `[green]` caps allow; else it waits."""
         key, data = entry.key, entry.data
-        energy = self._claimed_energy(key, data)
+        energy = self._claimed_energy(key.job_id, data)
         purchase = None
         if data["green"] and (shortfall := energy - self.recs.rec_balance()) > 0:
             purchase = self._plan_purchase(entry, shortfall)
             if purchase is None:
                 return
-        receipt, signature = self._signed_receipt(key, data, energy)
+        receipt, signature = self._signed_receipt(key.job_id, str(key), data, energy)
         _kill_point("metered")
         self._wait_for_chain_time(receipt.finished_at)
         bought = None
@@ -381,7 +433,7 @@ class Worker:
         self._waiting.pop(key, None)
         self._said.pop(key, None)
 
-    def _claimed_energy(self, key: JobKey, data: dict) -> int:
+    def _claimed_energy(self, job_id: int, data: dict) -> int:
         """The job's metered energy, cut to what the site's registered GPU power could draw
         over its window (the contract refuses more)."""
         window = data["finished_at"] - data["started_at"]
@@ -389,16 +441,16 @@ class Worker:
         energy = data["energy_mwh"]
         if energy > bound:
             log.warning("metered energy above the site's physical bound; claiming the bound",
-                        extra={"job_id": key.job_id, "metered_mwh": energy, "bound_mwh": bound})
+                        extra={"job_id": job_id, "metered_mwh": energy, "bound_mwh": bound})
             return bound
         return energy
 
-    def _signed_receipt(self, key: JobKey, data: dict, energy: int) -> tuple[EnergyReceipt, bytes]:
+    def _signed_receipt(self, job_id: int, reading_key: str, data: dict, energy: int) -> tuple[EnergyReceipt, bytes]:
         """The job's EnergyReceipt on its meter reading of `energy` (taken now, or the one
-        taken before a restart) and the meter key's signature over it."""
-        reading = self.register.read(str(key), energy)
+        taken before a restart, kept under `reading_key`) and the meter key's signature over it."""
+        reading = self.register.read(reading_key, energy)
         receipt = EnergyReceipt(
-            job_id=key.job_id, result_hash=bytes.fromhex(data["sha256"]), started_at=data["started_at"],
+            job_id=job_id, result_hash=bytes.fromhex(data["sha256"]), started_at=data["started_at"],
             finished_at=data["finished_at"], energy_mwh=reading.energy_mwh,
             meter_start=reading.meter_start, meter_end=reading.meter_end,
         )
@@ -423,7 +475,7 @@ class Worker:
         deliver meanwhile and this one takes a fresh reading above theirs. Else failed."""
         key = entry.key
         if on_chain.state & (JobState.DELIVERED | JobState.SETTLED | JobState.DISPUTED):
-            receipt, signature = self._signed_receipt(key, entry.data, self._claimed_energy(key, entry.data))
+            receipt, signature = self._signed_receipt(key.job_id, str(key), entry.data, self._claimed_energy(key.job_id, entry.data))
             intent = self.journal.get(key).data.get("purchase")
             bought = None if intent is None else self.recs.purchase_of(key.job_id, intent["from_block"])
             record = self._delivery_record(receipt, signature, None) | self._purchase_record(key, bought)
@@ -501,6 +553,57 @@ class Worker:
         if said:
             message, fields = said
             log.log(level, message, extra=fields)
+
+    # ---- channel orders (result server threads) -----------------------------------------
+
+    def _open_desk(self) -> None:
+        """Opens the channel book and desk when `[channels]` is enabled and the deployment
+        has JobChannels."""
+        if not self.config.channels.enabled or self.channels_client is None:
+            return
+        book = ChannelBook(self.config.data_dir / "channels.sqlite", self.client.chain_id, self.channels_client.address)
+        self.desk = ChannelDesk(
+            book, self.channels_client, self.config.channels.rules(), site_id=self.config.site.site_id,
+            market=self.client.address, decide=self._order_offer, generate=self._generate_order,
+            chain_now=self.chain_now, on_point=_kill_point,
+        )
+        self.desk.start(self.client.head())
+
+    def _order_offer(self, order: JobOrder) -> Offer:
+        """The cheapest offer of ours that serves an order (an order names no offer), by the
+        rules the market jobs are taken by."""
+        offers = self._candidate_offers(0, order.model_id)
+        if isinstance(offers, str):
+            raise OrderRefused(409, offers)
+        offers.sort(key=lambda offer: (offer.base_price, offer.price_per_kwh, offer.offer_id))
+        if not self.pipelines.knows(order.model_id):
+            raise OrderRefused(409, f"model 0x{order.model_id.hex()[:12]}… is not configured on this worker")
+        decision = None
+        for offer in offers:
+            decision = choose(self.policy, offer, order.params, max_price=order.max_price, green=order.green, deadline=None,
+                              now=self.chain_now(), site=self._site)
+            if decision.accept:
+                return offer
+        raise OrderRefused(409, decision.reason + ("; retry later" if decision.for_now else ""))
+
+    def _generate_order(self, order: JobOrder, prompt: str) -> Generated:
+        """Generates an order at once through the compute queue, meters it and has the meter
+        key sign its receipt (the order's digest is its job id)."""
+        job_id = channels.order_job_id(order, self.client.chain_id, self.channels_client.address)
+        try:
+            task = Task.of(job_id, order.model_id, prompt, order.params)
+        except InvalidInput as exc:
+            raise OrderRefused(400, str(exc)) from None
+        queued = OrderQueued(task)
+        self._queue(queued)
+        try:
+            made = queued.made.result(timeout=ORDER_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - the pipeline's failure, said to the requester; nothing is owed
+            raise OrderRefused(409, f"the site could not generate the order ({type(exc).__name__}); nothing is owed") from None
+        data = {"sha256": made.sha256.hex(), "started_at": made.started_at, "finished_at": made.finished_at,
+                "energy_mwh": made.energy_mwh}
+        receipt, signature = self._signed_receipt(job_id, f"channel:{job_id:064x}", data, self._claimed_energy(job_id, data))
+        return Generated(self.store.get(made.sha256), made.sha256, made.cid, receipt, signature, made.metadata)
 
     # ---- compute loop --------------------------------------------------------------------
 
@@ -591,7 +694,7 @@ class Worker:
 
     def _generate(self, batch: list[Queued]) -> None:
         tasks = [item.task for item in batch]
-        job_ids = [item.key.job_id for item in batch]
+        job_ids = [item.task.job_id for item in batch]
         try:
             self.pipelines.get(tasks[0].model_id)  # loaded before the meter starts
             started = time.monotonic()
@@ -600,7 +703,10 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - a failed pipeline call fails its jobs, never the worker
             self._running = None
             for item in batch:
-                self._fail(item.key, f"generation failed: {exc!r}")
+                if isinstance(item, OrderQueued):
+                    item.made.set_exception(exc)
+                else:
+                    self._fail(item.key, f"generation failed: {exc!r}")
             return
         seconds = time.monotonic() - started
         self._running = None
@@ -612,11 +718,15 @@ class Worker:
         for item, png, share in zip(batch, pngs, shares):
             stored = self.store.put(png)
             started_at = max(used.started_at, item.accepted_at)
-            finished_at = window_end(started_at, used.ended, share, self.max_gpu_watts)
+            made = Made(stored.sha256, stored.cid, share, started_at, window_end(started_at, used.ended, share, self.max_gpu_watts),
+                        # how it was computed: an arbiter rebuilds this batch on this setup
+                        {"estimated": used.estimated, "meter": self.meter.name, "batch": job_ids, "setup": setup})
+            if isinstance(item, OrderQueued):
+                item.made.set_result(made)
+                continue
             self.journal.advance(
-                item.key, Step.GENERATED, sha256=stored.sha256.hex(), cid=stored.cid, energy_mwh=share,
-                started_at=started_at, finished_at=finished_at, estimated=used.estimated, meter=self.meter.name,
-                batch=job_ids, setup=setup,  # how it was computed: an arbiter rebuilds this batch on this setup
+                item.key, Step.GENERATED, sha256=made.sha256.hex(), cid=made.cid, energy_mwh=share,
+                started_at=made.started_at, finished_at=made.finished_at, **made.metadata,
             )
             self.metrics.jobs.labels(step="generated").inc()
             _kill_point("generated")
@@ -634,14 +744,17 @@ class Worker:
 
     def _progress_of(self, job_id: int) -> dict | None:
         """/progress/{job_id}: the journal's step, the denoising step while it generates, and
-        why it waits where it does (a green delivery short of RECs)."""
-        entry = self._entry(job_id)
-        if entry is None or entry.step == Step.SEEN:
-            return None
+        why it waits where it does (a green delivery short of RECs); a channel job is
+        generating or served."""
         running = self._running
         if running is not None and job_id in running.job_ids:
             return {"job_id": job_id, "state": "generating", "step": running.step, "steps": running.steps,
                     "eta_s": running.seconds_left()}
+        entry = self._entry(job_id)
+        if entry is None:
+            return {"job_id": job_id, "state": "served"} if self._channel_job(job_id) else None
+        if entry.step == Step.SEEN:
+            return None
         state = "queued" if entry.step == Step.ACCEPTED else entry.step.name.lower()
         waiting = self._waiting.get(entry.key)
         return ({"job_id": job_id, "state": state} | ({"reason": entry.reason} if entry.reason else {})
@@ -742,22 +855,35 @@ class Worker:
     def _entry(self, job_id: int) -> Entry | None:
         return self.journal.get(JobKey(self.client.chain_id, self.client.address, job_id))
 
+    def _channel_job(self, job_id: int):
+        return None if self.desk is None else self.desk.book.job(job_id)
+
     def _result_of(self, job_id: int) -> Result | None:
         entry = self._entry(job_id)
         if entry is None or "sha256" not in entry.data:
-            return None
+            booked = self._channel_job(job_id)
+            return None if booked is None else Result(booked.metadata["requester"], booked.sha256, booked.served.cid)
         return Result(entry.data["requester"], bytes.fromhex(entry.data["sha256"]), entry.data["cid"])
 
     def _receipt_of(self, job_id: int) -> dict | None:
         entry = self._entry(job_id)
         if entry is None or "receipt" not in entry.data:
-            return None
+            booked = self._channel_job(job_id)
+            if booked is None:
+                return None
+            delivered = self._delivery_record(booked.served.receipt, booked.served.meter_signature, None)
+            return self._receipt_record(delivered["receipt"], delivered["signature"], None, booked.served.cid,
+                                        booked.metadata) | {"channel_id": str(booked.channel_id),
+                                                            "channels": self.channels_client.address}
         data = entry.data
+        return self._receipt_record(data["receipt"], data["signature"], data["deliver_tx"], data["cid"], data)
+
+    def _receipt_record(self, receipt: dict, signature: str, deliver_tx: str | None, cid: str, metadata: dict) -> dict:
         return {
-            "receipt": data["receipt"], "signature": data["signature"], "deliver_tx": data["deliver_tx"],
-            "result_cid": data["cid"], "chain_id": self.client.chain_id, "market": self.client.address,
-            "metadata": {"meter": data["meter"], "estimated": data["estimated"], "batch": data["batch"],
-                         "setup": data["setup"]},
+            "receipt": receipt, "signature": signature, "deliver_tx": deliver_tx,
+            "result_cid": cid, "chain_id": self.client.chain_id, "market": self.client.address,
+            "metadata": {"meter": metadata["meter"], "estimated": metadata["estimated"], "batch": metadata["batch"],
+                         "setup": metadata["setup"]},
         }
 
     def left_open(self) -> str:
@@ -785,6 +911,7 @@ class Worker:
             "site": None if site is None else self._site_health(site),
             "waiting": {str(key.job_id): reason for key, reason in list(self._waiting.items())},
             "speed": None if self.speed is None else self.speed.model_dump(),
+            "channels": None if self.desk is None else self.desk.health(),
         }
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from degen.errors import DegenError
+from degen.receipts import energy_bound
 
 log = logging.getLogger(__name__)
 
@@ -170,11 +171,6 @@ def measure(meter: Meter, wall_clock: Callable[[], float] = time.time):
     yield result
     result.energy_mj = meter.energy_mj() - start
     result.ended = max(wall_clock(), result.started_at)
-
-
-def energy_bound(max_gpu_watts: int, seconds: int) -> int:
-    """The most mWh the market takes for `seconds` of a site's registered GPU power."""
-    return max_gpu_watts * seconds * 1000 // 3600
 
 
 def window_end(started_at: int, ended: float, energy_mwh: int, max_gpu_watts: int) -> int:

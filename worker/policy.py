@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from degen.models import GenerationParams, Offer
+from degen.pool import amount_text
 from degen.pool_model import MWH_PER_REC
 
 
@@ -77,11 +78,12 @@ def choose(
     *,
     max_price: int,
     green: bool,
-    deadline: int,
+    deadline: int | None,
     now: int,
     site: SiteState | None,
 ) -> Decision:
-    """Whether to accept a job on `offer`, and why (the first reason to refuse wins)."""
+    """Whether to accept a job on `offer`, and why (the first reason to refuse wins). A job
+    without a deadline (a channel order, generated at once) has no slack to check."""
     if not offer.active:
         return Decision(False, f"offer {offer.offer_id} is closed")
     if params.width > offer.max_width or params.height > offer.max_height:
@@ -90,7 +92,7 @@ def choose(
         return Decision(False, f"{params.steps} steps exceed the offer's {offer.max_steps}")
     if max_price < offer.base_price:
         return Decision(False, f"max price {max_price} is below the base price {offer.base_price}")
-    if deadline - now < policy.deadline_slack_s:
+    if deadline is not None and deadline - now < policy.deadline_slack_s:
         return Decision(False, f"{deadline - now} s left before the deadline, under the {policy.deadline_slack_s} s slack")
     if green:
         if not offer.green:
@@ -173,3 +175,25 @@ def _akre(akre: int) -> str:
         return "0 AKRE"
     value = Decimal(akre).scaleb(-18)
     return f"{round(value, max(0, 5 - value.adjusted())).normalize():,f} AKRE"
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """The DER owner's terms for channels (`[channels]`), AKRE in base units."""
+
+    min_deposit: int
+    redeem_threshold: int
+    redeem_interval_s: float
+    max_unredeemed: int
+    green_reserve_mwh: int
+
+
+def redemption_due(rules: ChannelRules, *, unredeemed: int, waited_s: float, closing: bool) -> str | None:
+    """Why a channel's latest voucher is to be redeemed now, or None while it can wait."""
+    if closing:
+        return "its requester is closing the channel: redeemed within the notice"
+    if unredeemed >= rules.redeem_threshold:
+        return f"{amount_text(unredeemed, 'akre')} owed reach the {amount_text(rules.redeem_threshold, 'akre')} threshold"
+    if waited_s >= rules.redeem_interval_s:
+        return f"a voucher waited {waited_s:.0f} s, the redemption interval is {rules.redeem_interval_s:.0f} s"
+    return None

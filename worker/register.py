@@ -9,6 +9,7 @@ reading instead of taking a new one."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,43 +39,53 @@ class Reading(NamedTuple):
 
 
 class MeterRegister:
-    """One site's register in the worker's SQLite file (created if missing)."""
+    """One site's register in the worker's SQLite file (created if missing), shared by the
+    worker's chain loop (market jobs) and its result server (channel jobs)."""
 
     def __init__(self, path: Path, site_id: int):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)  # explicit transactions below
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # explicit transactions below
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._site = site_id
         self._db.execute("INSERT OR IGNORE INTO meter_register VALUES (?, 0)", (site_id,))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @property
     def value(self) -> int:
         """The register now, in mWh."""
-        return self._db.execute("SELECT value_mwh FROM meter_register WHERE site_id = ?", (self._site,)).fetchone()[0]
+        with self._lock:
+            return self._db.execute("SELECT value_mwh FROM meter_register WHERE site_id = ?", (self._site,)).fetchone()[0]
 
     def catch_up(self, on_chain_mwh: int) -> int:
         """Moves the register up to the market's last delivered reading for the site, if it
         is behind (a lost state file, or another machine that delivered for the site)."""
-        self._db.execute(
-            "UPDATE meter_register SET value_mwh = MAX(value_mwh, ?) WHERE site_id = ?", (on_chain_mwh, self._site)
-        )
-        return self.value
+        with self._lock:
+            self._db.execute(
+                "UPDATE meter_register SET value_mwh = MAX(value_mwh, ?) WHERE site_id = ?", (on_chain_mwh, self._site)
+            )
+            return self.value
 
     def discard(self, job_key: str) -> None:
         """Forgets a job's reading that never reached the chain (its delivery was refused).
         The register does not move back: the range stays unused, as receipts only need to
         start at or above the last delivered end."""
-        self._db.execute("DELETE FROM meter_readings WHERE job_key = ?", (job_key,))
+        with self._lock:
+            self._db.execute("DELETE FROM meter_readings WHERE job_key = ?", (job_key,))
 
     def read(self, job_key: str, energy_mwh: int) -> Reading:
         """The reading for `job_key`: the one taken before if there is one, else a new one
         of `energy_mwh` starting at the register, which moves to its end."""
         if energy_mwh < 0:
             raise InvalidInput(f"energy must not be negative, got {energy_mwh}")
+        with self._lock:
+            return self._read(job_key, energy_mwh)
+
+    def _read(self, job_key: str, energy_mwh: int) -> Reading:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             row = self._db.execute(

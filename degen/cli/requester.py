@@ -120,11 +120,15 @@ def _site_state(oracle_url: str, site_id: int, now: int) -> str:
 @click.option("--beneficiary", type=ADDRESS, help="With --green: who gets the retirement certificate (default: you).")
 @click.option("--minutes", default=60, show_default=True, type=click.IntRange(2, 30 * 24 * 60), help="Deadline from now.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the PNG (default: job-<id>.png).")
+@click.option("--instant", is_flag=True,
+              help="Through a channel with the offer's site: no transaction per job (opens or reuses your channel).")
+@click.option("--deposit", "deposit_units", type=TokenAmount("akre"),
+              help="With --instant: AKRE to deposit when a channel is opened or too low [default: 5 x --max-price].")
 @account_option
 @chain_options
 @failures
 def generate(prompt, offer_id, open_job, model, max_units, width, height, steps, guidance, seed, green, beneficiary, minutes,
-             out, alias, network, directory):
+             out, instant, deposit_units, alias, network, directory):
     """Buy one image: post the job, follow it, download and check the result, settle.
 
     Escrows up to --max-price (with an EIP-2612 permit in the same transaction when the
@@ -138,12 +142,23 @@ def generate(prompt, offer_id, open_job, model, max_units, width, height, steps,
     --height and --steps a job is 512x512 at 20 steps, or smaller where the site's speed says
     that would take more than about 2 minutes.
 
+    With --instant the job goes through your channel with the offer's site (`degen channel`):
+    no transaction, the site generates at once, and after checking the image against its
+    meter-signed receipt your wallet signs a voucher for what you owe the site so far; the
+    site redeems vouchers in bulk. A channel is opened (or topped up) with --deposit first
+    when you have none with room for --max-price.
+
     \b
     Example:
       degen generate "A quick brown fox jumps over the lazy dog" --green --account TEST::1
+      degen generate "A fox at dawn" --instant --account TEST::1
     """
     if open_job and (offer_id or not model):
         raise click.UsageError("--open takes --model and no --offer")
+    if instant and open_job:
+        raise click.UsageError("--instant goes to one site's offer: it takes no --open")
+    if deposit_units is not None and not instant:
+        raise click.UsageError("--deposit takes --instant")
     if beneficiary and not green:
         raise click.UsageError("--beneficiary takes --green: only a green job has a certificate")
     sized = width is not None or height is not None or steps is not None
@@ -173,6 +188,9 @@ def generate(prompt, offer_id, open_job, model, max_units, width, height, steps,
                                f"makes in about {requester.DEFAULT_BUDGET_S // 60} minutes (--width, --height, --steps choose)")
             _check_estimate(None if speed is None else requester.estimate(offer, params, max_units, speed), offer, params,
                             minutes)
+        if instant:
+            return _instant_job(deployed, account, offer, prompt, params, max_units, green=green, beneficiary=beneficiary,
+                                deposit=deposit_units or 5 * max_units, out=out)
         terms = JobTerms(offer_id=terms_offer, model_id=terms_model, max_price=max_units,
                          deadline=int(market.chain_manager.pending_timestamp) + minutes * 60, green=green,
                          beneficiary=beneficiary)
@@ -204,6 +222,74 @@ def generate(prompt, offer_id, open_job, model, max_units, width, height, steps,
         settled = requester.settle(market, account, job_id)
         certificate = requester.certificate_for(deployed, job_id, found.block) if green else None
         click.echo(summary(job_id, path, found, settled, certificate, terms.beneficiary))
+
+
+def _instant_job(deployed, account, offer, prompt: str, params: GenerationParams, max_price: int, *, green: bool,
+                 beneficiary: str | None, deposit: int, out: Path | None) -> None:
+    """`generate --instant`: the job through the requester's channel with the offer's site."""
+    from degen import channels, instant
+
+    site = instant.site_of(deployed, offer)
+    usable = [state for state in channels.opened_by(deployed, account.address)
+              if state.site_id == offer.site_id and not state.closes_at and not state.closed]
+    if usable:
+        state = usable[-1]
+        click.echo(f"channel {state.channel_id} with site {offer.site_id}: {akre(state.deposit)} deposited")
+    else:
+        channel_id = channels.open_channel(deployed, account, offer.site_id, deposit, beneficiary)
+        state = channels.state(deployed, channel_id)
+        click.echo(f"channel {channel_id} opened with site {offer.site_id}: {akre(deposit)} deposited")
+    channel = instant.SiteChannel(site, state.channel_id, account.address, lambda typed: requester.sign_typed(account, typed))
+    tab, _ = channel.tab()
+    if state.deposit - tab.amount < max_price:
+        deposited = channels.top_up(deployed, account, state.channel_id, deposit)
+        click.echo(f"  topped up by {akre(deposit)}: {akre(deposited)} deposited, {akre(tab.amount)} owed so far")
+    steps = _InstantSteps(site.endpoint)
+    with steps:
+        served = channel.order(prompt, params, max_price, green=green, now=int(deployed.market.chain_manager.pending_timestamp),
+                               on_job_id=steps.follow)
+    job_hex = f"0x{served.job_id:064x}"
+    target = out or Path(f"job-{job_hex[:18]}.png")
+    path = requester.save(served.png, target)
+    receipt, voucher = served.job.receipt, served.voucher
+    click.echo("\n".join([
+        f"job {job_hex[:18]}… served on channel {state.channel_id} (order {served.job.order.nonce})",
+        f"  image        {path} (sha256 {receipt.result_hash.hex()}, checked against the meter-signed receipt)",
+        f"  energy       {energy_text(receipt.energy_mwh)}, site {offer.site_id}, "
+        f"{receipt.finished_at - receipt.started_at} s of compute",
+        f"  price        {akre(served.job.price)} by offer {served.job.offer_id}'s rule",
+        f"  voucher      signed for {voucher.jobs} job{'s' if voucher.jobs != 1 else ''}: {akre(voucher.amount)} owed in all, "
+        f"{energy_text(voucher.green_mwh)} green; the site redeems it on chain" + (
+            " (green energy's RECs are retired then, in one certificate)" if green else ""),
+    ]))
+
+
+class _InstantSteps:
+    """While an instant job is generated: prints the denoising steps the site's worker reports."""
+
+    def __init__(self, endpoint: str):
+        import threading
+
+        self.endpoint, self.job_id, self.done = endpoint, None, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def follow(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.thread.start()
+
+    def _run(self) -> None:
+        shown = None
+        while not self.done.wait(0.5):
+            found = requester.progress(self.endpoint, self.job_id)
+            if found is not None and found.state == "generating" and found.step != shown:
+                shown = found.step
+                click.echo(f"    step {found.step}/{found.steps}" + (f", ~{found.eta_s:.0f} s left" if found.eta_s else ""))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
 
 
 def _check_estimate(guess: requester.Estimate | None, offer, params: GenerationParams, minutes: int) -> None:

@@ -227,7 +227,8 @@ def _png(image) -> bytes:
 
 class BatchQueue:
     """Accepted jobs waiting for the GPU. `next_batch` hands out the oldest job together with
-    the queued jobs of the same shape (up to `max_batch`), so a backlog is worked in as few
+    the queued jobs of the same `batch_key` (its task's shape, and whatever else must match
+    for jobs to share a pipeline call; up to `max_batch`), so a backlog is worked in as few
     pipeline calls as possible while the oldest job still goes first. While more jobs are
     being queued (`gathering`: the worker accepting what one round found), a batch may wait up
     to `window_s` after its oldest job arrived for more of its shape (dynamic batching: a
@@ -235,7 +236,7 @@ class BatchQueue:
 
     def __init__(self, window_s: float = 0.0):
         self.window_s = window_s
-        self._items: list[tuple[float, object]] = []  # (arrival, item with a `task`)
+        self._items: list[tuple[float, object]] = []  # (arrival, item with a `batch_key`)
         self._gathering = 0
         self._changed = threading.Condition()
 
@@ -265,10 +266,10 @@ class BatchQueue:
             if not self._changed.wait_for(lambda: self._items, timeout_s):
                 return []
             arrived, oldest = self._items[0]
-            ready = lambda: not self._gathering or sum(item.task.shape == oldest.task.shape  # noqa: E731
+            ready = lambda: not self._gathering or sum(item.batch_key == oldest.batch_key  # noqa: E731
                                                        for _, item in self._items) >= max_batch
             self._changed.wait_for(ready, max(0.0, arrived + self.window_s - time.monotonic()))
-            batch = [item for _, item in self._items if item.task.shape == oldest.task.shape][:max_batch]
+            batch = [item for _, item in self._items if item.batch_key == oldest.batch_key][:max_batch]
             taken = {id(item) for item in batch}
             self._items = [(at, item) for at, item in self._items if id(item) not in taken]
             return batch

@@ -97,6 +97,7 @@ def test_an_unconfigured_model_is_refused(pipelines):
 class _Queued:
     def __init__(self, job_id, **params):
         self.task = task(job_id, **params)
+        self.batch_key = self.task.shape
 
 
 def test_the_queue_batches_the_oldest_jobs_shape_first():

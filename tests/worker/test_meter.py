@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from degen.errors import InvalidInput
+from degen.receipts import energy_bound
 from worker.meter import (
-    MJ_PER_MWH, Measurement, MeterUnavailable, NvmlMeter, PowerModelMeter, RaplMeter, detect_meter, energy_bound,
+    MJ_PER_MWH, Measurement, MeterUnavailable, NvmlMeter, PowerModelMeter, RaplMeter, detect_meter,
     measure, split_energy, window_end,
 )
 from worker.register import MeterRegister

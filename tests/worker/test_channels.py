@@ -1,0 +1,211 @@
+"""Instant jobs through channels, as real processes on 127.0.0.1: the worker (`degen worker
+run` with the tiny pipeline) serves signed orders at once, answers with the image and the
+meter-signed receipt, takes only the voucher that pays exactly what it served, refuses every
+bad order with a reason and no work, and redeems the vouchers on chain, at once when the
+requester starts a close; killed at any step of it, it loses no voucher and redeems once."""
+
+from __future__ import annotations
+
+import base64
+import signal
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+
+from degen import channels, contracts as reads, eip712, receipts
+from degen.eip712 import SECP256K1_N
+from degen.instant import InstantError, Site, SiteChannel
+from degen.models import GenerationParams, JobOrder, Voucher
+from tests.conftest import AKRE, FEE_BPS, MODEL_ID
+from tests.daemons import server_url
+
+PARAMS = GenerationParams(width=64, height=64, steps=3, guidance_x100=750, seed=5)
+PROMPT = "a fox on a roof of solar panels"
+
+
+@pytest.fixture
+def open_channel(contracts, requester, site_id):
+    def open_(deposit=20 * AKRE) -> int:
+        return channels.open_channel(contracts, requester, site_id, deposit)
+
+    return open_
+
+
+@pytest.fixture
+def site_channel(contracts, chain, market, registry, site_id, requester, offer_id):
+    """The requester's side of a channel with the worker at `url` (its own key signs)."""
+    key = Account.from_key(requester.private_key)
+
+    def make(url: str, channel_id: int, offer=offer_id, signer=key) -> SiteChannel:
+        meter, max_gpu_watts, _ = registry.meter_of(site_id)
+        site = Site(url, meter, max_gpu_watts, reads.offer(market, offer), chain.chain_id, contracts.channels.address,
+                    market.address)
+        return SiteChannel(site, channel_id, requester.address, lambda typed: eip712.sign(typed, signer))
+
+    return make
+
+
+def order_for(channel_id, nonce, chain, prompt=PROMPT, **changes) -> JobOrder:
+    fields = dict(channel_id=channel_id, nonce=nonce, model_id=MODEL_ID, prompt_hash=keccak(prompt.encode()), params=PARAMS,
+                  max_price=3 * AKRE, green=False, expiry=chain.pending_timestamp + 300)
+    return JobOrder(**fields | changes)
+
+
+def post_order(url, order, key, chain, channels_address, prompt=PROMPT, signature=None):
+    signature = signature or channels.sign(order, key, chain.chain_id, channels_address)
+    return httpx.post(f"{url}/channels/orders", json={"order": channels.order_wire(order), "prompt": prompt,
+                                                        "signature": "0x" + signature.hex()}, timeout=60)
+
+
+def test_instant_jobs_are_served_paid_by_voucher_and_redeemed_when_the_requester_closes(
+    start_worker, open_channel, site_channel, contracts, chain, requester, provider, token, meter, treasury,
+):
+    worker = start_worker()
+    url = server_url(worker)
+    channel_id = open_channel()
+    requester_side = site_channel(url, channel_id)
+
+    first = requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    assert first.png.startswith(b"\x89PNG") and first.voucher.jobs == 1 and first.voucher.amount == first.job.price
+    receipt = first.job.receipt
+    assert receipt.job_id == first.job_id == channels.order_job_id(first.job.order, chain.chain_id, contracts.channels.address)
+    assert receipts.signer_of(receipt, first.job.meter_signature, chain.chain_id, contracts.market.address) == meter.address
+    assert 2 * AKRE <= first.job.price <= 3 * AKRE and receipt.energy_mwh > 0
+    second = requester_side.order(PROMPT + " at dusk", PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    assert second.voucher.jobs == 2 and second.voucher.amount == first.job.price + second.job.price
+    assert second.job.receipt.meter_start >= receipt.meter_end  # one register for market and channel jobs
+
+    view = httpx.get(f"{url}/channels/{channel_id}", timeout=10).json()
+    assert view["next_nonce"] == 2 and view["owed"] is None and len(view["leaves"]) == 2
+    assert channels.voucher_from_wire(view["voucher"]["voucher"]) == second.voucher
+    published = httpx.get(f"{url}/receipts/{second.job_id}", timeout=10).json()
+    assert published["receipt"]["meter_end"] == second.job.receipt.meter_end and published["channel_id"] == str(channel_id)
+    assert httpx.get(f"{url}/health", timeout=10).json()["channels"]["unredeemed_jobs"] == 2
+    assert contracts.channels.channel(channel_id).jobs == 0  # nothing redeemed yet: under the threshold
+
+    paid_before, fee_before = token.balanceOf(provider), token.balanceOf(treasury)
+    contracts.channels.close(channel_id, sender=requester)
+    worker.wait_for(rf"channel vouchers redeemed channel={channel_id} jobs=2 .*why=.its requester is closing", timeout=30)
+    state = contracts.channels.channel(channel_id)
+    assert (state.jobs, state.redeemed) == (2, second.voucher.amount)
+    fee = second.voucher.amount * FEE_BPS // 10_000
+    assert token.balanceOf(provider) - paid_before == second.voucher.amount - fee
+    assert token.balanceOf(treasury) - fee_before == fee
+    closing = post_order(url, order_for(channel_id, 2, chain), requester.private_key, chain, contracts.channels.address)
+    assert closing.status_code == 409 and "closing" in closing.json()["detail"]
+
+
+def test_bad_orders_are_refused_with_a_reason_and_no_work(
+    start_worker, open_channel, site_channel, contracts, chain, requester, attacker, market,
+):
+    worker = start_worker()
+    url = server_url(worker)
+    channel_id = open_channel(5 * AKRE)
+    address = contracts.channels.address
+    served = site_channel(url, channel_id).order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    signed = served.job.order
+    key = requester.private_key
+    high_s = channels.sign(order_for(channel_id, 1, chain), key, chain.chain_id, address)
+    s = int.from_bytes(high_s[32:64], "big")
+    high_s = high_s[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - high_s[64]])
+    other_contract = channels.sign(order_for(channel_id, 1, chain), key, chain.chain_id, market.address)
+    other_chain = channels.sign(order_for(channel_id, 1, chain), key, chain.chain_id + 1, address)
+
+    refusals = [
+        (post_order(url, signed, key, chain, address), 409, "was served already"),  # replayed
+        (post_order(url, order_for(channel_id, 1, chain, expiry=chain.pending_timestamp - 10), key, chain, address), 410,
+         "expired"),
+        (post_order(url, order_for(channel_id, 1, chain, max_price=3 * AKRE), key, chain, address), 402,
+         "over what the deposit has left"),
+        (post_order(url, order_for(channel_id, 1, chain), attacker.private_key, chain, address), 403, "not signed by channel"),
+        (post_order(url, order_for(channel_id, 1, chain), key, chain, address, signature=other_contract), 403, "not signed"),
+        (post_order(url, order_for(channel_id, 1, chain), key, chain, address, signature=other_chain), 403, "not signed"),
+        (post_order(url, order_for(channel_id, 1, chain), key, chain, address, signature=high_s), 403, "not one the chain accepts"),
+        (post_order(url, order_for(channel_id, 1, chain), key, chain, address, prompt="another prompt"), 400, "prompt_hash"),
+        (post_order(url, order_for(channel_id, 3, chain, max_price=AKRE), key, chain, address), 409, "next order is 1"),
+        (post_order(url, order_for(channel_id + 100, 0, chain), key, chain, address), 404, "there is no channel"),
+    ]
+    for response, status, reason in refusals:
+        assert response.status_code == status and reason in response.json()["detail"], response.text
+    malformed = httpx.post(f"{url}/channels/orders", json={"order": {"channel_id": "1"}, "prompt": "x", "signature": "0x"},
+                           timeout=10)
+    assert malformed.status_code == 422 and "lacks" in malformed.json()["detail"]
+    health = httpx.get(f"{url}/health", timeout=10).json()
+    assert health["channels"]["jobs"] == 1 and worker.output.count("channel job served") == 1  # no work for any of them
+
+    wrong = Voucher(channel_id=channel_id, jobs=1, amount=served.voucher.amount - 1, energy_mwh=served.voucher.energy_mwh,
+                    green_mwh=0, receipts_root=served.voucher.receipts_root)
+    answer = httpx.post(f"{url}/channels/vouchers", json={"voucher": channels.voucher_wire(wrong), "signature": "0x" + channels.sign(
+        wrong, key, chain.chain_id, address).hex()}, timeout=10)
+    assert answer.status_code == 409 and channels.voucher_from_wire(answer.json()["expected"]) == served.voucher
+    forged = httpx.post(f"{url}/channels/vouchers", json={"voucher": channels.voucher_wire(served.voucher), "signature": "0x" + channels.sign(
+        served.voucher, attacker.private_key, chain.chain_id, address).hex()}, timeout=10)
+    assert forged.status_code == 403
+
+
+def test_a_requester_that_does_not_sign_the_voucher_is_served_nothing_more(
+    start_worker, open_channel, site_channel, contracts, chain, requester,
+):
+    worker = start_worker()
+    url = server_url(worker)
+    channel_id = open_channel()
+    address = contracts.channels.address
+    unpaid = post_order(url, order_for(channel_id, 0, chain), requester.private_key, chain, address)
+    assert unpaid.status_code == 200 and base64.b64decode(unpaid.json()["image"]).startswith(b"\x89PNG")
+    refused = post_order(url, order_for(channel_id, 1, chain), requester.private_key, chain, address)
+    assert refused.status_code == 402 and "owes the voucher for order 0" in refused.json()["detail"]
+    assert worker.output.count("channel job served") == 1
+
+    requester_side = site_channel(url, channel_id)  # a requester coming back: checks the job it missed and pays first
+    tab, view = requester_side.tab()
+    assert tab.jobs == 1 and view["next_nonce"] == 1
+    again = requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    assert again.voucher.jobs == 2 and again.job.order.nonce == 1
+
+
+def test_over_the_unredeemed_limit_the_worker_redeems_before_it_serves_more(
+    worker_config, start_worker, open_channel, site_channel, contracts, chain,
+):
+    worker = start_worker(worker_config(channels={"redeem_threshold_akre": 4, "max_unredeemed_akre": 6}))
+    url = server_url(worker)
+    channel_id = open_channel()
+    requester_side = site_channel(url, channel_id)
+    requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    second = requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    worker.wait_for(rf"channel vouchers redeemed channel={channel_id} jobs=2 .*threshold", timeout=30)
+    assert contracts.channels.channel(channel_id).redeemed == second.voucher.amount
+    third = requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    assert third.voucher.jobs == 3
+
+
+@pytest.mark.parametrize("kill_at", ["order-served", "voucher-stored", "redeemed"])
+def test_a_worker_killed_around_a_channel_job_loses_no_voucher_and_redeems_once(
+    kill_at, worker_config, start_worker, open_channel, site_channel, contracts, chain, requester,
+):
+    config = worker_config()
+    doomed = start_worker(config, kill_at=kill_at)
+    url = server_url(doomed)
+    channel_id = open_channel()
+    since = chain.blocks.height
+    if kill_at == "redeemed":
+        site_channel(url, channel_id).order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+        contracts.channels.close(channel_id, sender=requester)
+    else:
+        with pytest.raises(InstantError, match="unreachable"):
+            site_channel(url, channel_id).order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
+    doomed.wait_for(f"killed at {kill_at}", timeout=60)
+    assert doomed.popen.wait(30) == -signal.SIGKILL
+
+    worker = start_worker(config)
+    url = server_url(worker)
+    tab, view = site_channel(url, channel_id).tab()  # pays a job served before the kill, if its voucher never came
+    assert tab.jobs == 1 and view["next_nonce"] == 1
+    if kill_at != "redeemed":
+        contracts.channels.close(channel_id, sender=requester)
+    worker.wait_for(rf"channel vouchers (were )?redeemed .*channel={channel_id}", timeout=30)
+    assert contracts.channels.channel(channel_id).jobs == 1
+    redeemed = [log for log in contracts.channels.VoucherRedeemed.range(since, chain.blocks.height + 1)
+                if log.channel_id == channel_id]
+    assert len(redeemed) == 1
