@@ -8,9 +8,15 @@ generations called directly on the pipeline, in one run; written to docs/perform
 2. worker: N jobs posted on chain first (a queue), then `degen worker run` (a real process,
    max_batch 1): from "worker ready" until the N jobs are DELIVERED on chain, every accept,
    generation, receipt and delivery included;
-3. worker with batching: the same with max_batch 8.
+3. worker with batching: the same with max_batch 8;
+4. instant jobs: the N jobs as channel orders (docs/SPEC.md, "Channels") from 4 channels at
+   once, each ordering its share one after another (an order waits for the voucher of the one
+   before), through the requester's client `degen.instant` (what `degen generate --instant`
+   runs) against a real worker (max_batch 8): from the first order to the last voucher taken.
 Each runs with the determinism switches on (the default, `[compute] deterministic`) and off,
-to measure what reproducibility costs.
+to measure what reproducibility costs. Then the market overhead of an instant job: one
+channel's orders one by one, each from posting the order to the image checked against its
+receipt, minus the generation time the worker logged for it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,9 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 from ape import accounts, chain, networks, project
 from eth_account import Account
 
-from degen import deployments
+from degen import channels, contracts, deployments, eip712
 from degen.deploy import AKRE, deploy_all, grant_operator_roles, record_of
-from degen.models import JobState, JobTerms, model_id
+from degen.instant import Site, SiteChannel
+from degen.models import GenerationParams, JobState, JobTerms, model_id
 from degen.processes import Process, degen, free_port, running
 from degen.inference.pipelines import Pipelines, Task
 from degen.daemon.config import to_toml
@@ -46,8 +54,14 @@ from bench.report import arguments, replace_section
 
 MODEL_NAME = "tiny-sd"
 DIRECT, WORKER, BATCHED = "direct pipeline calls", "worker (max_batch 1)", "worker, batching (max_batch 8)"
-TARGETS = {DIRECT: None, WORKER: 1.0, BATCHED: 1.2}  # throughput against direct calls, determinism on
-MAX_BATCH = {WORKER: 1, BATCHED: 8}
+INSTANT = "worker, instant jobs (4 channels, max_batch 8)"
+RUNS = (DIRECT, WORKER, BATCHED, INSTANT)
+TARGETS = {DIRECT: None, WORKER: 1.0, BATCHED: 1.2, INSTANT: 1.0}  # throughput against direct calls, determinism on
+MAX_BATCH = {WORKER: 1, BATCHED: 8, INSTANT: 8}
+CHANNELS = 4  # requesters ordering at once in the instant run
+OVERHEAD_JOBS = 10  # one channel's orders, one by one, for the overhead
+OVERHEAD_TARGET_S = 0.3
+MAX_PRICE = 2 * AKRE
 
 
 class Market:
@@ -100,26 +114,34 @@ def direct(model_dir: Path, params: list[tuple], deterministic: bool) -> float:
     return time.perf_counter() - started
 
 
-def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, params: list[tuple], max_batch: int,
-                   deterministic: bool) -> float:
-    """Seconds from the worker being ready to the last of the queued jobs delivered (each run
-    with a data dir of its own under `work`)."""
-    run_dir = work / f"worker-batch-{max_batch}-{'on' if deterministic else 'off'}"
+def worker_process(market: Market, run_dir: Path, model_dir: Path, site_port: int, max_batch: int, deterministic: bool,
+                   start_block: int | None = None) -> Process:
+    """A `degen worker run` for Bob's offer with a data dir of its own in `run_dir`, following
+    the chain from `start_block` (default: the next block); started, not yet ready."""
     run_dir.mkdir(parents=True)
     (run_dir / "provider.key").write_text(market.provider.private_key)
     (run_dir / "meter.key").write_text(market.meter.key.hex())
     config = WorkerConfig.model_validate({
         "data_dir": "data", "offers": [market.offer], "models": {MODEL_NAME: str(model_dir)},
         "chain": {"rpc_url": chain.provider.uri, "network": "ethereum:local", "deployments": str(market.deployments),
-                  "start_block": chain.blocks.height + 1},
+                  "start_block": start_block or chain.blocks.height + 1},
         "account": {"provider_key_file": "provider.key", "meter_key_file": "meter.key"},
         "site": {"site_id": market.site, "modbus_port": site_port},
         "compute": {"device": "cpu", "meter": "model", "model_watts": 60, "max_batch": max_batch, "deterministic": deterministic},
-        "server": {"port": 0},
+        "server": {"port": 0}, "channels": {"max_unredeemed_akre": 1_000, "redeem_threshold_akre": 1_000},
     })
     (run_dir / "worker.toml").write_text(to_toml(config))
+    return Process(degen("worker", "run", "--config", str(run_dir / "worker.toml")))
+
+
+def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, params: list[tuple], max_batch: int,
+                   deterministic: bool) -> float:
+    """Seconds from the worker being ready to the last of the queued jobs delivered (each run
+    with a data dir of its own under `work`)."""
+    run_dir = work / f"worker-batch-{max_batch}-{'on' if deterministic else 'off'}"
+    start_block = chain.blocks.height + 1
     job_ids = market.post(params)
-    worker = Process(degen("worker", "run", "--config", str(run_dir / "worker.toml")))
+    worker = worker_process(market, run_dir, model_dir, site_port, max_batch, deterministic, start_block)
     try:
         worker.wait_for("worker ready", timeout=300)
         started = time.perf_counter()
@@ -133,7 +155,74 @@ def through_worker(market: Market, work: Path, model_dir: Path, site_port: int, 
     return elapsed
 
 
-def render(jobs: int, steps: int, size: int, runs: dict[tuple[str, bool], list[float]]) -> str:
+def requester_channels(market: Market, url: str, count: int) -> list[SiteChannel]:
+    """`count` fresh channels of Alice's with Bob's site, each with her client (her key signs)."""
+    offer = contracts.offer(market.c.market, market.offer)
+    meter, max_gpu_watts, _ = market.c.registry.meter_of(market.site)
+    site = Site(url, meter, max_gpu_watts, offer, chain.chain_id, market.c.channels.address, market.c.market.address)
+    key = Account.from_key(market.requester.private_key)
+    return [SiteChannel(site, channels.open_channel(market.c, market.requester, market.site, 500 * AKRE), market.requester.address,
+                        lambda typed: eip712.sign(typed, key)) for _ in range(count)]
+
+
+def order(channel: SiteChannel, p: tuple, now: int):
+    params = GenerationParams(width=p[0], height=p[1], steps=p[2], guidance_x100=p[3], seed=p[4])
+    return channel.order(f"bench job {p[4]}", params, MAX_PRICE, green=False, now=now)
+
+
+def instant(market: Market, work: Path, model_dir: Path, site_port: int, params: list[tuple], deterministic: bool) -> float:
+    """Seconds from the first channel order to the last voucher taken, CHANNELS channels ordering at once."""
+    worker = worker_process(market, work / f"instant-{'on' if deterministic else 'off'}", model_dir, site_port,
+                            MAX_BATCH[INSTANT], deterministic)
+    try:
+        worker.wait_for("worker ready", timeout=300)
+        url = worker.wait_for(r"result server listening url=(\S+)").group(1)
+        opened = requester_channels(market, url, CHANNELS)
+        now, failures = chain.pending_timestamp, []
+
+        def serve(channel: SiteChannel, share: list[tuple]) -> None:
+            try:
+                for p in share:
+                    order(channel, p, now)
+            except Exception as exc:  # noqa: BLE001 - reported after the run
+                failures.append(exc)
+
+        threads = [threading.Thread(target=serve, args=(channel, params[n::CHANNELS])) for n, channel in enumerate(opened)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.stop()
+    if failures or worker.output.count("channel voucher taken") != len(params):
+        raise RuntimeError(f"instant jobs failed: {failures[:1]}\n{worker.output[-3000:]}")
+    return elapsed
+
+
+def instant_overhead(market: Market, work: Path, model_dir: Path, site_port: int, params: list[tuple]) -> list[float]:
+    """Per job of one channel, one after another: seconds from posting the order to the image
+    checked against its receipt and the voucher signed, minus the generation time the worker
+    logged for it."""
+    worker = worker_process(market, work / "instant-overhead", model_dir, site_port, 1, True)
+    try:
+        worker.wait_for("worker ready", timeout=300)
+        url = worker.wait_for(r"result server listening url=(\S+)").group(1)
+        channel, = requester_channels(market, url, 1)
+        overheads, now = [], chain.pending_timestamp
+        for p in params[:OVERHEAD_JOBS]:
+            started = time.perf_counter()
+            served = order(channel, p, now)
+            took = time.perf_counter() - started
+            generated = float(worker.wait_for(rf"generated jobs=\[{served.job_id}\] .*seconds=([0-9.]+)").group(1))
+            overheads.append(took - generated)
+    finally:
+        worker.stop()
+    return overheads
+
+
+def render(jobs: int, steps: int, size: int, runs: dict[tuple[str, bool], list[float]], overheads: list[float]) -> str:
     """One row per configuration and determinism setting: the median time over the rounds,
     and the median of the per-round ratios to the direct run of the same round and setting
     (paired, so slow drift of a shared machine cancels); then what the switches cost."""
@@ -143,13 +232,15 @@ def render(jobs: int, steps: int, size: int, runs: dict[tuple[str, bool], list[f
         f"{platform.machine()} CPU ({_cpus()} cores, torch CPU kernels {_cpu_capability()}), no GPU: {jobs} jobs of "
         f"{size}x{size} px, {steps} steps on the tiny random Stable Diffusion pipeline, anvil as the chain, {rounds} rounds.",
         "The worker rows are a real `degen worker run` process, timed from \"worker ready\" until every",
-        "job is DELIVERED on chain (accept, generate, meter, sign, deliver), with the jobs queued first.",
+        "job is DELIVERED on chain (accept, generate, meter, sign, deliver), with the jobs queued first;",
+        f"the instant row, from the first channel order to the last voucher taken, {CHANNELS} channels ordering at once",
+        "through `degen.instant` (the client `degen generate --instant` runs), in this process.",
         "",
         "| run | determinism | median s | jobs/s | vs direct (median of rounds) | target | every round (s) |",
         "|---|---|---:|---:|---:|---|---|",
     ]
     for deterministic in (True, False):
-        for name in (DIRECT, WORKER, BATCHED):
+        for name in RUNS:
             seconds, direct_runs = runs[name, deterministic], runs[DIRECT, deterministic]
             ratio = statistics.median(direct / own for direct, own in zip(direct_runs, seconds))
             target = TARGETS[name] if deterministic else None
@@ -159,9 +250,21 @@ def render(jobs: int, steps: int, size: int, runs: dict[tuple[str, bool], list[f
                          f"{jobs / statistics.median(seconds):.3f} | {ratio:.2f}× | {verdict} | {every} |")
     lines += ["", "What the determinism switches cost (time with them on / time with them off, median of rounds):", "",
               "| run | on / off |", "|---|---:|"]
-    for name in (DIRECT, WORKER, BATCHED):
+    for name in RUNS:
         cost = statistics.median(on / off for on, off in zip(runs[name, True], runs[name, False]))
         lines.append(f"| {name} | {cost:.2f} |")
+    median = statistics.median(overheads)
+    lines += [
+        "",
+        f"Market overhead of an instant job (one channel, {len(overheads)} orders one after another, max_batch 1): from",
+        "posting the signed order to the image checked against its meter-signed receipt and the voucher",
+        "signed and taken, minus the generation time the worker logged for that job: median "
+        f"**{median:.3f} s** (min {min(overheads):.3f}, max {max(overheads):.3f}); target ≤ {OVERHEAD_TARGET_S} s "
+        f"{'met' if median <= OVERHEAD_TARGET_S else 'MISSED'}. No transaction and no block is waited for: the",
+        "worker reads the channel (one `eth_call`), checks the signature, generates, meters, signs the",
+        "receipt and records the job; the client asks for the channel's state, checks, signs and posts the",
+        "voucher.",
+    ]
     lines += [
         "",
         "How to read it:",
@@ -217,7 +320,7 @@ def main(argv=None) -> int:
     if args.direct:
         print(direct(args.direct, params, deterministic=not args.nondeterministic))
         return 0
-    runs: dict[tuple[str, bool], list[float]] = {(name, on): [] for on in (True, False) for name in (DIRECT, WORKER, BATCHED)}
+    runs: dict[tuple[str, bool], list[float]] = {(name, on): [] for on in (True, False) for name in RUNS}
     with tempfile.TemporaryDirectory() as scratch, networks.parse_network_choice(args.network):
         work = Path(scratch)
         model_dir = write_tiny_pipeline(work / MODEL_NAME)
@@ -230,9 +333,12 @@ def main(argv=None) -> int:
                     for name in (WORKER, BATCHED):
                         runs[name, deterministic].append(through_worker(
                             market, work / f"round-{round_}", model_dir, port, params, MAX_BATCH[name], deterministic))
+                    runs[INSTANT, deterministic].append(instant(market, work / f"round-{round_}", model_dir, port, params,
+                                                                deterministic))
                 print(f"round {round_}: " + ", ".join(f"{name} ({'on' if on else 'off'}) {seconds[-1]:.2f} s"
                                                       for (name, on), seconds in runs.items()), flush=True)
-    table = render(args.jobs, args.steps, args.size, runs)
+            overheads = instant_overhead(market, work, model_dir, port, params)
+    table = render(args.jobs, args.steps, args.size, runs, overheads)
     print(table)
     replace_section(args.out, "Worker", table)
     return 0

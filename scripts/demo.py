@@ -49,7 +49,9 @@ LIQUIDITY = dict(rec=50 * 10**6, akre=50 * AKRE)  # 50 REC at 1 AKRE each
 # Bob's worker buys missing RECs at most 5 % above the pool's TWAP; the story's pool is seconds
 # old, so its window is short (a worker on a real chain keeps the default hour).
 GREEN = dict(max_premium_pct=5.0, twap_window_s=15, max_akre_per_job=1.0, router_allowance_akre=5.0)
-STEPS = 8
+STEPS = 10
+INSTANT_PROMPT = "A lighthouse powered by the sun"
+INSTANT = dict(max_price="3", deposit="10")  # AKRE: the instant job's price cap, and Alice's channel deposit
 WEB_PORT = 8600  # `degen web`'s default, so the page keeps its origin (and the wallet's permission) between runs
 ORACLE_PORT = 8800  # the oracles' ports from the default on: docs/der-owners.md points a new DER owner's worker at them
 MEMBERS = (1, 2, 3)  # the committee's oracles
@@ -163,17 +165,8 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
 
         step(7, f'Alice runs: degen generate "{PROMPT}" --green')
         image = workdir / "fox.png"
-        buyer = Process(degen("generate", PROMPT, "--green", "--account", "TEST::1", "--width", str(size), "--height", str(size),
-                              "--steps", str(steps), "--seed", "42", "--out", str(image), "--network", "ethereum:local:foundry",
-                              "--deployments", str(workdir / "deployments")))
-        shown = 0
-        while buyer.popen.poll() is None or shown < len(buyer.lines):
-            for line in buyer.lines[shown:]:
-                click.echo(f"  {line}")
-            shown = len(buyer.lines)
-            time.sleep(0.2)
-        if buyer.popen.returncode != 0:
-            raise click.ClickException(f"degen generate failed; the worker said:\n{worker.output[-3000:]}")
+        shape = ("--width", str(size), "--height", str(size), "--steps", str(steps))
+        play_alice(workdir, worker, "generate", PROMPT, "--green", *shape, "--seed", "42", "--out", str(image))
 
         step(8, "What happened")
         job_id = c.market.job_count()
@@ -186,6 +179,24 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
         print_summary(image, receipt, settled, c, alice, bob, certificate_id)
         if bought:
             print_purchase(bought[0], c)
+
+        step(9, f'Alice buys another image instantly, through a channel with Bob\'s site: degen generate "{INSTANT_PROMPT}" --instant')
+        click.echo("  no transaction per job: she signs an order, Bob's worker generates at once, and she signs a voucher "
+                   "for what she owes after checking the image and its receipt")
+        started = time.monotonic()
+        play_alice(workdir, worker, "generate", INSTANT_PROMPT, "--instant", *shape, "--seed", "7",
+                   "--max-price", INSTANT["max_price"], "--deposit", INSTANT["deposit"], "--out", str(workdir / "lighthouse.png"))
+        click.echo(f"  {time.monotonic() - started:.1f} s for the whole command, the channel's opening included")
+
+        step(10, "Alice closes her channel; Bob's worker redeems her voucher within the notice, in one transaction")
+        channel_id = c.channels.channel_count()
+        closes_at = c.channels.close(channel_id, sender=alice).decode_logs(c.channels.ChannelClosing)[0].closes_at
+        worker.wait_for(rf"channel vouchers redeemed channel={channel_id} ", timeout=60)
+        redeemed = list(c.channels.VoucherRedeemed.range(first_block, chain.blocks.height + 1,
+                                                         search_topics={"channel_id": channel_id}))[-1]
+        click.echo(f"  voucher for {redeemed.jobs} job redeemed: {akre(redeemed.paid)} to Bob, {akre(redeemed.fee)} protocol fee, "
+                   f"{redeemed.energy_mwh:,} mWh metered; Alice withdraws the rest after the notice "
+                   f"({round((closes_at - chain.pending_timestamp) / 3600)} h: `degen channel withdraw {channel_id}`)")
 
         if keep_running:
             click.secho("\nEverything keeps running; try, in another shell (from this folder):", bold=True)
@@ -207,6 +218,20 @@ def cli(ecosystem, network, workdir, model_source, size, steps, keep_running):
             finally:
                 signal.signal(signal.SIGINT, ape_handler)
         click.echo("\nstopping the worker, the oracles, the site simulator and the web page")
+
+
+def play_alice(workdir: Path, worker: Process, *args: str) -> None:
+    """Runs a `degen` command as Alice on the story's chain, showing its lines as they come."""
+    buyer = Process(degen(*args, "--account", "TEST::1", "--network", "ethereum:local:foundry",
+                          "--deployments", str(workdir / "deployments")))
+    shown = 0
+    while buyer.popen.poll() is None or shown < len(buyer.lines):
+        for line in buyer.lines[shown:]:
+            click.echo(f"  {line}")
+        shown = len(buyer.lines)
+        time.sleep(0.2)
+    if buyer.popen.returncode != 0:
+        raise click.ClickException(f"degen {args[0]} failed; the worker said:\n{worker.output[-3000:]}")
 
 
 def register(c, owner, meter, site: dict, workdir: Path, members: tuple[int, ...]) -> int:

@@ -43,7 +43,7 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
         second.kill(signal.SIGINT)
         assert second.popen.wait(60) == 0, second.output[-4000:]
     output = second.output
-    assert "[8/8] What happened" in output and "stopping the worker, the oracles, the site simulator and the web page" in output
+    assert "[8/10] What happened" in output and "[10/10] Alice closes her channel" in output and "stopping the worker, the oracles, the site simulator and the web page" in output
     assert "10 kW rooftop PV, a 20 kWh battery" in output and "Alice (Singapore)" in output
     assert "Carol seeds the EnergyPool" in output and "RECs bought" in output
     noise = [line for line in (first.stdout + first.stderr + output).splitlines()
@@ -77,10 +77,18 @@ def test_the_main_command_plays_the_whole_story(project, chain, accounts, tmp_pa
     assert (settled.price, settled.fee, settled.refund) == (price, fee_of(price, record.fee_bps), MAX_PRICE - price)
     bought, = project.GreenRouter.at(record.router).ShortfallBought.range(since, chain.blocks.height + 1)
     assert (bought.job_id, bought.rec_amount) == (1, delivered.energy_mwh)  # Bob held no RECs: all were bought
-    assert token.balanceOf(bob) == 200 * 10**18 - 100 * 10**18 + price - settled.fee - bought.akre_amount  # funded, staked, paid, bought
+    channels = project.JobChannels.at(record.channels)  # the instant job: one voucher redeemed once Alice began to close
+    redeemed, = channels.VoucherRedeemed.range(since, chain.blocks.height + 1)
+    channel = channels.channel(redeemed.channel_id)
+    assert channel.requester == alice.address and channel.jobs == redeemed.jobs == 1 and channel.closes_at > 0
+    assert re.search(rf"served on channel {redeemed.channel_id} \(order 0\)", output) and "voucher for 1 job redeemed" in output
+    assert (tmp_path / "lighthouse.png").read_bytes().startswith(b"\x89PNG")
+    assert token.balanceOf(bob) == (200 * 10**18 - 100 * 10**18 + price - settled.fee - bought.akre_amount  # funded, staked, paid,
+                                    + redeemed.paid)  # bought; and the channel's voucher
     pool = project.EnergyPool.at(record.pool)
     assert pool.totalSupply() > 0 and pool.get_reserves()[1] == 50 * 10**18 + bought.akre_amount  # Carol's AKRE and the purchase
-    assert token.balanceOf(alice) == 100 * 10**18 - price - danas.price  # funded 100, refunded the rest of each escrow
+    assert token.balanceOf(alice) == 100 * 10**18 - price - danas.price - channel.deposit  # funded 100, refunded the rest of
+    # each escrow, and the channel's deposit held until she withdraws
 
     assert certificates.balanceOf(alice) == 2 and certificates.ownerOf(1) == alice.address
     certificate = certificates.certificate(1)

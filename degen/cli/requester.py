@@ -153,10 +153,10 @@ def generate(prompt, offer_id, open_job, model, max_units, width, height, steps,
       degen generate "A quick brown fox jumps over the lazy dog" --green --account TEST::1
       degen generate "A fox at dawn" --instant --account TEST::1
     """
-    if open_job and (offer_id or not model):
-        raise click.UsageError("--open takes --model and no --offer")
     if instant and open_job:
         raise click.UsageError("--instant goes to one site's offer: it takes no --open")
+    if open_job and (offer_id or not model):
+        raise click.UsageError("--open takes --model and no --offer")
     if deposit_units is not None and not instant:
         raise click.UsageError("--deposit takes --instant")
     if beneficiary and not green:

@@ -7,6 +7,7 @@ requester starts a close; killed at any step of it, it loses no voucher and rede
 from __future__ import annotations
 
 import base64
+import re
 import signal
 
 import httpx
@@ -18,6 +19,7 @@ from degen import channels, contracts as reads, eip712, receipts
 from degen.eip712 import SECP256K1_N
 from degen.instant import InstantError, Site, SiteChannel
 from degen.models import GenerationParams, JobOrder, Voucher
+from degen.processes import free_port
 from tests.conftest import AKRE, FEE_BPS, MODEL_ID
 from tests.daemons import server_url
 
@@ -209,3 +211,26 @@ def test_a_worker_killed_around_a_channel_job_loses_no_voucher_and_redeems_once(
     redeemed = [log for log in contracts.channels.VoucherRedeemed.range(since, chain.blocks.height + 1)
                 if log.channel_id == channel_id]
     assert len(redeemed) == 1
+
+
+def test_degen_generate_instant_opens_a_channel_then_reuses_it(cli, worker_config, start_worker, offer_id, site_id, contracts,
+                                                               attacker, tmp_path):
+    """`degen generate --instant` as a requester with no channel yet (TEST::3, whose channels
+    no other test opens): the first job opens one with the deposit, the second reuses it."""
+    port = free_port()
+    worker = start_worker(worker_config(server={"port": port, "public_url": f"http://127.0.0.1:{port}"}))
+    worker.wait_for("result endpoint published")
+    args = ("generate", PROMPT, "--instant", "--offer", str(offer_id), "--width", "64", "--height", "64", "--steps", "3",
+            "--max-price", "3", "--deposit", "10", "--account", "TEST::3")
+    first = cli(*args, "--out", str(tmp_path / "first.png"))
+    assert first.returncode == 0, first.stderr
+    channel_id = int(re.search(r"channel (\d+) opened with site \d+: 10 AKRE deposited", first.stdout).group(1))
+    assert re.search(r"served on channel \d+ \(order 0\)", first.stdout) and "voucher      signed for 1 job:" in first.stdout
+    assert (tmp_path / "first.png").read_bytes().startswith(b"\x89PNG")
+    second = cli(*args, "--out", str(tmp_path / "second.png"))
+    assert second.returncode == 0, second.stderr
+    assert f"channel {channel_id} with site {site_id}: 10 AKRE deposited" in second.stdout
+    assert "(order 1)" in second.stdout and "signed for 2 jobs" in second.stdout
+    assert contracts.channels.channel(channel_id).requester == attacker.address
+    refused = cli(*args, "--open", "--model", "tiny-sd")
+    assert refused.returncode != 0 and "--instant goes to one site's offer" in refused.stderr

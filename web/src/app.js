@@ -5,6 +5,7 @@ import { keccak256, stringToHex } from "viem";
 import { h, replace, say } from "./dom.js";
 import { explain } from "./errors.js";
 import { akre, count, energy, lp, memberNames, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
+import { InstantChannel } from "./instant.js";
 import { Market } from "./market.js";
 import { discoverWallets, Wallet } from "./wallet.js";
 import { lineChart } from "./chart.js";
@@ -525,13 +526,17 @@ async function certificatesView() {
 
 // ---- Alice: her channels ------------------------------------------------------------------
 
-// Pay-as-you-go channels with a site (JobChannels): open one with a permit, see what the site
-// redeemed, close it and withdraw the rest after the notice.
+// Pay-as-you-go channels with a site (JobChannels): open one with a permit, order instant jobs
+// through it (no transaction: the wallet signs the order, then a voucher once the image is
+// checked), see the vouchers signed and what the site redeemed, close it and withdraw the rest
+// after the notice.
 async function channelsView() {
   const main = state.screen;
   const account = signer();
   const market = state.market;
   const [channels, notice, now] = await Promise.all([market.channels(account), market.read("JobChannels", "NOTICE_PERIOD"), market.now()]);
+  const sites = new Map(await Promise.all([...new Set(channels.map((c) => c.site_id))].map(async (id) => [id, await market.site(id)])));
+  const signed = new Map(await Promise.all(channels.map(async (c) => [c.id, await heldVoucher(sites.get(c.site_id), c.id)])));
   const form = h("form", { class: "card", "data-testid": "channel-form" }, h("h3", {}, "Open a channel"),
     h("div", { class: "row" },
       field("Site", h("input", { name: "site", type: "number", min: 1, required: true })),
@@ -555,16 +560,85 @@ async function channelsView() {
   }) }, label);
   const stateOf = (c) => (c.closed ? "closed (withdrawn)" : c.closes_at === 0n ? "open"
     : `closing: withdraw from ${time(c.closes_at)}`);
-  replace(main, h("h2", {}, "My channels"), form, channels.length === 0 ? h("p", {}, "No channels yet.") :
+  const open = channels.filter((c) => !c.closed && c.closes_at === 0n && sites.get(c.site_id).endpoint);
+  replace(main, h("h2", {}, "My channels"), form, open.length ? instantForm(open, sites) : null,
+    h("div", { id: "instant-result" }), channels.length === 0 ? h("p", {}, "No channels yet.") :
     h("table", { class: "reflow", "data-testid": "channels" },
-      h("thead", {}, h("tr", {}, ["Channel", "Site", "Deposit", "Not yet redeemed", "Redeemed", "State", "Action"].map((name) => h("th", {}, name)))),
+      h("thead", {}, h("tr", {}, ["Channel", "Site", "Deposit", "Not yet redeemed", "Vouchers signed", "Redeemed", "State", "Action"]
+        .map((name) => h("th", {}, name)))),
       h("tbody", {}, channels.map((c) => h("tr", { "data-channel": String(c.id) },
         h("td", { "data-label": "Channel" }, `#${c.id}`), h("td", { "data-label": "Site" }, `#${c.site_id}`),
         h("td", { "data-label": "Deposit" }, akre(c.deposit)), h("td", { "data-label": "Not yet redeemed" }, akre(c.deposit - c.redeemed)),
+        h("td", { "data-label": "Vouchers signed", "data-testid": `channel-signed-${c.id}` }, signed.get(c.id)),
         h("td", { "data-label": "Redeemed" }, `${akre(c.redeemed)} for ${c.jobs} jobs`),
         h("td", { "data-label": "State", "data-testid": `channel-state-${c.id}` }, stateOf(c)),
         h("td", { "data-label": "Action" }, c.closed ? "" : c.closes_at === 0n ? action("Close", c.id, "close", "close")
           : now >= c.closes_at ? action("Withdraw", c.id, "withdraw", "withdraw") : ""))))));
+}
+
+// The latest voucher the channel's site holds from this wallet, in words ("—" when its site
+// publishes no endpoint or does not answer).
+async function heldVoucher(site, channelId) {
+  if (!site.endpoint) return "— (the site publishes no endpoint)";
+  try {
+    const response = await fetch(`${site.endpoint.replace(/\/+$/, "")}/channels/${channelId}`);
+    const view = response.ok ? await response.json() : null;
+    if (!view?.voucher) return view ? "none yet" : "—";
+    const voucher = view.voucher.voucher;
+    return `${voucher.jobs} jobs, ${akre(BigInt(voucher.amount))} owed, ${energy(BigInt(voucher.energy_mwh))}`;
+  } catch {
+    return "— (the site's endpoint does not answer)";
+  }
+}
+
+// The form for an instant job on one of the open channels (the site's cheapest offer prices it,
+// the worker's rule: docs/SPEC.md, "Channels").
+function instantForm(open, sites) {
+  const input = (name, attrs) => h("input", { name, id: `instant-${name}`, ...attrs });
+  const form = h("form", { class: "card", "data-testid": "instant-form" }, h("h3", {}, "Instant job"),
+    h("p", { class: "hint" }, "No transaction: your wallet signs the order, the site generates at once, and after the image is checked against its meter-signed receipt your wallet signs a voucher for what you owe so far."),
+    field("Channel", h("select", { name: "channel", id: "instant-channel" },
+      open.map((c) => h("option", { value: String(c.id) }, `#${c.id} with site ${c.site_id}`)))),
+    field("Prompt", h("textarea", { name: "prompt", id: "instant-prompt", required: true, maxlength: 1000, rows: 2 })),
+    h("div", { class: "row" },
+      field("Width", input("width", { type: "number", value: 64, min: 64, step: 8 })),
+      field("Height", input("height", { type: "number", value: 64, min: 64, step: 8 })),
+      field("Steps", input("steps", { type: "number", value: 10, min: 1 })),
+      field("Seed", input("seed", { type: "number", value: 42, min: 0 })),
+      field("Max price (AKRE)", input("max_price", { type: "text", value: "3", inputmode: "decimal" })),
+      field("Green (RECs retired when the site redeems)", input("green", { type: "checkbox" }))),
+    h("button", { type: "submit", "data-testid": "instant-post" }, "Generate instantly"));
+  form.addEventListener("submit", act(async (event) => {
+    event.preventDefault();
+    signer();
+    const prompt = form.prompt.value.trim();
+    if (!prompt) throw new Error("Write a prompt first.");
+    const channel = open.find((c) => String(c.id) === form.channel.value);
+    const site = sites.get(channel.site_id);
+    const green = form.green.checked;
+    const offers = (await state.market.offers()).filter((o) => o.site_id === channel.site_id && (!green || o.green))
+      .sort((a, b) => (a.base_price === b.base_price ? (a.price_per_kwh < b.price_per_kwh ? -1 : 1) : a.base_price < b.base_price ? -1 : 1));
+    if (offers.length === 0) throw new Error(`Site ${channel.site_id} has no active ${green ? "green " : ""}offer.`);
+    let maxPrice;
+    try { maxPrice = parseAkre(form.max_price.value); } catch { throw new Error("Enter the max price in AKRE, e.g. 3 or 2.5."); }
+    const params = { width: Number(form.width.value), height: Number(form.height.value), steps: Number(form.steps.value),
+                     guidance_x100: 750, seed: BigInt(form.seed.value || 0) };
+    say("Check your wallet: sign the order; once the image is checked, sign the voucher.");
+    const instant = new InstantChannel(state.market, channel.id, site, offers[0]);
+    const done = await instant.order({ prompt, params, maxPrice, green, now: await state.market.now() });
+    const url = URL.createObjectURL(new Blob([done.png], { type: "image/png" }));
+    const receipt = done.served.receipt;
+    replace(document.getElementById("instant-result"), h("div", { class: "card", "data-testid": "instant-result" },
+      h("h3", {}, `Instant job on channel #${channel.id} (order ${done.served.order.nonce})`),
+      h("figure", {}, h("img", { src: url, alt: prompt, "data-testid": "instant-image" })),
+      h("p", {}, `${energy(receipt.energy_mwh)} metered from ${time(receipt.started_at)} to ${time(receipt.finished_at)}, signed by the site's meter; sha256 ${short(receipt.result_hash)} checked.`),
+      h("p", {}, `Price ${akre(done.served.price)} by offer #${done.served.offerId}'s rule, in ${done.seconds.toFixed(2)} s.`),
+      h("p", { "data-testid": "instant-voucher" }, `Voucher signed: ${done.voucher.jobs} jobs, ${akre(done.voucher.amount)} owed in all; the site redeems it on chain.`)));
+    say(`Instant job done: voucher for ${done.voucher.jobs} jobs signed.`, "ok");
+    const cell = document.querySelector(`[data-testid="channel-signed-${channel.id}"]`);
+    if (cell) cell.textContent = `${done.voucher.jobs} jobs, ${akre(done.voucher.amount)} owed, ${energy(done.voucher.energy_mwh)}`;
+  }));
+  return form;
 }
 
 // ---- Bob: the site page -------------------------------------------------------------------
