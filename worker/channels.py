@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -191,22 +192,18 @@ class ChannelDesk:
                                         "or order without green")
         return offer
 
+    @contextmanager
     def _serving_channel(self, channel_id: int):
         """One order or voucher of a channel at a time; another one meanwhile is refused."""
-        desk = self
-
-        class _Serving:
-            def __enter__(self):
-                with desk._serving_lock:
-                    if channel_id in desk._serving:
-                        raise OrderRefused(409, f"an order or voucher of channel {channel_id} is being taken; retry when it is answered")
-                    desk._serving.add(channel_id)
-
-            def __exit__(self, *exc):
-                with desk._serving_lock:
-                    desk._serving.discard(channel_id)
-
-        return _Serving()
+        with self._serving_lock:
+            if channel_id in self._serving:
+                raise OrderRefused(409, f"an order or voucher of channel {channel_id} is being taken; retry when it is answered")
+            self._serving.add(channel_id)
+        try:
+            yield
+        finally:
+            with self._serving_lock:
+                self._serving.discard(channel_id)
 
     # ---- redemptions (the chain loop) --------------------------------------------------------
 

@@ -48,11 +48,11 @@ from degen.http import ServerThread
 from degen.inference.pipelines import BatchQueue, Pipelines, Task
 from degen.models import EnergyReceipt, Job, JobOrder, JobState, Offer, Speed, model_id
 from degen.pool import amount_text
+from degen.receipts import energy_bound
 from worker.channel_book import ChannelBook
 from worker.channels import ChannelDesk, Generated, OrderRefused
 from worker.config import WorkerConfig, base_units
 from worker.journal import Entry, JobKey, Journal, Step
-from degen.receipts import energy_bound
 from worker.meter import Meter, measure, split_energy, window_end
 from worker.metrics import WorkerMetrics
 from worker.policy import RecPlan, SiteState, choose, plan_rec_purchase, premium_pct

@@ -259,8 +259,9 @@ def _instant_job(deployed, account, offer, prompt: str, params: GenerationParams
         f"{receipt.finished_at - receipt.started_at} s of compute",
         f"  price        {akre(served.job.price)} by offer {served.job.offer_id}'s rule",
         f"  voucher      signed for {voucher.jobs} job{'s' if voucher.jobs != 1 else ''}: {akre(voucher.amount)} owed in all, "
-        f"{energy_text(voucher.green_mwh)} green; the site redeems it on chain" + (
-            " (green energy's RECs are retired then, in one certificate)" if green else ""),
+        f"{energy_text(voucher.energy_mwh)}" + (f" ({energy_text(voucher.green_mwh)} green, whose RECs the site retires "
+                                                  "in your channel's name when it redeems)" if voucher.green_mwh else "")
+        + "; the site redeems it on chain",
     ]))
 
 

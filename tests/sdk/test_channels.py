@@ -4,13 +4,15 @@ voucher pays exactly the jobs served, with the Merkle root of their receipts."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from eth_account import Account
 
 from degen import channels, merkle, receipts
 from degen.eip712 import SECP256K1_N
 from degen.errors import InvalidInput, InvalidSignature
-from degen.models import EnergyReceipt, GenerationParams, JobOrder, Voucher
+from degen.models import EnergyReceipt, GenerationParams, JobOrder, Offer, Voucher
 
 CHAIN_ID, CHANNELS, MARKET = 31337, "0x" + "c1" * 20, "0x" + "a1" * 20
 REQUESTER, METER = Account.create(), Account.create()
@@ -71,3 +73,71 @@ def test_vouchers_out_of_the_contracts_bounds_are_refused(bad):
 def test_orders_out_of_the_contracts_bounds_are_refused(bad):
     with pytest.raises(InvalidInput):
         order(**bad)
+
+
+def served_job(order_=None, price=None, energy=1_500, offer=None):
+    """A job served for `order_` with a real meter signature, priced by `offer`'s rule."""
+    from degen.channels import ServedJob
+    from degen.models import job_price
+
+    order_ = order_ or order()
+    offer = offer or OFFER
+    png = b"\x89PNG a served image"
+    receipt = EnergyReceipt(job_id=channels.order_job_id(order_, CHAIN_ID, CHANNELS), result_hash=hashlib.sha256(png).digest(),
+                            started_at=100, finished_at=130, energy_mwh=energy, meter_start=0, meter_end=energy)
+    price = job_price(offer.base_price, offer.price_per_kwh, energy, order_.max_price) if price is None else price
+    return ServedJob(order_, channels.sign(order_, REQUESTER.key, CHAIN_ID, CHANNELS), receipt,
+                     receipts.sign(receipt, METER, CHAIN_ID, MARKET), offer.offer_id, price, "bafy"), png
+
+
+OFFER = Offer(offer_id=4, provider="0x" + "11" * 20, site_id=1, active=True, green=False, model_id=b"\x01" * 32, max_width=512,
+              max_height=512, max_steps=50, base_price=2 * 10**18, price_per_kwh=30 * 10**18, collateral=0)
+
+
+def check(job, png, **changes):
+    arguments = dict(order=job.order, requester=REQUESTER.address, chain_id=CHAIN_ID, channels=CHANNELS, market=MARKET,
+                     meter=METER.address, max_gpu_watts=450, offer=OFFER)
+    return channels.check_served(job, png, **arguments | changes)
+
+
+def test_a_served_job_is_paid_for_only_when_image_receipt_meter_energy_and_price_check_out():
+    job, png = served_job()
+    assert check(job, png) == channels.receipt_leaf(job.receipt, job.meter_signature, CHAIN_ID, MARKET)
+    assert channels.ServedJob.from_wire(job.wire()) == job  # the endpoints' JSON carries it exactly
+    refusals = [
+        (dict(), png + b"!", "sha256 differs"),
+        (dict(meter=Account.create().address), png, "not signed by the site's registered meter"),
+        (dict(max_gpu_watts=1), png, "more than the site's GPU bound"),
+        (dict(offer=OFFER.model_copy(update={"base_price": 10**18})), png, "is not offer 4's rule"),
+        (dict(order=order(nonce=1)), png, "not the one signed"),
+        (dict(requester=Account.create().address), png, "not the one signed"),
+    ]
+    for changes, image, reason in refusals:
+        with pytest.raises(channels.ServedJobRefused, match=reason):
+            check(job, image, **changes)
+    overpriced, png = served_job(price=OFFER.base_price + 1)
+    with pytest.raises(channels.ServedJobRefused, match="rule"):
+        check(overpriced, png)
+
+
+def test_wire_integers_wider_than_32_bits_are_strings_and_unknown_fields_are_refused():
+    wire = channels.order_wire(order())
+    assert wire["max_price"] == str(3 * 10**18) and wire["seed"] == "0" and wire["width"] == 64 and wire["green"] is False
+    assert channels.order_from_wire(wire) == order()
+    with pytest.raises(InvalidInput, match="unknown fields extra"):
+        channels.order_from_wire(wire | {"extra": 1})
+    with pytest.raises(InvalidInput, match="lacks expiry"):
+        channels.order_from_wire({k: v for k, v in wire.items() if k != "expiry"})
+    voucher = Voucher(channel_id=1, jobs=2, amount=5, energy_mwh=3, green_mwh=1)
+    assert channels.voucher_from_wire(channels.voucher_wire(voucher)) == voucher
+
+
+def test_a_tab_is_rebuilt_only_from_the_leaves_its_voucher_roots():
+    leaves = [bytes([n]) * 32 for n in range(1, 4)]
+    voucher = Voucher(channel_id=1, jobs=3, amount=9, energy_mwh=30, green_mwh=0, receipts_root=merkle.root(leaves))
+    assert channels.Tab.of(voucher, leaves, 1).voucher() == voucher
+    for wrong in (leaves[:2], leaves[::-1], leaves + [b"\x09" * 32]):
+        with pytest.raises(InvalidInput):
+            channels.Tab.of(voucher, wrong, 1)
+    with pytest.raises(InvalidInput):
+        channels.Tab.of(voucher, leaves, 2)

@@ -66,6 +66,7 @@ def test_the_example_config_in_the_repository_is_valid():
     assert config.offers == [1] and config.site.modbus_port == 5020
     assert config.compute == WorkerConfig.model_fields["compute"].default  # the file shows the defaults
     assert config.policy == WorkerConfig.model_fields["policy"].default
+    assert config.channels == WorkerConfig.model_fields["channels"].default
     assert config.telemetry is None and config.green is None and config.server.public_url is None  # safe to copy: off
 
 
@@ -99,3 +100,12 @@ def test_the_green_section_turns_rec_buying_on_with_exact_amounts():
         WorkerConfig.model_validate(MINIMAL | {"green": {"max_akre_per_job": 2, "router_allowance_akre": 1}})
     with pytest.raises(ValueError, match="green.twap_window_s"):
         WorkerConfig.model_validate(MINIMAL | {"green": {"twap_window_s": 0}})
+
+
+def test_the_channels_section_has_exact_amounts_and_a_threshold_within_the_limit():
+    rules = WorkerConfig.model_validate(MINIMAL | {"channels": {"redeem_threshold_akre": 0.3, "max_unredeemed_akre": 0.7}}).channels.rules()
+    assert (rules.redeem_threshold, rules.max_unredeemed, rules.min_deposit) == (3 * 10**17, 7 * 10**17, 10**18)
+    with pytest.raises(ValueError, match="redeem_threshold_akre must be at most max_unredeemed_akre"):
+        WorkerConfig.model_validate(MINIMAL | {"channels": {"redeem_threshold_akre": 60}})
+    with pytest.raises(ValueError, match="channels.redeem_interval_s"):
+        WorkerConfig.model_validate(MINIMAL | {"channels": {"redeem_interval_s": 0}})

@@ -3,7 +3,8 @@
 import pytest
 
 from degen.models import GenerationParams, Offer
-from worker.policy import Policy, RecBuying, SiteState, choose, energy_allows, plan_rec_purchase, premium_pct
+from worker.policy import (ChannelRules, Policy, RecBuying, SiteState, choose, energy_allows, plan_rec_purchase, premium_pct,
+                           redemption_due)
 
 POLICY = Policy(battery_reserve_pct=30, gpu_watts=450, deadline_slack_s=120)
 OFFER = Offer(
@@ -126,3 +127,23 @@ def test_spot_alone_never_prices_a_purchase():
     """A pool pushed within one block: spot (the quote) far above a TWAP that has not moved."""
     assert plan(quote=4 * AKRE // 2).action == "wait"
     assert premium_pct(2 * AKRE, 500_000, TWAP) == pytest.approx(300.0)
+
+
+CHANNEL_RULES = ChannelRules(min_deposit=10**18, redeem_threshold=20 * 10**18, redeem_interval_s=3600, max_unredeemed=50 * 10**18,
+                             green_reserve_mwh=2_000)
+
+
+@pytest.mark.parametrize("unredeemed, waited_s, closing, reason", [
+    (10**18, 10, True, "closing the channel"),
+    (20 * 10**18, 10, False, "20 AKRE owed reach the 20 AKRE threshold"),
+    (10**18, 3600, False, "a voucher waited 3600 s"),
+    (20 * 10**18 - 1, 3599, False, None),
+])
+def test_a_channels_voucher_is_redeemed_at_a_close_the_threshold_or_the_interval(unredeemed, waited_s, closing, reason):
+    due = redemption_due(CHANNEL_RULES, unredeemed=unredeemed, waited_s=waited_s, closing=closing)
+    assert due is None if reason is None else reason in due
+
+
+def test_a_channel_order_has_no_deadline_to_keep():
+    params = GenerationParams(seed=1)
+    assert choose(POLICY, OFFER, params, max_price=1_000, green=False, deadline=None, now=10_000, site=SUNNY).accept

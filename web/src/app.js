@@ -561,7 +561,9 @@ async function channelsView() {
   const stateOf = (c) => (c.closed ? "closed (withdrawn)" : c.closes_at === 0n ? "open"
     : `closing: withdraw from ${time(c.closes_at)}`);
   const open = channels.filter((c) => !c.closed && c.closes_at === 0n && sites.get(c.site_id).endpoint);
-  replace(main, h("h2", {}, "My channels"), form, open.length ? instantForm(open, sites) : null,
+  const offers = open.length ? await market.offers() : [];
+  const chainClock = chainClockFrom(now);
+  replace(main, h("h2", {}, "My channels"), form, open.length ? instantForm(open, sites, offers, chainClock) : null,
     h("div", { id: "instant-result" }), channels.length === 0 ? h("p", {}, "No channels yet.") :
     h("table", { class: "reflow", "data-testid": "channels" },
       h("thead", {}, h("tr", {}, ["Channel", "Site", "Deposit", "Not yet redeemed", "Vouchers signed", "Redeemed", "State", "Action"]
@@ -591,9 +593,17 @@ async function heldVoucher(site, channelId) {
   }
 }
 
+// The chain's time from now on, estimated from its latest block's timestamp read at `now`
+// and the wall clock since (an order's expiry counts from it; no read when the user acts).
+function chainClockFrom(now) {
+  const readAt = Date.now();
+  return () => now + BigInt(Math.floor((Date.now() - readAt) / 1000));
+}
+
 // The form for an instant job on one of the open channels (the site's cheapest offer prices it,
-// the worker's rule: docs/SPEC.md, "Channels").
-function instantForm(open, sites) {
+// the worker's rule: docs/SPEC.md, "Channels"). Everything it needs is read with the view, so
+// an order goes out as soon as the wallet signs it.
+function instantForm(open, sites, allOffers, chainClock) {
   const input = (name, attrs) => h("input", { name, id: `instant-${name}`, ...attrs });
   const form = h("form", { class: "card", "data-testid": "instant-form" }, h("h3", {}, "Instant job"),
     h("p", { class: "hint" }, "No transaction: your wallet signs the order, the site generates at once, and after the image is checked against its meter-signed receipt your wallet signs a voucher for what you owe so far."),
@@ -616,7 +626,7 @@ function instantForm(open, sites) {
     const channel = open.find((c) => String(c.id) === form.channel.value);
     const site = sites.get(channel.site_id);
     const green = form.green.checked;
-    const offers = (await state.market.offers()).filter((o) => o.site_id === channel.site_id && (!green || o.green))
+    const offers = allOffers.filter((o) => o.site_id === channel.site_id && (!green || o.green))
       .sort((a, b) => (a.base_price === b.base_price ? (a.price_per_kwh < b.price_per_kwh ? -1 : 1) : a.base_price < b.base_price ? -1 : 1));
     if (offers.length === 0) throw new Error(`Site ${channel.site_id} has no active ${green ? "green " : ""}offer.`);
     let maxPrice;
@@ -625,10 +635,10 @@ function instantForm(open, sites) {
                      guidance_x100: 750, seed: BigInt(form.seed.value || 0) };
     say("Check your wallet: sign the order; once the image is checked, sign the voucher.");
     const instant = new InstantChannel(state.market, channel.id, site, offers[0]);
-    const done = await instant.order({ prompt, params, maxPrice, green, now: await state.market.now() });
+    const done = await instant.order({ prompt, params, maxPrice, green, now: chainClock() });
     const url = URL.createObjectURL(new Blob([done.png], { type: "image/png" }));
     const receipt = done.served.receipt;
-    replace(document.getElementById("instant-result"), h("div", { class: "card", "data-testid": "instant-result" },
+    replace(document.getElementById("instant-result"), h("div", { class: "card", "data-testid": "instant-result", "data-job": String(done.jobId) },
       h("h3", {}, `Instant job on channel #${channel.id} (order ${done.served.order.nonce})`),
       h("figure", {}, h("img", { src: url, alt: prompt, "data-testid": "instant-image" })),
       h("p", {}, `${energy(receipt.energy_mwh)} metered from ${time(receipt.started_at)} to ${time(receipt.finished_at)}, signed by the site's meter; sha256 ${short(receipt.result_hash)} checked.`),
