@@ -619,6 +619,7 @@ function instantForm(open, sites, allOffers, chainClock) {
       field("Green (RECs retired when the site redeems)", input("green", { type: "checkbox" }))),
     h("button", { type: "submit", "data-testid": "instant-post" }, "Generate instantly"));
   form.addEventListener("submit", act(async (event) => {
+    const began = performance.now(); // the job's time as the user meets it: from the click to the image shown
     event.preventDefault();
     signer();
     const prompt = form.prompt.value.trim();
@@ -638,12 +639,15 @@ function instantForm(open, sites, allOffers, chainClock) {
     const done = await instant.order({ prompt, params, maxPrice, green, now: chainClock() });
     const url = URL.createObjectURL(new Blob([done.png], { type: "image/png" }));
     const receipt = done.served.receipt;
-    replace(document.getElementById("instant-result"), h("div", { class: "card", "data-testid": "instant-result", "data-job": String(done.jobId) },
+    const card = h("div", { class: "card", "data-testid": "instant-result", "data-job": String(done.jobId),
+                            "data-timings": JSON.stringify(done.timings) },
       h("h3", {}, `Instant job on channel #${channel.id} (order ${done.served.order.nonce})`),
       h("figure", {}, h("img", { src: url, alt: prompt, "data-testid": "instant-image" })),
       h("p", {}, `${energy(receipt.energy_mwh)} metered from ${time(receipt.started_at)} to ${time(receipt.finished_at)}, signed by the site's meter; sha256 ${short(receipt.result_hash)} checked.`),
       h("p", {}, `Price ${akre(done.served.price)} by offer #${done.served.offerId}'s rule, in ${done.seconds.toFixed(2)} s.`),
-      h("p", { "data-testid": "instant-voucher" }, `Voucher signed: ${done.voucher.jobs} jobs, ${akre(done.voucher.amount)} owed in all; the site redeems it on chain.`)));
+      h("p", { "data-testid": "instant-voucher" }, `Voucher signed: ${done.voucher.jobs} jobs, ${akre(done.voucher.amount)} owed in all; the site redeems it on chain.`));
+    replace(document.getElementById("instant-result"), card);
+    card.dataset.seconds = String((performance.now() - began) / 1000);
     say(`Instant job done: voucher for ${done.voucher.jobs} jobs signed.`, "ok");
     const cell = document.querySelector(`[data-testid="channel-signed-${channel.id}"]`);
     if (cell) cell.textContent = `${done.voucher.jobs} jobs, ${akre(done.voucher.amount)} owed, ${energy(done.voucher.energy_mwh)}`;

@@ -62,6 +62,12 @@ function base64Bytes(text) {
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
+class Stopwatch {
+  constructor() { this.started = this.last = performance.now(); this.laps = {}; }
+  lap(name) { const now = performance.now(); this.laps[name] = (now - this.last) / 1000; this.last = now; }
+  total() { return (performance.now() - this.started) / 1000; }
+}
+
 export class InstantChannel {
   // `site`: { id, endpoint, meter, max_gpu_watts }; `offer`: the site's offer that prices its jobs.
   constructor(market, channelId, site, offer) {
@@ -107,24 +113,28 @@ export class InstantChannel {
     return { tab, view };
   }
 
-  // One instant job: the order signed and posted, the answer checked, the voucher signed and posted.
+  // One instant job: the order signed and posted, the answer checked, the voucher signed and
+  // posted; with the seconds each part took (`timings`).
   async order({ prompt, params, maxPrice, green, now }) {
+    const clock = new Stopwatch();
     const { tab } = await this.tab();
+    clock.lap("tab");
     const order = { channel_id: this.channelId, nonce: tab.jobs, model_id: this.offer.model_id,
                     prompt_hash: keccak256(stringToHex(prompt)), width: params.width, height: params.height, steps: params.steps,
                     guidance_x100: params.guidance_x100, seed: BigInt(params.seed), max_price: maxPrice, green,
                     expiry: now + ORDER_VALIDITY_S };
     const jobId = BigInt(hashTypedData(this.typed("JobOrder", order)));
     const signature = await this.sign("JobOrder", order);
-    const started = performance.now();
+    clock.lap("sign_order");
     const answer = await this.call("POST", "/channels/orders", { order: toWire("JobOrder", order), signature, prompt });
+    clock.lap("post_order");
     const served = this.served(answer.served);
     if (JSON.stringify(toWire("JobOrder", served.order)) !== JSON.stringify(toWire("JobOrder", order))) {
       throw new Error("The site answered with another order than yours: nothing was signed for it.");
     }
     const png = base64Bytes(answer.image);
-    const paid = await this.pay(tab, served, png);
-    return { jobId, png, served, voucher: paid.voucher, seconds: (performance.now() - started) / 1000 };
+    const paid = await this.pay(tab, served, png, clock);
+    return { jobId, png, served, voucher: paid.voucher, seconds: clock.total(), timings: clock.laps };
   }
 
   served(wire) {
@@ -133,7 +143,7 @@ export class InstantChannel {
   }
 
   // The checks before paying for a served job (degen/channels.py check_served), then the voucher.
-  async pay(tab, served, png) {
+  async pay(tab, served, png, clock = new Stopwatch()) {
     const { order, receipt } = served;
     if (order.nonce !== tab.jobs) throw new Error(`The site served order ${order.nonce}; your channel's next is ${tab.jobs}.`);
     const orderSigner = await recoverTypedDataAddress({ ...this.typed("JobOrder", order), signature: served.orderSignature });
@@ -155,8 +165,11 @@ export class InstantChannel {
                    green_mwh: tab.green_mwh + (order.green ? receipt.energy_mwh : 0n), leaves };
     const voucher = { channel_id: this.channelId, jobs: next.jobs, amount: next.amount, energy_mwh: next.energy_mwh,
                       green_mwh: next.green_mwh, receipts_root: merkleRoot(leaves) };
+    clock.lap("check");
     const signature = await this.sign("Voucher", voucher);
+    clock.lap("sign_voucher");
     await this.call("POST", "/channels/vouchers", { voucher: toWire("Voucher", voucher), signature });
+    clock.lap("post_voucher");
     return { tab: next, voucher };
   }
 
