@@ -77,6 +77,8 @@ class ChannelDesk:
         self._serving: set[int] = set()  # channels with an order or voucher being taken
         self._serving_lock = threading.Lock()
         self._closing: set[int] = set()  # channels whose close the chain logged
+        self._waited_on: set[int] = set()  # channels an order waits on the redemption of (the unredeemed limit)
+        self._owing: set[int] = set()  # channels refused for a missing voucher, as last logged
         self._closes_read_to: int | None = None
         self._refusals: dict[int, str] = {}  # why a channel's redemption waits, as last logged
 
@@ -119,6 +121,7 @@ class ChannelDesk:
             self.book.hold(voucher, signature)
             self.on_point("voucher-stored")
         self._refusals.pop(channel.channel_id, None)
+        self._owing.discard(channel.channel_id)
         log.info("channel voucher taken", extra={"channel": channel.channel_id, "jobs": voucher.jobs,
                                                  "owed": amount_text(voucher.amount, "akre")})
         return True
@@ -160,6 +163,10 @@ class ChannelDesk:
         if order.nonce < tab.jobs:
             raise OrderRefused(409, f"order {order.nonce} of channel {channel.channel_id} was served already")
         if vouchered < tab.jobs:
+            if channel.channel_id not in self._owing:
+                self._owing.add(channel.channel_id)
+                log.warning("channel served no more until its voucher comes", extra={"channel": channel.channel_id,
+                                                                                      "order": tab.jobs - 1})
             raise OrderRefused(402, f"channel {channel.channel_id} owes the voucher for order {tab.jobs - 1}: sign it "
                                     f"(GET /channels/{channel.channel_id} shows the job) before the next order")
         if order.nonce > tab.jobs:
@@ -181,6 +188,7 @@ class ChannelDesk:
             raise OrderRefused(402, f"the order's max price {amount_text(order.max_price, 'akre')} is over what the deposit "
                                     f"has left ({amount_text(left, 'akre')}): top the channel up")
         if tab.amount - channel.redeemed + order.max_price > rules.max_unredeemed:
+            self._waited_on.add(channel.channel_id)  # redeemed at the chain loop's next round, whatever the threshold
             raise OrderRefused(429, f"channel {channel.channel_id} would owe more than the site lets go unredeemed "
                                     f"({amount_text(rules.max_unredeemed, 'akre')}); it redeems first: retry shortly",
                                retry_after_s=RETRY_AFTER_S)
@@ -224,7 +232,8 @@ class ChannelDesk:
         now = time.time()
         for channel_id, held in self.book.unredeemed().items():
             reason = redemption_due(self.rules, unredeemed=held.voucher.amount - held.redeemed_amount,
-                                    waited_s=now - held.held_since, closing=channel_id in self._closing)
+                                    waited_s=now - held.held_since, closing=channel_id in self._closing,
+                                    order_waits=channel_id in self._waited_on)
             if reason is not None:
                 self._redeem(channel_id, held, reason)
 
@@ -241,6 +250,7 @@ class ChannelDesk:
             return self._refused(channel_id, held, exc.reason)
         self.on_point("redeemed")
         self.book.redeemed(channel_id, voucher)
+        self._waited_on.discard(channel_id)
         self._refusals.pop(channel_id, None)
         log.info("channel vouchers redeemed", extra={"channel": channel_id, "jobs": voucher.jobs,
                                                      "paid": amount_text(voucher.amount - held.redeemed_amount, "akre"),

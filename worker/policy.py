@@ -188,10 +188,12 @@ class ChannelRules:
     green_reserve_mwh: int
 
 
-def redemption_due(rules: ChannelRules, *, unredeemed: int, waited_s: float, closing: bool) -> str | None:
+def redemption_due(rules: ChannelRules, *, unredeemed: int, waited_s: float, closing: bool, order_waits: bool = False) -> str | None:
     """Why a channel's latest voucher is to be redeemed now, or None while it can wait."""
     if closing:
         return "its requester is closing the channel: redeemed within the notice"
+    if order_waits:
+        return f"an order waits for it: the channel would owe more than {amount_text(rules.max_unredeemed, 'akre')} unredeemed"
     if unredeemed >= rules.redeem_threshold:
         return f"{amount_text(unredeemed, 'akre')} owed reach the {amount_text(rules.redeem_threshold, 'akre')} threshold"
     if waited_s >= rules.redeem_interval_s:

@@ -100,7 +100,7 @@ def test_instant_jobs_are_served_paid_by_voucher_and_redeemed_when_the_requester
 
 
 def test_bad_orders_are_refused_with_a_reason_and_no_work(
-    start_worker, open_channel, site_channel, contracts, chain, requester, attacker, market,
+    start_worker, open_channel, site_channel, contracts, chain, requester, attacker, market, site_id,
 ):
     worker = start_worker()
     url = server_url(worker)
@@ -114,6 +114,7 @@ def test_bad_orders_are_refused_with_a_reason_and_no_work(
     high_s = high_s[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - high_s[64]])
     other_contract = channels.sign(order_for(channel_id, 1, chain), key, chain.chain_id, market.address)
     other_chain = channels.sign(order_for(channel_id, 1, chain), key, chain.chain_id + 1, address)
+    someone_elses = channels.open_channel(contracts, attacker, site_id, 5 * AKRE)
 
     refusals = [
         (post_order(url, signed, key, chain, address), 409, "was served already"),  # replayed
@@ -127,6 +128,7 @@ def test_bad_orders_are_refused_with_a_reason_and_no_work(
         (post_order(url, order_for(channel_id, 1, chain), key, chain, address, signature=high_s), 403, "not one the chain accepts"),
         (post_order(url, order_for(channel_id, 1, chain), key, chain, address, prompt="another prompt"), 400, "prompt_hash"),
         (post_order(url, order_for(channel_id, 3, chain, max_price=AKRE), key, chain, address), 409, "next order is 1"),
+        (post_order(url, order_for(someone_elses, 0, chain), key, chain, address), 403, "not signed by channel"),
         (post_order(url, order_for(channel_id + 100, 0, chain), key, chain, address), 404, "there is no channel"),
     ]
     for response, status, reason in refusals:
@@ -159,6 +161,7 @@ def test_a_requester_that_does_not_sign_the_voucher_is_served_nothing_more(
     refused = post_order(url, order_for(channel_id, 1, chain), requester.private_key, chain, address)
     assert refused.status_code == 402 and "owes the voucher for order 0" in refused.json()["detail"]
     assert worker.output.count("channel job served") == 1
+    worker.wait_for(rf"channel served no more until its voucher comes channel={channel_id} order=0")
 
     requester_side = site_channel(url, channel_id)  # a requester coming back: checks the job it missed and pays first
     tab, view = requester_side.tab()
@@ -167,16 +170,20 @@ def test_a_requester_that_does_not_sign_the_voucher_is_served_nothing_more(
     assert again.voucher.jobs == 2 and again.job.order.nonce == 1
 
 
-def test_over_the_unredeemed_limit_the_worker_redeems_before_it_serves_more(
-    worker_config, start_worker, open_channel, site_channel, contracts, chain,
+def test_over_the_unredeemed_limit_an_order_waits_while_the_worker_redeems(
+    worker_config, start_worker, open_channel, site_channel, contracts, chain, requester,
 ):
-    worker = start_worker(worker_config(channels={"redeem_threshold_akre": 4, "max_unredeemed_akre": 6}))
+    """A channel owing its site up to the limit: the next order is refused (429, Retry-After)
+    and makes the worker redeem at once, under its threshold; then it is served."""
+    worker = start_worker(worker_config(channels={"redeem_threshold_akre": 6, "max_unredeemed_akre": 6}))
     url = server_url(worker)
     channel_id = open_channel()
     requester_side = site_channel(url, channel_id)
     requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
     second = requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
-    worker.wait_for(rf"channel vouchers redeemed channel={channel_id} jobs=2 .*threshold", timeout=30)
+    waits = post_order(url, order_for(channel_id, 2, chain), requester.private_key, chain, contracts.channels.address)
+    assert waits.status_code == 429 and waits.headers["Retry-After"] == "2" and "unredeemed" in waits.json()["detail"]
+    worker.wait_for(rf"channel vouchers redeemed channel={channel_id} jobs=2 .*why=.an order waits for it", timeout=30)
     assert contracts.channels.channel(channel_id).redeemed == second.voucher.amount
     third = requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=False, now=chain.pending_timestamp)
     assert third.voucher.jobs == 3
@@ -234,3 +241,28 @@ def test_degen_generate_instant_opens_a_channel_then_reuses_it(cli, worker_confi
     assert contracts.channels.channel(channel_id).requester == attacker.address
     refused = cli(*args, "--open", "--model", "tiny-sd")
     assert refused.returncode != 0 and "--instant goes to one site's offer" in refused.stderr
+
+
+def test_a_green_channels_energy_is_retired_on_one_certificate_when_its_voucher_is_redeemed(
+    worker_config, start_worker, open_channel, site_channel, contracts, chain, requester, provider, green_offer, rec, certificate,
+):
+    """Bob's green offer (his RECs issued, none approved to JobChannels yet): green orders are
+    served; closing the channel redeems the voucher, the worker approving JobChannels for its
+    RECs first, and one certificate in Alice's name names the channel and the receipts' root."""
+    worker = start_worker(worker_config(offers=(green_offer,)))
+    url = server_url(worker)
+    worker.wait_for("site found")  # green orders wait for the site's first reading
+    channel_id = open_channel()
+    requester_side = site_channel(url, channel_id, offer=green_offer)
+    requester_side.order(PROMPT, PARAMS, 3 * AKRE, green=True, now=chain.pending_timestamp)
+    paid = requester_side.order(PROMPT + " again", PARAMS, 3 * AKRE, green=True, now=chain.pending_timestamp)
+    assert paid.voucher.green_mwh == paid.voucher.energy_mwh > 0
+    recs_before, since = rec.balanceOf(provider), chain.blocks.height
+    contracts.channels.close(channel_id, sender=requester)
+    worker.wait_for(rf"channel vouchers redeemed channel={channel_id} jobs=2 .*green_mwh={paid.voucher.green_mwh}\b", timeout=30)
+    redeemed, = [log for log in contracts.channels.VoucherRedeemed.range(since, chain.blocks.height + 1)
+                 if log.channel_id == channel_id]
+    assert rec.balanceOf(provider) == recs_before - paid.voucher.green_mwh
+    record = certificate.certificate(redeemed.certificate_id)
+    assert (record.beneficiary, record.amount_mwh) == (requester.address, paid.voucher.green_mwh)
+    assert certificate.receipts_of(redeemed.certificate_id) == (channel_id, paid.voucher.receipts_root)

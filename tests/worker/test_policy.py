@@ -139,9 +139,10 @@ CHANNEL_RULES = ChannelRules(min_deposit=10**18, redeem_threshold=20 * 10**18, r
     (10**18, 3600, False, "a voucher waited 3600 s"),
     (20 * 10**18 - 1, 3599, False, None),
 ])
-def test_a_channels_voucher_is_redeemed_at_a_close_the_threshold_or_the_interval(unredeemed, waited_s, closing, reason):
+def test_a_channels_voucher_is_redeemed_at_a_close_the_threshold_the_interval_or_for_a_waiting_order(unredeemed, waited_s, closing, reason):
     due = redemption_due(CHANNEL_RULES, unredeemed=unredeemed, waited_s=waited_s, closing=closing)
     assert due is None if reason is None else reason in due
+    assert "an order waits for it" in redemption_due(CHANNEL_RULES, unredeemed=1, waited_s=0, closing=False, order_waits=True)
 
 
 def test_a_channel_order_has_no_deadline_to_keep():
