@@ -95,13 +95,13 @@ class ChannelBook:
                 (*self._where, str(job.channel_id), served.order.nonce, _job_key(served.receipt.job_id),
                  json.dumps(served.wire()), job.sha256.hex(), job.leaf.hex(), json.dumps(job.metadata), time.time()))
 
-    def jobs(self, channel_id: int) -> list[BookedJob]:
-        """The channel's served jobs, in order."""
+    def job_at(self, channel_id: int, nonce: int) -> BookedJob | None:
+        """The channel's served job of order `nonce`."""
         with self._lock:
-            rows = self._db.execute(
+            row = self._db.execute(
                 "SELECT served, sha256, leaf, metadata FROM channel_jobs WHERE chain_id = ? AND contract = ? AND channel_id = ? "
-                "ORDER BY nonce", (*self._where, str(channel_id))).fetchall()
-        return [_booked(channel_id, *row) for row in rows]
+                "AND nonce = ?", (*self._where, str(channel_id), nonce)).fetchone()
+        return None if row is None else _booked(channel_id, *row)
 
     def job(self, job_id: int) -> BookedJob | None:
         """A served job by its receipt's job id (the order's digest)."""
@@ -112,11 +112,16 @@ class ChannelBook:
         return None if row is None else _booked(int(row[0]), *row[1:])
 
     def tab(self, channel_id: int) -> Tab:
-        """What the channel's requester owes for every job served."""
+        """What the channel's requester owes for every job served (read from the columns a tab
+        needs, not the whole served jobs: an order reads it)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT json_extract(served, '$.price'), json_extract(served, '$.receipt.energy_mwh'), "
+                "json_extract(served, '$.order.green'), leaf FROM channel_jobs WHERE chain_id = ? AND contract = ? "
+                "AND channel_id = ? ORDER BY nonce", (*self._where, str(channel_id))).fetchall()
         tab = Tab(channel_id)
-        for job in self.jobs(channel_id):
-            served = job.served
-            tab = tab.served(served.price, served.receipt.energy_mwh, served.order.green, job.leaf)
+        for price, energy_mwh, green, leaf in rows:
+            tab = tab.served(int(price), int(energy_mwh), bool(green), bytes.fromhex(leaf))
         return tab
 
     def held(self, channel_id: int) -> HeldVoucher | None:

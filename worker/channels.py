@@ -129,15 +129,15 @@ class ChannelDesk:
     def view(self, channel_id: int) -> dict:
         """What the worker holds of a channel: the next order's nonce, the latest voucher and
         the receipts' leaves it covers, and a served job whose voucher it still waits for."""
-        jobs = self.book.jobs(channel_id)
+        tab = self.book.tab(channel_id)
         held = self.book.held(channel_id)
         covered = held.voucher.jobs if held else 0
-        owed = jobs[covered] if covered < len(jobs) else None
+        owed = self.book.job_at(channel_id, covered) if covered < tab.jobs else None
         return {
-            "channel_id": str(channel_id), "site_id": self.site_id, "next_nonce": len(jobs),
+            "channel_id": str(channel_id), "site_id": self.site_id, "next_nonce": tab.jobs,
             "voucher": None if held is None else {"voucher": channels.voucher_wire(held.voucher),
                                                   "signature": "0x" + held.signature.hex()},
-            "leaves": ["0x" + job.leaf.hex() for job in jobs[:covered]],
+            "leaves": ["0x" + leaf.hex() for leaf in tab.leaves[:covered]],
             "owed": None if owed is None else owed.served.wire() | {"sha256": owed.sha256.hex()},
             "redeemed_jobs": 0 if held is None else held.redeemed_jobs,
         }

@@ -116,6 +116,7 @@ class OrderQueued:
 class Made:
     """One job's image out of a pipeline call, stored, with its share of the metered energy."""
 
+    png: bytes
     sha256: bytes
     cid: str
     energy_mwh: int
@@ -274,14 +275,8 @@ class Worker:
             return self._skip(key, str(exc))
         if not self.pipelines.knows(task.model_id):
             return self._skip(key, f"model 0x{task.model_id.hex()[:12]}… is not configured on this worker")
-        decision = None
-        for offer in offers:
-            decision = choose(
-                self.policy, offer, task.params, max_price=int(data["max_price"]), green=data["green"],
-                deadline=data["deadline"], now=self.chain_now(), site=self._site,
-            )
-            if decision.accept:
-                break
+        offer, decision = self._first_accepting(offers, task.params, max_price=int(data["max_price"]), green=data["green"],
+                                                deadline=data["deadline"])
         if not decision.accept and decision.for_now:
             return self._wait(key, "job waits for green energy", decision.reason)
         self._stop_waiting(key)
@@ -303,6 +298,16 @@ class Worker:
         _kill_point("accepted")
         self.metrics.jobs.labels(step="accepted").inc()
         self._queue(Queued(key, task, accepted_at))
+
+    def _first_accepting(self, offers: list[Offer], params, *, max_price: int, green: bool, deadline: int | None):
+        """The first of `offers` the policy lets take the job, with its decision; else the last
+        offer tried and why it refused."""
+        for offer in offers:
+            decision = choose(self.policy, offer, params, max_price=max_price, green=green, deadline=deadline,
+                              now=self.chain_now(), site=self._site)
+            if decision.accept:
+                break
+        return offer, decision
 
     @staticmethod
     def _not_ours(on_chain: Job, refusal: str) -> str:
@@ -578,13 +583,10 @@ class Worker:
         offers.sort(key=lambda offer: (offer.base_price, offer.price_per_kwh, offer.offer_id))
         if not self.pipelines.knows(order.model_id):
             raise OrderRefused(409, f"model 0x{order.model_id.hex()[:12]}… is not configured on this worker")
-        decision = None
-        for offer in offers:
-            decision = choose(self.policy, offer, order.params, max_price=order.max_price, green=order.green, deadline=None,
-                              now=self.chain_now(), site=self._site)
-            if decision.accept:
-                return offer
-        raise OrderRefused(409, decision.reason + ("; retry later" if decision.for_now else ""))
+        offer, decision = self._first_accepting(offers, order.params, max_price=order.max_price, green=order.green, deadline=None)
+        if not decision.accept:
+            raise OrderRefused(409, decision.reason + ("; retry later" if decision.for_now else ""))
+        return offer
 
     def _generate_order(self, order: JobOrder, prompt: str) -> Generated:
         """Generates an order at once through the compute queue, meters it and has the meter
@@ -603,7 +605,7 @@ class Worker:
         data = {"sha256": made.sha256.hex(), "started_at": made.started_at, "finished_at": made.finished_at,
                 "energy_mwh": made.energy_mwh}
         receipt, signature = self._signed_receipt(job_id, f"channel:{job_id:064x}", data, self._claimed_energy(job_id, data))
-        return Generated(self.store.get(made.sha256), made.sha256, made.cid, receipt, signature, made.metadata)
+        return Generated(made.png, made.sha256, made.cid, receipt, signature, made.metadata)
 
     # ---- compute loop --------------------------------------------------------------------
 
@@ -718,7 +720,7 @@ class Worker:
         for item, png, share in zip(batch, pngs, shares):
             stored = self.store.put(png)
             started_at = max(used.started_at, item.accepted_at)
-            made = Made(stored.sha256, stored.cid, share, started_at, window_end(started_at, used.ended, share, self.max_gpu_watts),
+            made = Made(png, stored.sha256, stored.cid, share, started_at, window_end(started_at, used.ended, share, self.max_gpu_watts),
                         # how it was computed: an arbiter rebuilds this batch on this setup
                         {"estimated": used.estimated, "meter": self.meter.name, "batch": job_ids, "setup": setup})
             if isinstance(item, OrderQueued):

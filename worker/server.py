@@ -22,6 +22,7 @@ from typing import Callable, NamedTuple
 from degen import channels, downloads, limits
 from degen.errors import InvalidInput
 from degen.http import BodyLimit, json_errors
+from worker.channels import OrderRefused
 
 MAX_JOB_ID = 2**256 - 1
 MAX_BODY_BYTES = 16_384  # a channel order with the longest prompt fits several times
@@ -111,8 +112,6 @@ def create_app(
         if found is None:
             raise HTTPException(404, f"job {job_id} is not one this worker took")
         return found
-
-    from worker.channels import OrderRefused
 
     def channel_desk():
         if desk is None:

@@ -44,6 +44,7 @@ def test_served_jobs_make_the_tab_and_a_nonce_is_served_once(tmp_path):
     assert (tab.jobs, tab.amount, tab.energy_mwh, tab.green_mwh) == (2, 5 * 10**18, 1_300, 800)
     assert tab.leaves == tuple(job.leaf for job in jobs)
     assert book.job(jobs[1].served.receipt.job_id) == jobs[1] and book.job(12345) is None
+    assert book.job_at(7, 0) == jobs[0] and book.job_at(7, 2) is None
     assert book.tab(8).jobs == 0 and book.counts() == {"channels": 1, "jobs": 2, "unredeemed_jobs": 0}
     other = ChannelBook(tmp_path / "channels.sqlite", CHAIN_ID, "0x" + "c2" * 20)  # another contract's channel 7
     assert other.tab(7).jobs == 0

@@ -5,7 +5,7 @@ import { keccak256, stringToHex } from "viem";
 import { h, replace, say } from "./dom.js";
 import { explain } from "./errors.js";
 import { akre, count, energy, lp, memberNames, parseAkre, rec, short, stateName, SITE_STATUSES, time } from "./format.js";
-import { InstantChannel } from "./instant.js";
+import { InstantChannel, sha256Hex } from "./instant.js";
 import { Market } from "./market.js";
 import { discoverWallets, Wallet } from "./wallet.js";
 import { lineChart } from "./chart.js";
@@ -375,11 +375,6 @@ async function workerProgress(job) {
     // unreachable: said below
   }
   return { problem: `the provider's endpoint ${endpoint} does not answer about this job (yet)` };
-}
-
-async function sha256Hex(bytes) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return `0x${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 // Downloads the image with a signed permission, checks its hash against the chain, shows it

@@ -52,7 +52,7 @@ export function merkleRoot(leaves) {
   return level[0];
 }
 
-async function sha256Hex(bytes) {
+export async function sha256Hex(bytes) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return `0x${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
