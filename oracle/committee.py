@@ -215,13 +215,14 @@ class Member:
 
     def _keep_report(self, report: Report, *, signed_by_us: bool) -> None:
         digest = "0x" + report.digest.hex()
-        with self.engine.begin() as db:
-            try:
+        try:
+            with self.engine.begin() as db:
                 db.execute(insert(reports_table).values(
                     digest=digest, kind=KINDS[report.kind], subject=report.subject, config=report.config,
                     message=json.dumps(report.as_json()), signed_by_us=int(signed_by_us)))
-            except IntegrityError:
-                if signed_by_us:
+        except IntegrityError:  # kept already; a failed insert ends PostgreSQL's transaction, so mark in a new one
+            if signed_by_us:
+                with self.engine.begin() as db:
                     db.execute(update(reports_table).where(reports_table.c.digest == digest).values(signed_by_us=1))
 
     def _keep_signature(self, report: Report, signer: str, signature: bytes) -> bool:

@@ -85,3 +85,25 @@ def test_samples_arriving_together_wait_for_others_to_join_their_commit(engine):
     assert [f.result(timeout=30) for f in (first, *together, late)] == [True] * 4
     assert commits == [[300], [600, 900, 1200]]
     writer.close()
+
+
+def test_a_committee_report_is_kept_once_when_signed_again_or_first_received_from_a_peer(engine):
+    """After a restart a member signs a report it kept already, or one a peer's signature
+    brought first: on PostgreSQL too (where a refused insert ends the transaction), the
+    report stays one row, marked as signed by this member."""
+    from eth_account import Account
+
+    from oracle.committee import Member, Report
+    from oracle.store import metadata
+
+    metadata.create_all(engine)
+    member = Member(engine, None, Account.create(), chain_id=31337)  # no committee view: signing and keeping need none
+    signed = Report.of("verdict", {"config": 1, "job_id": 7, "provider_wins": True}, 31337, "0x" + "11" * 20)
+    assert member.sign(signed) and not member.sign(signed)
+
+    received = Report.of("verdict", {"config": 1, "job_id": 8, "provider_wins": False}, 31337, "0x" + "11" * 20)
+    member._keep_report(received, signed_by_us=False)
+    assert member.sign(received)
+    assert {row["digest"]: row["signed_by_us"] for row in member._open()} == {
+        "0x" + signed.digest.hex(): 1, "0x" + received.digest.hex(): 1}
+    assert [report["signers"] for report in member.attestations("verdict", 8)] == [[member.address]]
