@@ -41,6 +41,21 @@ def pytest_xdist_setupnodes(config, specs):
         spec.env.setdefault("APE_FOUNDRY_HOST", f"http://127.0.0.1:{free_port()}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def revert_reasons_without_source_tracebacks():
+    """Ape sends a local chain's transactions without estimating gas, so one that reverts is
+    mined, and Ape then builds a Vyper source traceback for the error from the transaction's
+    opcode trace. Through nested calls (the timelock, the router) one such traceback took
+    about 10 s, and they were a quarter of the contract tests' time. The tests check revert
+    reasons only, which the node's answer carries: the tracebacks are left out."""
+    import ape.exceptions
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ape.exceptions, "_get_ape_traceback_from_tx", lambda txn: None)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def deployer(accounts):
     return accounts[0]
