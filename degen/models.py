@@ -22,6 +22,8 @@ def _bytes32(value: bytes | str) -> bytes:
     """Accepts 32 raw bytes or their 0x-hex form."""
     if isinstance(value, str):
         value = bytes.fromhex(value.removeprefix("0x"))
+    if not isinstance(value, (bytes, bytearray)):
+        raise InvalidInput("expected 32 bytes or their 0x-hex form")
     if len(value) != 32:
         raise InvalidInput(f"expected 32 bytes, got {len(value)}")
     return bytes(value)

@@ -8,6 +8,7 @@ import hashlib
 
 import pytest
 from eth_account import Account
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from degen import channels, merkle, receipts
 from degen.eip712 import SECP256K1_N
@@ -130,6 +131,30 @@ def test_wire_integers_wider_than_32_bits_are_strings_and_unknown_fields_are_ref
         channels.order_from_wire({k: v for k, v in wire.items() if k != "expiry"})
     voucher = Voucher(channel_id=1, jobs=2, amount=5, energy_mwh=3, green_mwh=1)
     assert channels.voucher_from_wire(channels.voucher_wire(voucher)) == voucher
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=70),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+
+
+def wire_of(fields: list[dict]):
+    """Any JSON, or an object with exactly the struct's fields holding any JSON values."""
+    return st.fixed_dictionaries({field["name"]: JSON for field in fields}) | JSON
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+@given(order=wire_of(channels.ORDER_FIELDS), voucher=wire_of(channels.VOUCHER_FIELDS), receipt=wire_of(receipts.RECEIPT_FIELDS),
+       signature=JSON)
+def test_any_json_is_read_or_refused_as_invalid_input_never_another_error(order, voucher, receipt, signature):
+    """What the worker's channel routes parse before anything else (a refusal there is a 422;
+    any other exception would be a 500), and what a requester's client parses of a worker's answer."""
+    for parse, wire in ((channels.order_from_wire, order), (channels.voucher_from_wire, voucher),
+                        (channels.receipt_from_wire, receipt), (channels.signature_from_wire, signature)):
+        try:
+            parse(wire)
+        except InvalidInput:
+            pass
 
 
 def test_a_tab_is_rebuilt_only_from_the_leaves_its_voucher_roots():
