@@ -15,6 +15,7 @@ from degen import limits
 from degen.errors import DegenError, InvalidInput, InvalidReceipt, describe
 
 Uint64 = Field(ge=0, le=limits.UINT64_MAX)
+ChannelId = Field(gt=0, le=limits.UINT256_MAX)  # JobChannels numbers channels from 1
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
@@ -143,7 +144,7 @@ class JobTerms(_Model):
 class JobOrder(_Model):
     """One job asked of a channel's site, signed by the requester (JobChannels, EIP-712)."""
 
-    channel_id: int = Field(gt=0)
+    channel_id: int = ChannelId
     nonce: int = Uint64  # the channel's orders count from 0, one after another
     model_id: bytes
     prompt_hash: bytes  # keccak256 of the prompt's UTF-8 bytes
@@ -158,7 +159,7 @@ class JobOrder(_Model):
 class Voucher(_Model):
     """What a requester owes a channel's site so far, cumulative, signed by the requester."""
 
-    channel_id: int = Field(gt=0)
+    channel_id: int = ChannelId
     jobs: int = Field(ge=0, le=limits.UINT32_MAX)
     amount: int = Field(ge=0, le=limits.MAX_PRICE)
     energy_mwh: int = Uint64

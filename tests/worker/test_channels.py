@@ -136,6 +136,10 @@ def test_bad_orders_are_refused_with_a_reason_and_no_work(
     malformed = httpx.post(f"{url}/channels/orders", json={"order": {"channel_id": "1"}, "prompt": "x", "signature": "0x"},
                            timeout=10)
     assert malformed.status_code == 422 and "lacks" in malformed.json()["detail"]
+    for body in junk_bodies(order_for(channel_id, 1, chain, max_price=AKRE), key, chain, address):
+        for route in ("orders", "vouchers"):
+            answer = httpx.post(f"{url}/channels/{route}", json=body, timeout=10)
+            assert 400 <= answer.status_code < 500 and answer.json()["detail"], (route, body, answer.status_code, answer.text)
     health = httpx.get(f"{url}/health", timeout=10).json()
     assert health["channels"]["jobs"] == 1 and worker.output.count("channel job served") == 1  # no work for any of them
 
@@ -147,6 +151,29 @@ def test_bad_orders_are_refused_with_a_reason_and_no_work(
     forged = httpx.post(f"{url}/channels/vouchers", json={"voucher": channels.voucher_wire(served.voucher), "signature": "0x" + channels.sign(
         served.voucher, attacker.private_key, chain.chain_id, address).hex()}, timeout=10)
     assert forged.status_code == 403
+
+
+JUNK = [None, True, -1, 0, 1.5, 2**64, 2**256, 2**300, "", "x", "0x" + "zz" * 32, "0x" + "00" * 32, [], {}]
+
+
+def junk_bodies(order: JobOrder, key, chain, channels_address):
+    """Request bodies with one part replaced by junk: each field of the order (and of a voucher
+    that reads the same fields), its signature, its prompt, the whole body. An order that still
+    parses is signed as it is, so the worker's checks behind the parsing see it too."""
+    wire = channels.order_wire(order)
+    for field in wire:
+        for value in JUNK:
+            changed = wire | {field: value}
+            try:
+                signature = "0x" + channels.sign(channels.order_from_wire(changed), key, chain.chain_id, channels_address).hex()
+            except ValueError:
+                signature = "0x" + "11" * 65
+            yield {"order": changed, "voucher": {name: changed.get(name, 1) for name in channels.voucher_wire(
+                Voucher(channel_id=1, jobs=1, amount=1, energy_mwh=1, green_mwh=0))}, "prompt": PROMPT, "signature": signature}
+    for value in JUNK:
+        yield {"order": wire, "voucher": value, "prompt": value, "signature": value}
+        yield {"order": value}
+    yield []
 
 
 def test_a_requester_that_does_not_sign_the_voucher_is_served_nothing_more(
