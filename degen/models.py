@@ -82,7 +82,10 @@ class GenerationParams(_Model):
 
 def check_prompt(prompt: str) -> str:
     """Returns the prompt if the market accepts it, else raises InvalidInput."""
-    size = len(prompt.encode("utf-8"))
+    try:
+        size = len(prompt.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput("the prompt is not Unicode text (it holds a lone surrogate)") from None
     if size == 0:
         raise InvalidInput("the prompt is empty")
     if size > limits.MAX_PROMPT_BYTES:

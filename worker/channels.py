@@ -24,8 +24,8 @@ from degen import channels
 from degen.chain.channels import ChannelsClient
 from degen.chain.market import TxRejected
 from degen.channels import ChannelState, ServedJob, Tab
-from degen.errors import DegenError, InvalidSignature
-from degen.models import EnergyReceipt, JobOrder, Offer, Voucher, job_price
+from degen.errors import DegenError, InvalidInput, InvalidSignature
+from degen.models import EnergyReceipt, JobOrder, Offer, Voucher, check_prompt, job_price
 from degen.pool import amount_text
 from worker.channel_book import BookedJob, ChannelBook, HeldVoucher
 from worker.policy import ChannelRules, redemption_due
@@ -178,6 +178,10 @@ class ChannelDesk:
     def _check_terms(self, order: JobOrder, prompt: str, channel: ChannelState, tab: Tab) -> Offer:
         if order.expiry < self.chain_now():
             raise OrderRefused(410, f"the order expired at {order.expiry} (unix s)")
+        try:
+            check_prompt(prompt)
+        except InvalidInput as exc:
+            raise OrderRefused(400, str(exc)) from None
         if keccak(prompt.encode("utf-8")) != order.prompt_hash:
             raise OrderRefused(400, "the prompt's keccak256 is not the order's prompt_hash")
         rules = self.rules

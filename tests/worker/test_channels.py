@@ -7,6 +7,7 @@ requester starts a close; killed at any step of it, it loses no voucher and rede
 from __future__ import annotations
 
 import base64
+import json
 import re
 import signal
 
@@ -15,7 +16,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from degen import channels, contracts as reads, eip712, receipts
+from degen import channels, contracts as reads, eip712, limits, receipts
 from degen.eip712 import SECP256K1_N
 from degen.instant import InstantError, Site, SiteChannel
 from degen.models import GenerationParams, JobOrder, Voucher
@@ -127,6 +128,7 @@ def test_bad_orders_are_refused_with_a_reason_and_no_work(
         (post_order(url, order_for(channel_id, 1, chain), key, chain, address, signature=other_chain), 403, "not signed"),
         (post_order(url, order_for(channel_id, 1, chain), key, chain, address, signature=high_s), 403, "not one the chain accepts"),
         (post_order(url, order_for(channel_id, 1, chain), key, chain, address, prompt="another prompt"), 400, "prompt_hash"),
+        (post_order(url, order_for(channel_id, 1, chain, prompt="", max_price=5 * AKRE // 2), key, chain, address, prompt=""), 400, "the prompt is empty"),
         (post_order(url, order_for(channel_id, 3, chain, max_price=AKRE), key, chain, address), 409, "next order is 1"),
         (post_order(url, order_for(someone_elses, 0, chain), key, chain, address), 403, "not signed by channel"),
         (post_order(url, order_for(channel_id + 100, 0, chain), key, chain, address), 404, "there is no channel"),
@@ -138,7 +140,8 @@ def test_bad_orders_are_refused_with_a_reason_and_no_work(
     assert malformed.status_code == 422 and "lacks" in malformed.json()["detail"]
     for body in junk_bodies(order_for(channel_id, 1, chain, max_price=AKRE), key, chain, address):
         for route in ("orders", "vouchers"):
-            answer = httpx.post(f"{url}/channels/{route}", json=body, timeout=10)
+            answer = httpx.post(f"{url}/channels/{route}", content=json.dumps(body), timeout=10,  # ASCII: lone surrogates too
+                                headers={"Content-Type": "application/json"})
             assert 400 <= answer.status_code < 500 and answer.json()["detail"], (route, body, answer.status_code, answer.text)
     health = httpx.get(f"{url}/health", timeout=10).json()
     assert health["channels"]["jobs"] == 1 and worker.output.count("channel job served") == 1  # no work for any of them
@@ -170,8 +173,10 @@ def junk_bodies(order: JobOrder, key, chain, channels_address):
                 signature = "0x" + "11" * 65
             yield {"order": changed, "voucher": {name: changed.get(name, 1) for name in channels.voucher_wire(
                 Voucher(channel_id=1, jobs=1, amount=1, energy_mwh=1, green_mwh=0))}, "prompt": PROMPT, "signature": signature}
-    for value in JUNK:
-        yield {"order": wire, "voucher": value, "prompt": value, "signature": value}
+    signature = "0x" + channels.sign(order, key, chain.chain_id, channels_address).hex()
+    for value in JUNK + ["\ud800", "é" * limits.MAX_PROMPT_BYTES]:
+        yield {"order": wire, "prompt": value, "signature": signature}
+        yield {"order": wire, "voucher": value, "prompt": PROMPT, "signature": value}
         yield {"order": value}
     yield []
 
