@@ -21,21 +21,13 @@ from oracle.ingest import serving
 from oracle.rules import SiteRecord
 from oracle.sites import SiteDirectory
 from oracle.store import SampleStore, engine_for
+from tests.strategies import json_values
 
 CHAIN_ID, REGISTRY = 31337, "0x" + "ab" * 20
 METER = Account.from_key(b"\x11" * 32)
 NOW = 1_800_000_000
 SITES = {1: SiteRecord(METER.address, 6_000, True, 13_500), 2: SiteRecord(METER.address, 6_000, False, 13_500)}
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
-
-EDGES = [0, 1, -1, 255, 1_000, 2**16, 2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**256 - 1, 2**256,
-         -(2**70), 10**60]
-edge_ints = st.sampled_from(EDGES) | st.integers()
-json_values = st.recursive(
-    st.none() | st.booleans() | edge_ints | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12,
-)
 
 
 @st.composite

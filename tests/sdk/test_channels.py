@@ -14,6 +14,7 @@ from degen import channels, merkle, receipts
 from degen.eip712 import SECP256K1_N
 from degen.errors import InvalidInput, InvalidSignature
 from degen.models import EnergyReceipt, GenerationParams, JobOrder, Offer, Voucher
+from tests.strategies import json_values
 
 CHAIN_ID, CHANNELS, MARKET = 31337, "0x" + "c1" * 20, "0x" + "a1" * 20
 REQUESTER, METER = Account.create(), Account.create()
@@ -133,19 +134,14 @@ def test_wire_integers_wider_than_32_bits_are_strings_and_unknown_fields_are_ref
     assert channels.voucher_from_wire(channels.voucher_wire(voucher)) == voucher
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=70),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                    max_leaves=8)
-
-
 def wire_of(fields: list[dict]):
     """Any JSON, or an object with exactly the struct's fields holding any JSON values."""
-    return st.fixed_dictionaries({field["name"]: JSON for field in fields}) | JSON
+    return st.fixed_dictionaries({field["name"]: json_values for field in fields}) | json_values
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
 @given(order=wire_of(channels.ORDER_FIELDS), voucher=wire_of(channels.VOUCHER_FIELDS), receipt=wire_of(receipts.RECEIPT_FIELDS),
-       signature=JSON)
+       signature=json_values)
 def test_any_json_is_read_or_refused_as_invalid_input_never_another_error(order, voucher, receipt, signature):
     """What the worker's channel routes parse before anything else (a refusal there is a 422;
     any other exception would be a 500), and what a requester's client parses of a worker's answer."""

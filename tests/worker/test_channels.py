@@ -171,8 +171,8 @@ def junk_bodies(order: JobOrder, key, chain, channels_address):
                 signature = "0x" + channels.sign(channels.order_from_wire(changed), key, chain.chain_id, channels_address).hex()
             except ValueError:
                 signature = "0x" + "11" * 65
-            yield {"order": changed, "voucher": {name: changed.get(name, 1) for name in channels.voucher_wire(
-                Voucher(channel_id=1, jobs=1, amount=1, energy_mwh=1, green_mwh=0))}, "prompt": PROMPT, "signature": signature}
+            voucher = {field["name"]: changed.get(field["name"], 1) for field in channels.VOUCHER_FIELDS}
+            yield {"order": changed, "voucher": voucher, "prompt": PROMPT, "signature": signature}
     signature = "0x" + channels.sign(order, key, chain.chain_id, channels_address).hex()
     for value in JUNK + ["\ud800", "é" * limits.MAX_PROMPT_BYTES]:
         yield {"order": wire, "prompt": value, "signature": signature}
